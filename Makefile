@@ -1,0 +1,41 @@
+# Set-up is part of every target: the first `make train` or `make test` creates .venv and installs.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+# The CPU build of torch that this project is tested with; on a GPU machine PyPI's build of the
+# same version brings CUDA. Override with TORCH="torch==X.Y.Z".
+TORCH  ?= torch==2.13.0
+# Data: COLORGAN_DATA wins; else the shared offline copy beside the repo when present; else ./data.
+SHARED_DATA := $(abspath ../shared/data)
+export COLORGAN_DATA ?= $(if $(wildcard $(SHARED_DATA)/cifar-10-batches-py),$(SHARED_DATA),$(CURDIR)/data)
+
+EXPERIMENT ?= unet_lrelu
+ARGS ?=
+
+.PHONY: install train test test-all lint clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+## Train one model on CIFAR-10: make train EXPERIMENT=gan_lrelu ARGS="trainer.max_epochs=3"
+train: install
+	$(PY) -m colorgan.train +experiment=$(EXPERIMENT) $(ARGS)
+
+## The test suite CI runs (slow checks skipped)
+test: install
+	$(PY) -m pytest -m "not slow" $(ARGS)
+
+## Every test, slow ones included
+test-all: install
+	$(PY) -m pytest $(ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check colorgan tests
+
+clean:
+	rm -rf logs multirun outputs .pytest_cache

@@ -1,0 +1,114 @@
+"""CIFAR-10 "python version" files: read them into uint8 tensors, or download and verify them.
+
+The layout is the official archive's: cifar-10-batches-py/{data_batch_1..5, test_batch, batches.meta},
+each batch a pickled dict with b"data" (N, 3072) uint8 (1024 R, 1024 G, 1024 B, row-major 32x32).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import shutil
+import tarfile
+import tempfile
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import torch
+
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"  # of the archive, not of the extracted files
+FOLDER = "cifar-10-batches-py"
+TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
+TEST_FILES = ("test_batch",)
+
+HOW_TO_GET = (
+    "Point COLORGAN_DATA (or `paths.data_dir=...`) at the folder that contains {folder}/, "
+    "or let colorgan fetch the official archive with `data.download=true`."
+)
+
+
+class DatasetError(RuntimeError):
+    """A dataset is missing or unreadable; the message says which file and what to do."""
+
+
+def read_batch(path: Path) -> np.ndarray:
+    """One batch file -> (N, 3, 32, 32) uint8."""
+    if not path.is_file():
+        raise DatasetError(f"CIFAR-10 file not found: {path}. " + HOW_TO_GET.format(folder=FOLDER))
+    try:
+        with open(path, "rb") as f:
+            entry = pickle.load(f, encoding="bytes")
+        data = np.asarray(entry[b"data"], dtype=np.uint8)
+        return data.reshape(-1, 3, 32, 32)
+    except Exception as err:  # any unpickling, key or shape error means the same thing to a user
+        raise DatasetError(
+            f"CIFAR-10 file {path} is corrupt or not a CIFAR-10 python batch ({type(err).__name__}: {err}). "
+            f"Delete {path.parent} and get the data again. " + HOW_TO_GET.format(folder=FOLDER)
+        ) from err
+
+
+def load_split(root: str | Path, train: bool) -> torch.Tensor:
+    """All images of the train (50,000) or test (10,000) split as one (N, 3, 32, 32) uint8 tensor."""
+    folder = Path(root) / FOLDER
+    if not folder.is_dir():
+        raise DatasetError(f"CIFAR-10 folder not found: {folder}. " + HOW_TO_GET.format(folder=FOLDER))
+    files = TRAIN_FILES if train else TEST_FILES
+    return torch.from_numpy(np.concatenate([read_batch(folder / name) for name in files]))
+
+
+def md5sum(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def download(root: str | Path, url: str = CIFAR10_URL, md5: str = CIFAR10_MD5) -> Path:
+    """Fetch the archive, verify its md5 and extract it under `root`. Returns the data folder.
+
+    An already-extracted folder is used as it is (copies such as a re-encoded one have other file
+    checksums, so only the archive is ever verified). A failed check deletes the download and
+    raises; nothing is extracted from an archive that did not verify.
+    """
+    root = Path(root)
+    target = root / FOLDER
+    if all((target / name).is_file() for name in TRAIN_FILES + TEST_FILES):
+        return target
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root) as tmp:
+        archive = Path(tmp) / "cifar-10-python.tar.gz"
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response, open(archive, "wb") as out:
+                shutil.copyfileobj(response, out)
+        except OSError as err:
+            raise DatasetError(f"Could not download CIFAR-10 from {url}: {err}. " + HOW_TO_GET.format(folder=FOLDER)) from err
+        actual = md5sum(archive)
+        if actual != md5:
+            raise DatasetError(
+                f"The CIFAR-10 archive from {url} has md5 {actual}, expected {md5}: the download is "
+                "corrupt or incomplete and was deleted. Try again."
+            )
+        with tarfile.open(archive, "r:gz") as tar:
+            tar.extractall(tmp, filter="data")
+        extracted = Path(tmp) / FOLDER
+        if not extracted.is_dir():
+            raise DatasetError(f"The archive from {url} has no {FOLDER}/ folder.")
+        shutil.move(str(extracted), target)
+    return target
+
+
+def write_batch(path: Path, images: np.ndarray, labels: list[int] | None = None) -> None:
+    """Write (N, 3, 32, 32) uint8 images as a CIFAR-10 python batch (tests and tiny data sets)."""
+    images = np.asarray(images, dtype=np.uint8)
+    labels = list(labels) if labels is not None else [0] * len(images)
+    entry = {
+        b"batch_label": path.name.encode(),
+        b"labels": labels,
+        b"data": images.reshape(len(images), -1),
+        b"filenames": [f"{i}.png".encode() for i in range(len(images))],
+    }
+    with open(path, "wb") as f:
+        pickle.dump(entry, f)

@@ -1,0 +1,104 @@
+"""The LightningDataModule shared by every model: uint8 RGB batches on the host, then on the
+training device: to float, random horizontal flip (training only), colour space split."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from colorgan.color_space import ColorSpace
+from colorgan.data import cifar10
+from colorgan.data.batches import ColorBatch, IndexBatches, TensorImages
+
+
+class ColorizationDataModule(L.LightningDataModule):
+    """Base class: subclasses fill `self.train_images`, `self.val_images`, `self.test_images`
+    ((N, 3, H, W) uint8 tensors) in `setup`; this class turns them into device-side batches."""
+
+    def __init__(
+        self,
+        color_space: str = "lab",
+        batch_size: int = 128,
+        eval_batch_size: int | None = None,
+        flip: bool = True,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.color_space = ColorSpace(color_space)
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.flip = flip
+        self.seed = seed
+        self.train_images = self.val_images = self.test_images = None
+
+    # -- loaders -------------------------------------------------------------------------------
+    def _loader(self, images: torch.Tensor, train: bool) -> DataLoader:
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        sampler = IndexBatches(
+            len(images),
+            self.batch_size if train else self.eval_batch_size,
+            shuffle=train,
+            drop_last=train,
+            seed=self.seed,
+            rank=rank,
+            world_size=world,
+        )
+        # batch_size=None: the sampler's index tensors are whole batches.
+        return DataLoader(TensorImages(images), sampler=sampler, batch_size=None, pin_memory=torch.cuda.is_available())
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_images, train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_images, train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_images, train=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self.test_dataloader()
+
+    # -- on the device -------------------------------------------------------------------------
+    def on_after_batch_transfer(self, batch: torch.Tensor, dataloader_idx: int) -> ColorBatch:
+        rgb = batch.float() / 255.0  # (B, 3, H, W) in [0, 1]
+        if self.flip and self.trainer is not None and self.trainer.training:
+            flip = torch.rand(rgb.shape[0], 1, 1, 1, device=rgb.device) < 0.5
+            rgb = torch.where(flip, rgb.flip(-1), rgb)
+        inputs, targets = self.color_space.split(rgb)
+        return ColorBatch(rgb, inputs, targets)
+
+    def sample_images(self, count: int) -> torch.Tensor:
+        """The first `count` test images (uint8): the fixed images of every image grid."""
+        if self.test_images is None:
+            self.setup("test")
+        return self.test_images[:count]
+
+
+class CIFAR10DataModule(ColorizationDataModule):
+    """CIFAR-10 from its python-version files: the 10,000 test images are the test set, a fixed
+    seeded slice of `val_size` training images the validation set, the rest the training set."""
+
+    def __init__(
+        self, data_dir: str = "data", download: bool = False, val_size: int = 5000, split_seed: int = 0, **kwargs
+    ) -> None:
+        super().__init__(**kwargs)
+        self.data_dir = data_dir
+        self.download = download
+        self.val_size = val_size
+        self.split_seed = split_seed
+
+    def prepare_data(self) -> None:
+        if self.download:
+            cifar10.download(self.data_dir)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_images is not None:
+            return
+        train = cifar10.load_split(self.data_dir, train=True)
+        if not 0 < self.val_size < len(train):
+            raise ValueError(f"data.val_size must be between 1 and {len(train) - 1}, got {self.val_size}.")
+        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(self.split_seed))
+        self.val_images = train[order[: self.val_size]].contiguous()
+        self.train_images = train[order[self.val_size :]].contiguous()
+        self.test_images = cifar10.load_split(self.data_dir, train=False)

@@ -1,0 +1,64 @@
+"""Image grids like the seed's slides: rows original | grayscale | prediction, one column an image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from colorgan.color_space import ColorSpace
+
+
+def make_grid(rows: list[torch.Tensor], scale: int = 1, pad: int = 2) -> np.ndarray:
+    """Rows of (N, 3, H, W) images in [0, 1] -> one (rows*(H+pad)+pad, N*(W+pad)+pad, 3) uint8 array."""
+    n, _, h, w = rows[0].shape
+    h, w = h * scale, w * scale
+    grid = torch.ones(3, len(rows) * (h + pad) + pad, n * (w + pad) + pad)
+    for r, images in enumerate(rows):
+        images = F.interpolate(images.float().cpu(), scale_factor=scale, mode="nearest") if scale > 1 else images
+        for c, image in enumerate(images.float().cpu()):
+            top, left = pad + r * (h + pad), pad + c * (w + pad)
+            grid[:, top : top + h, left : left + w] = image
+    return (grid.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+
+
+def comparison_rows(rgb: torch.Tensor, color_space: ColorSpace, predict) -> list[torch.Tensor]:
+    """[original, grayscale, prediction] for RGB images (N, 3, H, W) in [0, 1]."""
+    inputs, _ = color_space.split(rgb)
+    gray = color_space.merge(inputs, color_space.gray_target(inputs))
+    return [rgb, gray, color_space.merge(inputs, predict(inputs))]
+
+
+class ValidationImageGrid(L.Callback):
+    """After every validation epoch, colorize the same fixed test images and save
+    `<run dir>/images/epoch_NNN.png`; also logs it to W&B when a W&B logger is attached."""
+
+    def __init__(self, num_images: int = 8, scale: int = 4, dirname: str = "images") -> None:
+        self.num_images, self.scale, self.dirname = num_images, scale, dirname
+        self.images: torch.Tensor | None = None
+        self.paths: list[Path] = []
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.images = trainer.datamodule.sample_images(self.num_images)
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or self.images is None or not trainer.is_global_zero:
+            return
+        rgb = self.images.to(pl_module.device).float() / 255.0
+        was_training = pl_module.training
+        pl_module.eval()
+        with torch.no_grad():
+            rows = comparison_rows(rgb, pl_module.color_space, pl_module)
+        pl_module.train(was_training)
+        path = Path(trainer.default_root_dir) / self.dirname / f"epoch_{trainer.current_epoch:03d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(make_grid(rows, self.scale)).save(path)
+        self.paths.append(path)
+        for logger in trainer.loggers:
+            if hasattr(logger, "log_image"):  # WandbLogger
+                logger.log_image("val/images", [str(path)], step=trainer.global_step,
+                                 caption=["rows: original | grayscale | prediction"])

@@ -1,0 +1,47 @@
+"""String -> layer factories, so activation and normalization are config values a sweep can vary."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Callable
+
+from torch import nn
+
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": partial(nn.ReLU, inplace=True),
+    "lrelu": partial(nn.LeakyReLU, 0.2, inplace=True),
+    "elu": partial(nn.ELU, inplace=True),
+    "gelu": nn.GELU,
+    "silu": partial(nn.SiLU, inplace=True),
+    "mish": partial(nn.Mish, inplace=True),
+}
+
+NORMS: dict[str, Callable[[int], nn.Module]] = {
+    "batch": nn.BatchNorm2d,
+    # Affine instance norm as in pix2pix; no running stats, so eval behaves like training.
+    "instance": partial(nn.InstanceNorm2d, affine=True),
+    "group": lambda channels: nn.GroupNorm(min(32, channels), channels),
+    "none": lambda channels: nn.Identity(),
+}
+
+
+def _lookup(registry: dict, kind: str, name: str):
+    if name not in registry:
+        raise ValueError(f"Unknown {kind} {name!r}; valid names: {', '.join(registry)}.")
+    return registry[name]
+
+
+def get_act_layer(name: str) -> nn.Module:
+    """A new activation module for `name` (one of ACTIVATIONS)."""
+    return _lookup(ACTIVATIONS, "activation", name)()
+
+
+def get_norm_layer(name: str, channels: int) -> nn.Module:
+    """A new normalization module for `name` (one of NORMS) over `channels` channels."""
+    return _lookup(NORMS, "normalization", name)(channels)
+
+
+def check_layer_names(activation: str, norm: str) -> None:
+    """Fail early, before any data is loaded, on an unknown activation or norm name."""
+    _lookup(ACTIVATIONS, "activation", activation)
+    _lookup(NORMS, "normalization", norm)

@@ -1,0 +1,50 @@
+"""The U-Net colorizer: plain regression of the target colour channels (L1 by default)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from colorgan.data.batches import ColorBatch
+from colorgan.models.base import ColorizerModule
+
+LOSSES = {"l1": F.l1_loss, "l2": F.mse_loss, "smooth_l1": F.smooth_l1_loss}
+
+
+class UNetColorizer(ColorizerModule):
+    """U-Net trained by regression on the colour targets.
+
+    Args:
+        color_space: "lab" or "rgb".
+        generator: UNetGenerator keyword arguments.
+        loss: "l1" (default), "l2" or "smooth_l1".
+        lr: Adam learning rate.
+        betas: Adam betas.
+        weight_decay: Adam weight decay.
+    """
+
+    def __init__(
+        self,
+        color_space: str = "lab",
+        generator: dict[str, Any] | None = None,
+        loss: str = "l1",
+        lr: float = 2e-4,
+        betas: Sequence[float] = (0.5, 0.999),
+        weight_decay: float = 0.0,
+    ) -> None:
+        if loss not in LOSSES:
+            raise ValueError(f"Unknown loss {loss!r}; valid names: {', '.join(LOSSES)}.")
+        super().__init__(color_space, generator)
+        self.save_hyperparameters()
+        self.loss_fn = LOSSES[loss]
+
+    def training_step(self, batch: ColorBatch, batch_idx: int) -> torch.Tensor:
+        loss = self.loss_fn(self(batch.inputs), batch.targets)
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch.rgb))
+        return loss
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        hp = self.hparams
+        return torch.optim.Adam(self.parameters(), lr=hp.lr, betas=tuple(hp.betas), weight_decay=hp.weight_decay)

@@ -1,0 +1,108 @@
+"""Train one colorizer: `python -m colorgan.train +experiment=unet_lrelu [overrides...]`.
+
+Compose the config, seed, build data, model, callbacks and loggers, fit, test the best
+checkpoint, and return the metric a sweeper optimises.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+import rich
+import rich.syntax
+import rich.table
+import rich.tree
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from colorgan.wandb_logging import choose_mode, describe_offline_run, finish_wandb
+
+log = logging.getLogger(__name__)
+
+
+def print_config_tree(cfg: DictConfig) -> None:
+    tree = rich.tree.Tree("config", style="dim")
+    for key, value in cfg.items():
+        branch = tree.add(str(key), style="bold")
+        text = OmegaConf.to_yaml(value, resolve=True) if isinstance(value, DictConfig) else str(value)
+        branch.add(rich.syntax.Syntax(text, "yaml"))
+    rich.print(tree)
+
+
+def build_loggers(cfg: DictConfig) -> list:
+    loggers = []
+    for name, node in (cfg.get("logger") or {}).items():
+        if node is None:
+            continue
+        if "WandbLogger" in node._target_:
+            node = OmegaConf.to_container(node, resolve=True)
+            node["offline"] = choose_mode(node.pop("mode", None)) == "offline"
+        loggers.append(instantiate(node))
+    return loggers
+
+
+def print_test_table(metrics: dict[str, float]) -> None:
+    table = rich.table.Table(title="test metrics (RGB output vs truth)")
+    for column in ("metric", "model", "grayscale baseline"):
+        table.add_column(column)
+    for key, value in metrics.items():
+        if key.startswith("test/"):
+            name = key.removeprefix("test/")
+            baseline = metrics.get(f"test_baseline/{name}")
+            table.add_row(name, f"{value:.4f}", "" if baseline is None else f"{baseline:.4f}")
+    rich.print(table)
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Fit and test one model as `cfg` says; returns every logged metric as floats."""
+    if cfg.get("print_config", True):
+        print_config_tree(cfg)
+    L.seed_everything(cfg.seed, workers=True)
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+
+    datamodule = instantiate(cfg.data, _convert_="all")
+    model = instantiate(cfg.model, _convert_="all")
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    loggers = build_loggers(cfg)
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    for logger in loggers:
+        if hasattr(logger, "log_hyperparams") and type(logger).__name__ == "WandbLogger":
+            logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+            if logger._offline:
+                log.info(describe_offline_run(logger))
+
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    if cfg.get("test", True):
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
+        test_metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test")}
+        metrics.update(test_metrics)
+        (output_dir / "test_metrics.json").write_text(json.dumps(test_metrics, indent=2, sort_keys=True))
+        if trainer.is_global_zero:
+            print_test_table(test_metrics)
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    try:
+        metrics = train(cfg)
+    except Exception:
+        log.exception("Training failed; outputs so far are in %s", cfg.paths.output_dir)
+        raise
+    finally:
+        finish_wandb()
+    optimized = cfg.get("optimized_metric")
+    return metrics.get(optimized) if optimized else None
+
+
+if __name__ == "__main__":
+    main()

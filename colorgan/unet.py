@@ -1,0 +1,111 @@
+"""U-Net generator of the seed and of pix2pix: strided 4x4 convolutions down, transposed
+convolutions up, skip concatenations, a 1x1 output convolution and tanh."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from colorgan.layers import check_layer_names, get_act_layer, get_norm_layer
+
+
+def _down(c_in: int, c_out: int, norm: str, activation: str) -> nn.Sequential:
+    # (B, c_in, H, W) -> (B, c_out, H/2, W/2)
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 4, stride=2, padding=1, bias=norm == "none"),
+        get_norm_layer(norm, c_out),
+        get_act_layer(activation),
+    )
+
+
+def _up(c_in: int, c_out: int, norm: str, activation: str, dropout: float) -> nn.Sequential:
+    # (B, c_in, H, W) -> (B, c_out, 2H, 2W)
+    layers = [
+        nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, bias=norm == "none"),
+        get_norm_layer(norm, c_out),
+    ]
+    if dropout > 0:
+        layers.append(nn.Dropout(dropout))
+    layers.append(get_act_layer(activation))
+    return nn.Sequential(*layers)
+
+
+class UNetGenerator(nn.Module):
+    """Maps a grayscale input (B, in_channels, H, W) to colour (B, out_channels, H, W) in [-1, 1].
+
+    Args:
+        in_channels: input channels (1: L or gray).
+        out_channels: 2 for Lab (ab), 3 for RGB.
+        channels: width of each encoder level; its length is the depth, and H, W must be
+            multiples of 2**depth. The seed's CIFAR-10 U-Net is (64, 128, 256, 512, 512).
+        activation: encoder activation name (see colorgan.layers.ACTIVATIONS).
+        decoder_activation: decoder activation name (ReLU in the seed and in pix2pix).
+        norm: normalization name (see colorgan.layers.NORMS); not on the first and last encoder layers.
+        dropout: dropout in the innermost decoder layers (pix2pix uses 0.5 as its noise).
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        out_channels: int = 2,
+        channels: Sequence[int] = (64, 128, 256, 512, 512),
+        activation: str = "lrelu",
+        decoder_activation: str = "relu",
+        norm: str = "batch",
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        check_layer_names(activation, norm)
+        check_layer_names(decoder_activation, norm)
+        channels = list(channels)
+        if not channels or any(int(c) < 1 for c in channels):
+            raise ValueError(f"channels must be a non-empty list of positive widths, got {channels}.")
+        self.depth = len(channels)
+
+        self.encoder = nn.ModuleList()
+        c_prev = in_channels
+        for i, c in enumerate(channels):
+            # No norm on the outermost layer (pix2pix) nor on the 1x1 bottleneck, where batch
+            # norm fails for batch size 1 and instance norm would zero every feature.
+            outer_or_inner = i in (0, self.depth - 1)
+            self.encoder.append(_down(c_prev, c, "none" if outer_or_inner else norm, activation))
+            c_prev = c
+
+        # Decoder level i brings the features from H/2**(i+2) up to H/2**(i+1) and is then
+        # concatenated with encoder level i; the last one brings H/2 back to H.
+        self.decoder = nn.ModuleList()
+        c_in = channels[-1]
+        for i in reversed(range(self.depth - 1)):
+            inner = i >= self.depth - 4  # dropout only near the bottleneck, as in pix2pix
+            self.decoder.append(_up(c_in, channels[i], norm, decoder_activation, dropout if inner else 0.0))
+            c_in = 2 * channels[i]
+        self.final_up = _up(c_in, channels[0], norm, decoder_activation, 0.0)
+        # 1x1 output on the full-resolution features and the input itself (keeps fine detail).
+        self.head = nn.Sequential(nn.Conv2d(channels[0] + in_channels, out_channels, 1), nn.Tanh())
+
+    @property
+    def stride(self) -> int:
+        """Input height and width must be multiples of this."""
+        return 2**self.depth
+
+    def check_input_size(self, height: int, width: int) -> None:
+        if height % self.stride or width % self.stride:
+            raise ValueError(
+                f"A U-Net of depth {self.depth} needs image sides that are multiples of {self.stride}, "
+                f"got {height}x{width}. Use fewer `model.generator.channels` or another `data.image_size`."
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input_size(*x.shape[-2:])
+        skips = []
+        h = x
+        for down in self.encoder:
+            h = down(h)
+            skips.append(h)
+        skips.pop()  # the bottleneck has no mirror
+        for up in self.decoder:
+            h = torch.cat([up(h), skips.pop()], dim=1)
+        h = self.final_up(h)
+        return self.head(torch.cat([h, x], dim=1))
