@@ -36,7 +36,7 @@ def print_config_tree(cfg: DictConfig) -> None:
 
 def build_loggers(cfg: DictConfig) -> list:
     loggers = []
-    for name, node in (cfg.get("logger") or {}).items():
+    for node in (cfg.get("logger") or {}).values():
         if node is None:
             continue
         if "WandbLogger" in node._target_:

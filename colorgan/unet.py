@@ -3,7 +3,7 @@ convolutions up, skip concatenations, a 1x1 output convolution and tanh."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

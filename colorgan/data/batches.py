@@ -3,7 +3,8 @@ Python work, and a shuffle that depends only on (seed, epoch) so a resumed run s
 
 from __future__ import annotations
 
-from typing import Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import NamedTuple
 
 import torch
 from torch.utils.data import Dataset, Sampler

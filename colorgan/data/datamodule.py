@@ -80,17 +80,24 @@ class CIFAR10DataModule(ColorizationDataModule):
     seeded slice of `val_size` training images the validation set, the rest the training set."""
 
     def __init__(
-        self, data_dir: str = "data", download: bool = False, val_size: int = 5000, split_seed: int = 0, **kwargs
+        self,
+        data_dir: str = "data",
+        download: bool = False,
+        val_size: int = 5000,
+        split_seed: int = 0,
+        url: str = cifar10.CIFAR10_URL,
+        md5: str = cifar10.CIFAR10_MD5,
+        **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.data_dir = data_dir
-        self.download = download
+        self.download, self.url, self.md5 = download, url, md5
         self.val_size = val_size
         self.split_seed = split_seed
 
     def prepare_data(self) -> None:
         if self.download:
-            cifar10.download(self.data_dir)
+            cifar10.download(self.data_dir, url=self.url, md5=self.md5)
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_images is not None:

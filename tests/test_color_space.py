@@ -1,0 +1,50 @@
+import pytest
+import torch
+
+from colorgan.color_space import ColorSpace
+
+
+@pytest.mark.parametrize("name", ["lab", "rgb"])
+def test_split_then_merge_gives_back_the_image(name):
+    rgb = torch.rand(4, 3, 16, 16)
+    space = ColorSpace(name)
+    inputs, targets = space.split(rgb)
+    assert inputs.shape == (4, 1, 16, 16) and targets.shape == (4, space.out_channels, 16, 16)
+    assert inputs.min() >= -1 and inputs.max() <= 1
+    assert targets.abs().max() <= 1.0 + 1e-4
+    # Lab goes through cube roots and a matrix inverse: 1e-4 of the [0, 1] range; RGB is exact.
+    assert torch.allclose(space.merge(inputs, targets), rgb, atol=1e-4 if name == "lab" else 1e-6)
+
+
+def test_lab_scalings_match_the_paper():
+    white, black = torch.ones(1, 3, 2, 2), torch.zeros(1, 3, 2, 2)
+    space = ColorSpace("lab")
+    (l_white, ab_white), (l_black, _) = space.split(white), space.split(black)
+    assert torch.allclose(l_white, torch.ones_like(l_white), atol=1e-4)  # L = 100 -> 1
+    assert torch.allclose(l_black, -torch.ones_like(l_black), atol=1e-4)  # L = 0 -> -1
+    assert ab_white.abs().max() < 1e-3  # white has no colour
+    red = torch.zeros(1, 3, 1, 1)
+    red[:, 0] = 1.0
+    _, ab_red = space.split(red)
+    assert ab_red[0, 0].item() == pytest.approx(80.1 / 110, abs=0.01)  # a* of sRGB red is about 80
+
+
+@pytest.mark.parametrize("name", ["lab", "rgb"])
+def test_gray_target_is_the_grayscale_baseline(name):
+    rgb = torch.rand(2, 3, 8, 8)
+    space = ColorSpace(name)
+    inputs, _ = space.split(rgb)
+    gray = space.merge(inputs, space.gray_target(inputs))
+    assert torch.allclose(gray[:, 0], gray[:, 1], atol=1e-4) and torch.allclose(gray[:, 1], gray[:, 2], atol=1e-4)
+
+
+def test_split_is_float32_under_autocast():
+    rgb = torch.rand(1, 3, 8, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        inputs, targets = ColorSpace("lab").split(rgb)
+    assert inputs.dtype == targets.dtype == torch.float32
+
+
+def test_unknown_color_space_lists_the_choices():
+    with pytest.raises(ValueError, match="lab, rgb"):
+        ColorSpace("hsv")

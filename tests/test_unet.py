@@ -1,0 +1,38 @@
+import pytest
+import torch
+
+from colorgan.color_space import ColorSpace
+from colorgan.layers import ACTIVATIONS, NORMS, get_act_layer, get_norm_layer
+from colorgan.unet import UNetGenerator
+
+
+@pytest.mark.parametrize("space", ["lab", "rgb"])
+@pytest.mark.parametrize("norm", sorted(NORMS))
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_output_shape_and_range_for_every_variant(activation, norm, space):
+    cs = ColorSpace(space)
+    net = UNetGenerator(cs.in_channels, cs.out_channels, channels=(8, 16, 16), activation=activation, norm=norm)
+    out = net(torch.rand(2, 1, 32, 24) * 2 - 1)
+    assert out.shape == (2, cs.out_channels, 32, 24)
+    assert out.abs().max() <= 1.0  # tanh
+
+
+def test_the_seed_unet_on_cifar_and_batch_of_one():
+    net = UNetGenerator(channels=(64, 128, 256, 512, 512)).train()
+    assert net.stride == 32
+    assert net(torch.zeros(1, 1, 32, 32)).shape == (1, 2, 32, 32)  # 1x1 bottleneck has no norm
+
+
+def test_sizes_that_do_not_fit_the_depth_are_refused():
+    net = UNetGenerator(channels=(8, 16, 16))
+    with pytest.raises(ValueError, match="multiples of 8"):
+        net(torch.zeros(1, 1, 30, 32))
+
+
+def test_unknown_layer_names_list_the_valid_ones():
+    with pytest.raises(ValueError, match="relu, lrelu"):
+        get_act_layer("swishy")
+    with pytest.raises(ValueError, match="batch, instance"):
+        get_norm_layer("layer", 8)
+    with pytest.raises(ValueError, match="Unknown activation 'prelu'"):
+        UNetGenerator(activation="prelu")

@@ -1,0 +1,50 @@
+"""A real W&B run, offline because there are no credentials: never a prompt, metrics on disk."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from conftest import TINY, compose_train
+from wandb_records import run_contents
+
+from colorgan.train import train
+from colorgan.wandb_logging import choose_mode, finish_wandb
+
+
+@pytest.fixture
+def no_credentials(monkeypatch, tmp_path):
+    for var in ("WANDB_API_KEY", "WANDB_MODE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wandb-dir"))
+
+
+def test_mode_is_offline_without_credentials(no_credentials, monkeypatch, tmp_path):
+    assert choose_mode(None) == "offline"
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    assert choose_mode(None) == "online"
+    assert choose_mode("offline") == "offline"
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    assert choose_mode("online") == "offline"  # the environment wins
+
+
+def test_offline_run_holds_config_and_metrics(no_credentials, tiny_cifar, tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    overrides = [o for o in TINY if not o.startswith("logger=")] + ["logger=wandb"]
+    cfg = compose_train(["+experiment=unet_lrelu", *overrides], tmp_path / "run", tiny_cifar)
+    try:
+        metrics = train(cfg)
+    finally:
+        finish_wandb()
+    runs = list((tmp_path / "run" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1, "one offline run per job"
+    assert "wandb sync" in caplog.text and str(runs[0]) in caplog.text
+    run = run_contents(runs[0])
+    assert run["summary"]["test/mae"] == pytest.approx(metrics["test/mae"])
+    assert "val/mae" in run["summary"] and "test_baseline/mae" in run["summary"]
+    assert run["config"]["data"]["color_space"] == "lab" and run["config"]["name"] == "unet_lrelu"
+    assert run["run"].display_name == "unet_lrelu" and set(run["run"].tags) == {"unet_lrelu", "lab"}
+    images = [row for row in run["history"] if "val/images/_type" in row]  # the image grid was logged
+    assert len(images) == 1 and images[0]["val/images/count"] == 1
+    assert (tmp_path / "run" / "csv" / "metrics.csv").is_file()  # CSV rides along
