@@ -1,0 +1,46 @@
+"""The commands README.md gives, run as a user runs them (subprocesses, real files)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO, TINY
+
+
+def run(cmd: list[str], **env) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=REPO, env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
+
+
+def test_python_m_colorgan_train(tiny_cifar, tmp_path):
+    out = run([sys.executable, "-m", "colorgan.train", "+experiment=unet", *TINY, f"hydra.run.dir={tmp_path}/run"],
+              COLORGAN_DATA=str(tiny_cifar))
+    assert out.returncode == 0, out.stderr[-3000:]
+    metrics = json.loads((tmp_path / "run" / "test_metrics.json").read_text())
+    assert {"test/mae", "test_baseline/mae"} <= set(metrics)
+    assert "grayscale baseline" in out.stdout  # the printed comparison table
+
+
+@pytest.mark.skipif(not (REPO / ".venv" / "bin" / "python").exists(), reason="make targets use .venv")
+def test_make_train(tiny_cifar, tmp_path):
+    args = " ".join([*TINY, f"hydra.run.dir={tmp_path}/run"])
+    out = run(["make", "train", "EXPERIMENT=unet_lrelu", f"ARGS={args}"], COLORGAN_DATA=str(tiny_cifar))
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_bad_experiment_and_bad_names_fail_clearly(tiny_cifar, tmp_path):
+    out = run([sys.executable, "-m", "colorgan.train", "+experiment=unet", *TINY, f"hydra.run.dir={tmp_path}/run",
+               "model.generator.activation=swish2"], COLORGAN_DATA=str(tiny_cifar))
+    assert out.returncode != 0
+    assert "Unknown activation 'swish2'; valid names: relu, lrelu" in out.stderr
+
+
+def test_missing_data_fails_with_instructions(tmp_path):
+    out = run([sys.executable, "-m", "colorgan.train", "+experiment=unet", *TINY, f"hydra.run.dir={tmp_path}/run"],
+              COLORGAN_DATA=str(tmp_path / "nowhere"))
+    assert out.returncode != 0
+    assert "CIFAR-10 folder not found" in out.stderr and "data.download=true" in out.stderr
