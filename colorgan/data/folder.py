@@ -126,10 +126,9 @@ def inspect_image(path: Path) -> ImageInfo:
     as colour; a grayscale photo saved as RGB (or JPEG's chroma noise on one) stays under ~2.
     """
     try:
-        with Image.open(path) as image:
+        with Image.open(path) as image:  # reads the header only
             width, height = image.size
-            image.draft("RGB", (PROBE_SIZE, PROBE_SIZE))
-            image = image.convert("RGBA" if image.mode == "P" else image.mode).convert("RGB")
+        image = open_rgb(path, PROBE_SIZE)
         image.thumbnail((PROBE_SIZE, PROBE_SIZE))
         rgb = to_tensor(image).unsqueeze(0).float() / 255.0
         ab = rgb_to_lab(rgb)[0, 1:]  # (2, h, w)
@@ -179,7 +178,7 @@ def scan_images(paths: list[Path], num_workers: int = 0, cache_file: Path | None
     if cache_file is not None and todo:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         live = {key: cached[key] for key in keys}
-        tmp = cache_file.with_suffix(".tmp")
+        tmp = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.tmp")  # processes may race; the last wins
         tmp.write_text(json.dumps({"version": SCAN_VERSION, "files": live}))
         tmp.replace(cache_file)
     return [ImageInfo(*cached[key]) for key in keys]
@@ -357,6 +356,7 @@ class FolderDataModule(ColorizationDataModule):
         self.files: dict[str, list[Path]] | None = None
         self.skipped: Counter = Counter()  # over all splits, from the scan
         self.load_failures: dict[str, str] = {}  # path -> error, files that failed after the scan
+        self._scanned: tuple[dict[str, list[Path]], dict[Path, ImageInfo]] | None = None
 
     # -- splits ----------------------------------------------------------------------------------
     def _seeded_slice(self, paths: list[Path], size: int | float, name: str) -> tuple[list[Path], list[Path]]:
@@ -396,9 +396,7 @@ class FolderDataModule(ColorizationDataModule):
         return self.scan_cache / f"{self.root.name}-{digest}.json"
 
     # -- Lightning hooks ---------------------------------------------------------------------------
-    def setup(self, stage: str | None = None) -> None:
-        if self.files is not None:
-            return
+    def _split_and_scan(self) -> tuple[dict[str, list[Path]], dict[Path, ImageInfo]]:
         if not self.root.is_dir():
             raise DatasetError(
                 f"Image folder not found: {self.root}. Point data.root at a folder of photos "
@@ -408,7 +406,20 @@ class FolderDataModule(ColorizationDataModule):
         paths = [p for split_paths in split.values() for p in split_paths]
         if not paths:
             raise DatasetError(f"No image files under {self.root} (extensions Pillow opens: .jpg, .png, ...).")
-        infos = dict(zip(paths, scan_images(paths, self.num_workers, self._cache_file()), strict=True))
+        return split, dict(zip(paths, scan_images(paths, self.num_workers, self._cache_file()), strict=True))
+
+    def prepare_data(self) -> None:
+        """Once per node, before `setup` in every process: scan the folder and write the scan cache,
+        so the processes of a multi-GPU run read it instead of each decoding every file."""
+        if self.scan_cache is not None and self.files is None:
+            self._scanned = self._split_and_scan()
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.files is not None:
+            return
+        split, infos = self._scanned or self._split_and_scan()
+        self._scanned = None
+        paths = list(infos)
         self.files = {}
         for name, split_paths in split.items():
             result = filter_images(split_paths, [infos[p] for p in split_paths], self.min_size, self.gray_chroma)
