@@ -32,6 +32,19 @@ def _up(c_in: int, c_out: int, norm: str, activation: str, dropout: float) -> nn
     return nn.Sequential(*layers)
 
 
+def unet_channels(image_size: int, base: int = 64, max_width: int = 512) -> list[int]:
+    """pix2pix widths (base, 2*base, ... capped at max_width) with one level per halving of
+    `image_size` while it stays even: 32 -> the seed's 5 levels, 256 -> pix2pix's 8, both down
+    to a 1x1 bottleneck; 96 -> 5 levels down to 3x3."""
+    depth = (image_size & -image_size).bit_length() - 1 if image_size > 0 else 0  # times 2 divides it
+    if depth < 2:
+        raise ValueError(
+            f"`channels: auto` needs an image size divisible by 4 at least (a U-Net of depth >= 2), "
+            f"got {image_size}. Use a `data.image_size` such as 32, 64, 128 or 256."
+        )
+    return [min(base * 2**i, max_width) for i in range(depth)]
+
+
 class UNetGenerator(nn.Module):
     """Maps a grayscale input (B, in_channels, H, W) to colour (B, out_channels, H, W) in [-1, 1].
 
@@ -40,10 +53,13 @@ class UNetGenerator(nn.Module):
         out_channels: 2 for Lab (ab), 3 for RGB.
         channels: width of each encoder level; its length is the depth, and H, W must be
             multiples of 2**depth. The seed's CIFAR-10 U-Net is (64, 128, 256, 512, 512).
+            "auto": `unet_channels(image_size)`, as deep as `image_size` allows.
         activation: encoder activation name (see colorgan.layers.ACTIVATIONS).
         decoder_activation: decoder activation name (ReLU in the seed and in pix2pix).
         norm: normalization name (see colorgan.layers.NORMS); not on the first and last encoder layers.
         dropout: dropout in the innermost decoder layers (pix2pix uses 0.5 as its noise).
+        image_size: side of the training images, if known: required by "auto", and checked
+            against explicit `channels` here, so a wrong pair fails before any data is read.
     """
 
     def __init__(
@@ -55,10 +71,15 @@ class UNetGenerator(nn.Module):
         decoder_activation: str = "relu",
         norm: str = "batch",
         dropout: float = 0.0,
+        image_size: int | None = None,
     ) -> None:
         super().__init__()
         check_layer_names(activation, norm)
         check_layer_names(decoder_activation, norm)
+        if channels == "auto":
+            if image_size is None:
+                raise ValueError("`channels: auto` needs `image_size` (e.g. `model.generator.image_size=${data.image_size}`).")
+            channels = unet_channels(image_size)
         channels = list(channels)
         if not channels or any(int(c) < 1 for c in channels):
             raise ValueError(f"channels must be a non-empty list of positive widths, got {channels}.")
@@ -84,6 +105,8 @@ class UNetGenerator(nn.Module):
         self.final_up = _up(c_in, channels[0], norm, decoder_activation, 0.0)
         # 1x1 output on the full-resolution features and the input itself (keeps fine detail).
         self.head = nn.Sequential(nn.Conv2d(channels[0] + in_channels, out_channels, 1), nn.Tanh())
+        if image_size is not None:
+            self.check_input_size(image_size, image_size)
 
     @property
     def stride(self) -> int:
@@ -94,7 +117,7 @@ class UNetGenerator(nn.Module):
         if height % self.stride or width % self.stride:
             raise ValueError(
                 f"A U-Net of depth {self.depth} needs image sides that are multiples of {self.stride}, "
-                f"got {height}x{width}. Use fewer `model.generator.channels` or another `data.image_size`."
+                f"got {height}x{width}. Use fewer `model.generator.channels`, `channels=auto`, or another `data.image_size`."
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

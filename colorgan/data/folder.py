@@ -1,0 +1,507 @@
+"""Any folder of photos as a colorization data set: `python -m colorgan.train data=folder data.root=DIR`.
+
+The folder is scanned once (in parallel, cached by path, size and mtime): files Pillow cannot
+decode are skipped with one warning each, images that are already grayscale (low Lab chroma) or
+smaller than `min_size` are skipped and counted. Batches are decoded with Pillow in DataLoader
+workers into uint8 (B, 3, S, S) tensors: training images are resized so their shorter side is
+`train_scale * image_size`, then randomly cropped; evaluation images are resized to `image_size`
+and centre-cropped. Flip and colour conversion happen on the device, in ColorizationDataModule.
+
+Splits come from sub-folders when there are any (Places365's `train/` and `val/`, or
+`data_256/`, `val_256/`, `test_256/`), else from a seeded split of every image under the root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from kornia.color import rgb_to_lab
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
+from PIL import Image, ImageOps
+from torch.utils.data import DataLoader, Dataset
+
+from colorgan.data.batches import IndexBatches
+from colorgan.data.cifar10 import DatasetError
+from colorgan.data.datamodule import ColorizationDataModule
+
+log = logging.getLogger(__name__)
+
+# Folder names that mark a split, Places365's included (standard: train/ val/; challenge:
+# data_256/ val_256/ test_256/ and their _large variants).
+SPLIT_FOLDERS = {
+    "train": ("train", "training", "data_256", "data_large", "train_256", "train_large"),
+    "val": ("val", "valid", "validation", "val_256", "val_large"),
+    "test": ("test", "testing", "test_256", "test_large"),
+}
+PROBE_SIZE = 64  # images are judged gray on a thumbnail whose longer side is at most this
+SCAN_VERSION = 1  # bump when what the scan measures changes, so old caches are ignored
+
+
+def image_extensions() -> set[str]:
+    """Every file extension some installed Pillow plugin can open (".jpg", ".png", ".webp", ...)."""
+    Image.init()
+    return {ext.lower() for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
+
+
+def find_images(root: Path) -> list[Path]:
+    """Image files under `root`, any depth, sorted; hidden files and folders (".DS_Store",
+    macOS "._x.jpg" companions) are not photos and are left out."""
+    extensions = image_extensions()
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [Path(folder, f) for f in files if not f.startswith(".") and Path(f).suffix.lower() in extensions]
+    return sorted(found)
+
+
+# -- decoding ------------------------------------------------------------------------------------
+def open_rgb(path: Path, min_side: int | None = None) -> Image.Image:
+    """Decode `path` as an upright RGB image. With `min_side`, JPEGs are decoded at the smallest
+    scale (1/2, 1/4, 1/8) whose shorter side stays >= min_side, which is much faster for photos."""
+    with Image.open(path) as image:
+        if min_side is not None:
+            image.draft("RGB", (min_side, min_side))
+        image = ImageOps.exif_transpose(image)
+        if image.mode == "P":  # palette images may carry transparency; go through RGBA
+            image = image.convert("RGBA")
+        return image.convert("RGB")
+
+
+def resize_shorter_side(image: Image.Image, side: int) -> Image.Image:
+    width, height = image.size
+    if min(width, height) == side:
+        return image
+    scale = side / min(width, height)
+    size = (max(side, round(width * scale)), max(side, round(height * scale)))
+    return image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+
+
+def to_tensor(image: Image.Image) -> torch.Tensor:
+    """PIL RGB -> (3, H, W) uint8."""
+    return torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1).contiguous()
+
+
+def load_eval_image(path: Path, image_size: int) -> torch.Tensor:
+    """Shorter side resized to `image_size`, centre crop: (3, image_size, image_size) uint8."""
+    image = resize_shorter_side(open_rgb(path, image_size), image_size)
+    width, height = image.size
+    left, top = (width - image_size) // 2, (height - image_size) // 2
+    return to_tensor(image.crop((left, top, left + image_size, top + image_size)))
+
+
+def load_train_image(path: Path, image_size: int, train_scale: float) -> torch.Tensor:
+    """Shorter side resized to `train_scale * image_size`, random crop of `image_size`."""
+    side = max(image_size, round(image_size * train_scale))
+    image = resize_shorter_side(open_rgb(path, side), side)
+    width, height = image.size
+    left = int(torch.randint(width - image_size + 1, ()))
+    top = int(torch.randint(height - image_size + 1, ()))
+    return to_tensor(image.crop((left, top, left + image_size, top + image_size)))
+
+
+# -- scanning ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ImageInfo:
+    """What the scan learnt about one file: its size and chroma, or why it could not be decoded."""
+
+    width: int = 0
+    height: int = 0
+    chroma: float = 0.0  # 99th percentile of per-pixel Lab chroma sqrt(a^2 + b^2) on a thumbnail
+    error: str | None = None
+
+
+def inspect_image(path: Path) -> ImageInfo:
+    """Decode a thumbnail of `path` (which also proves the file decodes) and measure its chroma.
+
+    The 99th percentile, not the mean, so that a gray scene with one small red car still counts
+    as colour; a grayscale photo saved as RGB (or JPEG's chroma noise on one) stays under ~2.
+    """
+    try:
+        with Image.open(path) as image:  # reads the header only
+            width, height = image.size
+        image = open_rgb(path, PROBE_SIZE)
+        image.thumbnail((PROBE_SIZE, PROBE_SIZE))
+        rgb = to_tensor(image).unsqueeze(0).float() / 255.0
+        ab = rgb_to_lab(rgb)[0, 1:]  # (2, h, w)
+        chroma = ab.pow(2).sum(0).sqrt().flatten().quantile(0.99)
+        return ImageInfo(width, height, round(float(chroma), 3))
+    except Exception as err:  # any decoder error means the same: this file cannot be used
+        return ImageInfo(error=f"{type(err).__name__}: {err}")
+
+
+def _as_is(item):
+    return item
+
+
+class _ScanFiles(Dataset):
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = paths
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> ImageInfo:
+        return inspect_image(self.paths[index])
+
+
+def scan_images(paths: list[Path], num_workers: int = 0, cache_file: Path | None = None) -> list[ImageInfo]:
+    """inspect_image for every path, in `num_workers` processes; with `cache_file`, files whose
+    size and mtime are unchanged since the last scan are not decoded again."""
+    stats = [p.stat() for p in paths]
+    keys = [f"{p}|{s.st_size}|{s.st_mtime_ns}" for p, s in zip(paths, stats, strict=True)]
+    cached: dict[str, list] = {}
+    if cache_file is not None and cache_file.is_file():
+        try:
+            data = json.loads(cache_file.read_text())
+            cached = data["files"] if data.get("version") == SCAN_VERSION else {}
+        except (OSError, ValueError, KeyError):
+            cached = {}  # a damaged cache is only a slower start
+    todo = [i for i, key in enumerate(keys) if key not in cached]
+    if todo:
+        loader = DataLoader(
+            _ScanFiles([paths[i] for i in todo]),
+            batch_size=None,
+            num_workers=num_workers,
+            collate_fn=_as_is,
+        )
+        for i, info in zip(todo, loader, strict=True):
+            cached[keys[i]] = [info.width, info.height, info.chroma, info.error]
+    if cache_file is not None and todo:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        live = {key: cached[key] for key in keys}
+        tmp = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.tmp")  # processes may race; the last wins
+        tmp.write_text(json.dumps({"version": SCAN_VERSION, "files": live}))
+        tmp.replace(cache_file)
+    return [ImageInfo(*cached[key]) for key in keys]
+
+
+class ScanResult(NamedTuple):
+    """Usable paths and how many were skipped, and why ("gray", "small", "unreadable")."""
+
+    paths: list[Path]
+    skipped: Counter
+    errors: dict[Path, str]
+
+
+def filter_images(
+    paths: list[Path], infos: list[ImageInfo], min_size: int, gray_chroma: float | None
+) -> ScanResult:
+    """Keep the colour images whose shorter side is at least `min_size`. `gray_chroma` None keeps gray ones."""
+    kept, skipped, errors = [], Counter(), {}
+    for path, info in zip(paths, infos, strict=True):
+        if info.error is not None:
+            skipped["unreadable"] += 1
+            errors[path] = info.error
+        elif min(info.width, info.height) < min_size:
+            skipped["small"] += 1
+        elif gray_chroma is not None and info.chroma < gray_chroma:
+            skipped["gray"] += 1
+        else:
+            kept.append(path)
+    return ScanResult(kept, skipped, errors)
+
+
+def describe_skipped(skipped: Counter, min_size: int, gray_chroma: float | None) -> str:
+    parts = []
+    if skipped["gray"]:
+        parts.append(f"{skipped['gray']} grayscale (Lab chroma p99 < {gray_chroma:g})")
+    if skipped["small"]:
+        parts.append(f"{skipped['small']} smaller than {min_size} px")
+    if skipped["unreadable"]:
+        parts.append(f"{skipped['unreadable']} unreadable")
+    return "skipped " + ", ".join(parts) if parts else "skipped none"
+
+
+@rank_zero_only
+def warn_unreadable(errors: dict[Path, str]) -> None:
+    for path, error in errors.items():
+        log.warning("Skipping unreadable image %s (%s)", path, error)
+
+
+# -- datasets ------------------------------------------------------------------------------------
+class FolderBatch(NamedTuple):
+    """What a folder loader yields: uint8 images (B, 3, S, S) and the (path, error) of files that
+    failed to decode in the worker (replaced or dropped), so the main process can count them."""
+
+    images: torch.Tensor
+    failed: list[tuple[str, str]]
+
+
+class FolderImages(Dataset):
+    """Image files indexable by a 1-D index tensor: decodes that batch (in a DataLoader worker).
+
+    Args:
+        paths: the image files.
+        image_size: side S of the square crops.
+        train: random crop after resizing to `train_scale * S` (else resize to S, centre crop).
+        train_scale: see `train`.
+        replace_failed: a file that fails to decode is replaced by the next one that decodes,
+            keeping the batch size (training); else it is dropped (evaluation).
+    """
+
+    MAX_CONSECUTIVE_FAILURES = 16
+
+    def __init__(
+        self, paths: list[Path], image_size: int, train: bool, train_scale: float = 1.125, replace_failed: bool = True
+    ) -> None:
+        self.paths, self.image_size, self.train = list(paths), image_size, train
+        self.train_scale, self.replace_failed = train_scale, replace_failed
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def load(self, index: int) -> torch.Tensor:
+        path = self.paths[index]
+        if self.train:
+            return load_train_image(path, self.image_size, self.train_scale)
+        return load_eval_image(path, self.image_size)
+
+    def __getitem__(self, indices: torch.Tensor) -> FolderBatch:
+        images, failed = [], []
+        for index in indices.tolist():
+            for attempt in range(self.MAX_CONSECUTIVE_FAILURES if self.replace_failed else 1):
+                i = (index + attempt) % len(self.paths)
+                try:
+                    images.append(self.load(i))
+                    break
+                except Exception as err:  # a file that changed or broke after the scan
+                    failed.append((str(self.paths[i]), f"{type(err).__name__}: {err}"))
+            else:
+                if self.replace_failed:
+                    raise DatasetError(
+                        f"{self.MAX_CONSECUTIVE_FAILURES} files in a row failed to decode, the last "
+                        f"{failed[-1][0]} ({failed[-1][1]}). Is the folder still readable?"
+                    )
+        empty = torch.empty(0, 3, self.image_size, self.image_size, dtype=torch.uint8)
+        return FolderBatch(torch.stack(images) if images else empty, failed)
+
+
+def split_counts(total: int, size: int | float, name: str) -> int:
+    """`size` as a count: ints are counts, floats in (0, 1) fractions of `total` (at least 1)."""
+    if isinstance(size, float) and 0 < size < 1:
+        return max(1, round(total * size))
+    if isinstance(size, int) and not isinstance(size, bool) and size >= 1:
+        return size
+    raise ValueError(f"data.{name} must be a count >= 1 or a fraction in (0, 1), got {size!r}.")
+
+
+def find_split_folders(root: Path) -> dict[str, Path]:
+    """{"train": root/train, ...} for the split folders present directly under `root`."""
+    found = {}
+    for split, names in SPLIT_FOLDERS.items():
+        for name in names:
+            if (root / name).is_dir():
+                found[split] = root / name
+                break
+    return found
+
+
+class FolderDataModule(ColorizationDataModule):
+    """Photos from a folder tree, decoded in DataLoader workers.
+
+    Args:
+        root: the folder. With a `train/` sub-folder (or Places365's `data_256/`), splits are
+            taken from sub-folders: `test/` (else `val/`, as Places365's validation set is its
+            usual test set) is the test set; `val/` when `test/` exists too, else a seeded
+            `val_size` slice of train, is the validation set. Without one, a seeded split of
+            every image: `test_size`, then `val_size`, the rest for training.
+        image_size: side of the square crops (a multiple of the U-Net's 2**depth).
+        train_scale: training images are resized so their shorter side is
+            `train_scale * image_size`, then randomly cropped (1.0: crops only along the longer side).
+        min_size: images whose shorter side is smaller are skipped (default: `image_size`).
+        gray_chroma: images whose Lab chroma (99th percentile over pixels) is below this are
+            grayscale or nearly so, and skipped; null keeps them.
+        val_size, test_size: counts (int) or fractions of the images (float in (0, 1)).
+        split_seed: seed of the split, independent of the training seed.
+        num_workers: DataLoader worker processes decoding images (and scanning the folder).
+        scan_cache: folder for the scan's results, so the next run decodes only new or changed files.
+        **kwargs: ColorizationDataModule's (color_space, batch_size, eval_batch_size, flip, seed).
+    """
+
+    def __init__(
+        self,
+        root: str,
+        image_size: int = 64,
+        train_scale: float = 1.125,
+        min_size: int | None = None,
+        gray_chroma: float | None = 5.0,
+        val_size: int | float = 0.05,
+        test_size: int | float = 0.1,
+        split_seed: int = 0,
+        num_workers: int = 4,
+        scan_cache: str | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        if image_size < 1:
+            raise ValueError(f"data.image_size must be a positive side in pixels, got {image_size}.")
+        if train_scale < 1:
+            raise ValueError(f"data.train_scale must be >= 1 (crops are never larger than the image), got {train_scale}.")
+        self.root = Path(root).expanduser()
+        self.image_size, self.train_scale = image_size, train_scale
+        self.min_size = image_size if min_size is None else min_size
+        self.gray_chroma = gray_chroma
+        self.val_size, self.test_size, self.split_seed = val_size, test_size, split_seed
+        self.num_workers = num_workers
+        self.scan_cache = Path(scan_cache) if scan_cache else None
+        self.files: dict[str, list[Path]] | None = None
+        self.skipped: Counter = Counter()  # over all splits, from the scan
+        self.load_failures: dict[str, str] = {}  # path -> error, files that failed after the scan
+        self._scanned: tuple[dict[str, list[Path]], dict[Path, ImageInfo]] | None = None
+
+    # -- splits ----------------------------------------------------------------------------------
+    def _seeded_slice(self, paths: list[Path], size: int | float, name: str) -> tuple[list[Path], list[Path]]:
+        """(slice of `size`, rest), the slice seeded by split_seed."""
+        count = split_counts(len(paths), size, name)
+        if count >= len(paths):
+            raise ValueError(
+                f"data.{name}={size} takes {count} of the {len(paths)} images in {self.root}, leaving none "
+                f"for training. Use a smaller data.{name} or add images."
+            )
+        order = torch.randperm(len(paths), generator=torch.Generator().manual_seed(self.split_seed)).tolist()
+        return sorted(paths[i] for i in order[:count]), sorted(paths[i] for i in order[count:])
+
+    def _split_files(self) -> dict[str, list[Path]]:
+        folders = find_split_folders(self.root)
+        if "train" not in folders:
+            everything = find_images(self.root)
+            test, rest = self._seeded_slice(everything, self.test_size, "test_size")
+            val, train = self._seeded_slice(rest, self.val_size, "val_size")
+            return {"train": train, "val": val, "test": test}
+        train = find_images(folders["train"])
+        if "val" in folders and "test" in folders:
+            return {"train": train, "val": find_images(folders["val"]), "test": find_images(folders["test"])}
+        held_out = folders.get("test", folders.get("val"))
+        if held_out is None:
+            raise DatasetError(
+                f"{self.root} has a {folders['train'].name}/ folder but no test/ or val/ folder beside it. "
+                "Add one, or point data.root at a folder without split folders to get a seeded split."
+            )
+        val, train = self._seeded_slice(train, self.val_size, "val_size")
+        return {"train": train, "val": val, "test": find_images(held_out)}
+
+    def _cache_file(self) -> Path | None:
+        if self.scan_cache is None:
+            return None
+        digest = hashlib.sha1(str(self.root.resolve()).encode()).hexdigest()[:12]
+        return self.scan_cache / f"{self.root.name}-{digest}.json"
+
+    # -- Lightning hooks ---------------------------------------------------------------------------
+    def _split_and_scan(self) -> tuple[dict[str, list[Path]], dict[Path, ImageInfo]]:
+        if not self.root.is_dir():
+            raise DatasetError(
+                f"Image folder not found: {self.root}. Point data.root at a folder of photos "
+                "(any depth; train/ val/ test/ sub-folders are used as splits when present)."
+            )
+        split = self._split_files()
+        paths = [p for split_paths in split.values() for p in split_paths]
+        if not paths:
+            raise DatasetError(f"No image files under {self.root} (extensions Pillow opens: .jpg, .png, ...).")
+        return split, dict(zip(paths, scan_images(paths, self.num_workers, self._cache_file()), strict=True))
+
+    def prepare_data(self) -> None:
+        """Once per node, before `setup` in every process: scan the folder and write the scan cache,
+        so the processes of a multi-GPU run read it instead of each decoding every file."""
+        if self.scan_cache is not None and self.files is None:
+            self._scanned = self._split_and_scan()
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.files is not None:
+            return
+        split, infos = self._scanned or self._split_and_scan()
+        self._scanned = None
+        paths = list(infos)
+        self.files = {}
+        for name, split_paths in split.items():
+            result = filter_images(split_paths, [infos[p] for p in split_paths], self.min_size, self.gray_chroma)
+            warn_unreadable(result.errors)
+            self.skipped += result.skipped
+            self.files[name] = result.paths
+        self._report(len(paths))
+        for name, split_paths in self.files.items():
+            if not split_paths:
+                raise DatasetError(
+                    f"No usable {name} images in {self.root}: "
+                    f"{describe_skipped(self.skipped, self.min_size, self.gray_chroma)}. "
+                    "Add colour images at least data.min_size px on their shorter side."
+                )
+
+    @rank_zero_only
+    def _report(self, found: int) -> None:
+        sizes = ", ".join(f"{name} {len(paths)}" for name, paths in self.files.items())
+        log.info(
+            "Image folder %s: %d images found, %s; using %s at %d px.",
+            self.root, found, describe_skipped(self.skipped, self.min_size, self.gray_chroma), sizes, self.image_size,
+        )
+
+    def _folder_loader(self, split: str, train: bool) -> DataLoader:
+        dataset = FolderImages(self.files[split], self.image_size, train, self.train_scale, replace_failed=True)
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        sampler = IndexBatches(
+            len(dataset),
+            self.batch_size if train else self.eval_batch_size,
+            shuffle=train,
+            drop_last=train,
+            seed=self.seed,
+            rank=rank,
+            world_size=world,
+        )
+        if train and len(sampler) == 0:
+            raise DatasetError(
+                f"{len(dataset)} training images make no full batch of data.batch_size={self.batch_size}. "
+                "Use a smaller batch size or add images."
+            )
+        # batch_size=None: each index tensor is a whole batch, decoded by one worker.
+        return DataLoader(
+            dataset,
+            sampler=sampler,
+            batch_size=None,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=torch.cuda.is_available(),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._folder_loader("train", train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._folder_loader("val", train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._folder_loader("test", train=False)
+
+    def on_before_batch_transfer(self, batch: FolderBatch, dataloader_idx: int) -> torch.Tensor:
+        """In the main process: count and report files that failed in a worker, pass the images on."""
+        for path, error in batch.failed:
+            if path not in self.load_failures:
+                self.load_failures[path] = error
+                if rank_zero_only.rank == 0:
+                    log.warning("Image %s failed to decode (%s); replaced by another image.", path, error)
+        return batch.images
+
+    def teardown(self, stage: str) -> None:
+        if self.load_failures and rank_zero_only.rank == 0:
+            log.warning("%d image(s) failed to decode while loading and were replaced.", len(self.load_failures))
+
+    def sample_images(self, count: int) -> torch.Tensor:
+        """The first `count` readable test images, resized and centre-cropped: (N, 3, S, S) uint8."""
+        if self.files is None:
+            self.setup("test")
+        dataset = FolderImages(self.files["test"], self.image_size, train=False, replace_failed=False)
+        images, needed = [], count
+        for start in range(0, len(dataset), count):
+            batch = dataset[torch.arange(start, min(start + count, len(dataset)))].images
+            images.append(batch[:needed])
+            needed -= len(images[-1])
+            if needed <= 0:
+                break
+        return torch.cat(images)

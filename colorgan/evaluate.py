@@ -1,0 +1,281 @@
+"""Measure a colorizer on any folder of colour photos:
+`python -m colorgan.evaluate CHECKPOINT FOLDER [--size 256] [--output metrics.json]`.
+
+Every image under FOLDER (any depth) that decodes, is in colour and is at least --min-size px on
+its shorter side is resized to --size (shorter side), centre-cropped, reduced to the model's
+grayscale input, colorized, and measured with the training run's metric suite, next to the
+grayscale baseline. FID and LPIPS are added when their pretrained weights are already on this
+machine; they are never downloaded, and when missing the command says why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import pickle
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import rich
+import rich.table
+import torch
+from torch.utils.data import DataLoader
+from torchmetrics import Metric
+
+from colorgan.color_space import ColorSpace
+from colorgan.data.batches import IndexBatches
+from colorgan.data.folder import (
+    FolderImages,
+    describe_skipped,
+    filter_images,
+    find_images,
+    scan_images,
+    warn_unreadable,
+)
+from colorgan.metrics import colorization_metrics
+from colorgan.unet import UNetGenerator
+
+log = logging.getLogger(__name__)
+
+
+def load_colorizer(path: str | Path) -> tuple[UNetGenerator, ColorSpace, dict[str, Any]]:
+    """The generator (in eval mode), colour space and generator settings of a colorgan checkpoint.
+
+    `weights_only=True`: a checkpoint is data, never code, so a file from elsewhere cannot run
+    anything on this machine.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Checkpoint not found: {path}. Runs write them to <run dir>/checkpoints/*.ckpt.")
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        hparams = checkpoint["hyper_parameters"]
+        color_space = ColorSpace(hparams["color_space"])
+        settings = dict(hparams.get("generator") or {})
+        state = {k.removeprefix("generator."): v for k, v in checkpoint["state_dict"].items() if k.startswith("generator.")}
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"{path} is not a colorgan colorizer checkpoint (missing {err}).") from err
+    generator = UNetGenerator(color_space.in_channels, color_space.out_channels, **settings)
+    generator.load_state_dict(state)
+    return generator.eval(), color_space, settings
+
+
+# -- optional metrics with pretrained weights ------------------------------------------------------
+class WeightsUnavailable(RuntimeError):
+    """Pretrained weights are not on this machine and downloading them is not allowed here."""
+
+
+@contextmanager
+def no_downloads():
+    """torch.hub (used by torch-fidelity and torchvision for pretrained weights) fails at once
+    instead of downloading: offline, a download would fail slowly or hang."""
+    original = torch.hub.download_url_to_file
+
+    def refuse(url: str, dst: str, *args, **kwargs) -> None:
+        raise WeightsUnavailable(f"its weights are not in the torch hub cache ({Path(dst).parent}); they come from {url}")
+
+    torch.hub.download_url_to_file = refuse
+    try:
+        yield
+    finally:
+        torch.hub.download_url_to_file = original
+
+
+def _fid() -> Metric:
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    return FrechetInceptionDistance(feature=2048, normalize=True)
+
+
+def _lpips() -> Metric:
+    from torchmetrics.image.lpip import LearnedPerceptualImagePatchSimilarity
+
+    return LearnedPerceptualImagePatchSimilarity(net_type="alex", normalize=True)
+
+
+OPTIONAL_METRICS: dict[str, Callable[[], Metric]] = {"fid": _fid, "lpips": _lpips}
+
+
+def optional_metrics(names=tuple(OPTIONAL_METRICS)) -> tuple[dict[str, tuple[Metric, Metric]], dict[str, str]]:
+    """({name: (metric for the model, metric for the baseline)}, {name: why it is unavailable})."""
+    metrics, unavailable = {}, {}
+    for name in names:
+        try:
+            with no_downloads():
+                metrics[name] = (OPTIONAL_METRICS[name](), OPTIONAL_METRICS[name]())
+        except Exception as err:  # missing package, missing weights, incompatible versions
+            unavailable[name] = f"{type(err).__name__}: {err}"
+    return metrics, unavailable
+
+
+def _update_optional(name: str, metric: Metric, pred: torch.Tensor, rgb: torch.Tensor) -> None:
+    if name == "fid":
+        metric.update(rgb, real=True)
+        metric.update(pred, real=False)
+    else:
+        metric.update(pred, rgb)
+
+
+# -- evaluation ------------------------------------------------------------------------------------
+def check_size(generator: UNetGenerator, size: int) -> None:
+    if size < 1 or size % generator.stride:
+        suggestion = max(generator.stride, round(size / generator.stride) * generator.stride)
+        raise ValueError(
+            f"--size {size} does not fit this checkpoint: its U-Net has depth {generator.depth}, so image "
+            f"sides must be multiples of {generator.stride}. Try --size {suggestion}."
+        )
+
+
+@torch.no_grad()
+def evaluate_folder(
+    generator: UNetGenerator,
+    color_space: ColorSpace,
+    folder: str | Path,
+    size: int,
+    batch_size: int = 32,
+    num_workers: int = 2,
+    device: str | torch.device = "cpu",
+    min_size: int | None = None,
+    gray_chroma: float | None = 5.0,
+    extra_metrics: bool = True,
+) -> dict[str, Any]:
+    """Model and grayscale-baseline metrics over the usable images of `folder` (see module doc)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"Image folder not found: {folder}.")
+    check_size(generator, size)
+    min_size = size if min_size is None else min_size
+    paths = find_images(folder)
+    scan = filter_images(paths, scan_images(paths, num_workers), min_size, gray_chroma)
+    warn_unreadable(scan.errors)
+    log.info("%s: %d images found, %s.", folder, len(paths), describe_skipped(scan.skipped, min_size, gray_chroma))
+    if not scan.paths:
+        raise ValueError(
+            f"No usable images in {folder}: {len(paths)} image files, "
+            f"{describe_skipped(scan.skipped, min_size, gray_chroma)}. Colour photos of at least {min_size} px are needed."
+        )
+
+    device = torch.device(device)
+    generator = generator.to(device).eval()
+    model_metrics, baseline_metrics = colorization_metrics().to(device), colorization_metrics().to(device)
+    extra, unavailable = optional_metrics() if extra_metrics else ({}, {})
+    extra = {name: (m.to(device), b.to(device)) for name, (m, b) in extra.items()}
+
+    dataset = FolderImages(scan.paths, size, train=False, replace_failed=False)
+    loader = DataLoader(
+        dataset,
+        sampler=IndexBatches(len(dataset), batch_size, shuffle=False, drop_last=False),
+        batch_size=None,
+        num_workers=num_workers,
+        pin_memory=device.type == "cuda",
+    )
+    failed, used = {}, 0
+    for batch in loader:
+        for path, error in batch.failed:
+            log.warning("Skipping image %s: it failed to decode (%s).", path, error)
+            failed[path] = error
+        if not len(batch.images):
+            continue
+        rgb = batch.images.to(device).float() / 255.0  # (B, 3, S, S) in [0, 1]
+        inputs, _ = color_space.split(rgb)
+        pred = color_space.merge(inputs, generator(inputs))
+        gray = color_space.merge(inputs, color_space.gray_target(inputs))
+        model_metrics.update(pred, rgb)
+        baseline_metrics.update(gray, rgb)
+        for name, (model_metric, baseline_metric) in extra.items():
+            _update_optional(name, model_metric, pred, rgb)
+            _update_optional(name, baseline_metric, gray, rgb)
+        used += len(rgb)
+    if not used:
+        raise ValueError(f"None of the {len(scan.paths)} images in {folder} could be decoded; see the warnings above.")
+
+    model = {k: float(v) for k, v in model_metrics.compute().items()}
+    baseline = {k: float(v) for k, v in baseline_metrics.compute().items()}
+    for name, (model_metric, baseline_metric) in extra.items():
+        try:
+            model[name], baseline[name] = float(model_metric.compute()), float(baseline_metric.compute())
+        except Exception as err:  # e.g. FID of fewer than 2 images
+            unavailable[name] = f"{type(err).__name__}: {err}"
+    skipped = dict(scan.skipped)
+    if failed:
+        skipped["unreadable"] = skipped.get("unreadable", 0) + len(failed)
+    return {
+        "folder": str(folder),
+        "image_size": size,
+        "found": len(paths),
+        "images": used,
+        "skipped": {k: skipped.get(k, 0) for k in ("gray", "small", "unreadable")},
+        "model": model,
+        "baseline": baseline,
+        "unavailable": unavailable,
+    }
+
+
+def print_table(result: dict[str, Any]) -> None:
+    table = rich.table.Table(
+        title=f"{result['images']} images of {result['folder']} at {result['image_size']} px (RGB output vs truth)"
+    )
+    for column in ("metric", "model", "grayscale baseline"):
+        table.add_column(column)
+    for name, value in result["model"].items():
+        table.add_row(name, f"{value:.4f}", f"{result['baseline'][name]:.4f}")
+    rich.print(table)
+    skipped = result["skipped"]
+    print(f"Skipped {skipped['gray']} grayscale, {skipped['small']} too small, {skipped['unreadable']} unreadable.")
+    for name, reason in result["unavailable"].items():
+        print(f"{name.upper()} not computed: {reason}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m colorgan.evaluate",
+        description="Measure a colorgan checkpoint on a folder of colour photos, next to the grayscale baseline.",
+    )
+    parser.add_argument("checkpoint", help="a .ckpt written by `python -m colorgan.train`")
+    parser.add_argument("folder", help="folder of colour photos (any depth, any format Pillow opens)")
+    parser.add_argument("--size", type=int, default=None,
+                        help="side of the square the images are resized and centre-cropped to "
+                             "(default: the checkpoint's training size when recorded, else 256)")
+    parser.add_argument("--min-size", type=int, default=None, help="skip images whose shorter side is smaller (default: --size)")
+    parser.add_argument("--gray-chroma", type=float, default=5.0,
+                        help="skip images whose Lab chroma (p99 over pixels) is below this, i.e. grayscale ones (default: 5)")
+    parser.add_argument("--keep-gray", action="store_true", help="measure grayscale images too")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2, help="DataLoader processes decoding images")
+    parser.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda, cuda:1, ...")
+    parser.add_argument("--no-extra", action="store_true", help="skip FID and LPIPS even when available")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="JSON file for the results (default: eval_<folder name>_<size>px.json here)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    try:
+        generator, color_space, settings = load_colorizer(args.checkpoint)
+        size = args.size or settings.get("image_size") or 256
+        result = evaluate_folder(
+            generator, color_space, args.folder, size,
+            batch_size=args.batch_size, num_workers=args.workers, device=device,
+            min_size=args.min_size, gray_chroma=None if args.keep_gray else args.gray_chroma,
+            extra_metrics=not args.no_extra,
+        )
+    except (ValueError, FileNotFoundError, pickle.UnpicklingError) as err:
+        parser.error(str(err))
+    result = {"checkpoint": str(args.checkpoint), "color_space": color_space.name, **result}
+    print_table(result)
+    output = args.output or Path(f"eval_{Path(args.folder).resolve().name}_{size}px.json")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2))
+    print(f"Results written to {output}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
