@@ -4,6 +4,7 @@ resume, learning, warm start, gradient clipping under fp16, and the NaN guard.""
 from __future__ import annotations
 
 import copy
+import math
 
 import lightning as L
 import pytest
@@ -92,13 +93,25 @@ def test_d_step_changes_only_d_and_g_step_changes_only_g(tiny_cfg, tmp_path):
     assert fit.global_step == 1
 
 
-def test_fast_dev_run_counts_one_step_per_batch(tiny_cfg, tmp_path):
-    for experiment, space in [("gan", "lab"), ("gan_lrelu", "rgb")]:
-        cfg = tiny_cfg(TINY_D, "trainer.fast_dev_run=true", "test=false", f"data.color_space={space}", experiment=experiment)
-        metrics = train(cfg)
-        assert {"train/d_loss_step", "train/g_adv_step", "train/g_l1_step", "train/d_real_step",
-                "train/d_fake_step", "val/mae", "val_baseline/mae"} <= set(metrics)
-        assert 0.0 <= metrics["train/d_real_step"] <= 1.0  # vanilla: a probability
+FAST_DEV_RUNS = {  # the seed's two GANs in both colour spaces, each also trying other options
+    ("gan", "lab"): [],
+    ("gan", "rgb"): ["model.gan_loss=hinge", "model.discriminator.name=global", "model.discriminator.n_layers=5"],
+    ("gan_lrelu", "lab"): ["model.gan_loss=lsgan", "model.real_label=0.9", "model.d_steps_per_g_step=2",
+                           "model.grad_clip_norm=1.0"],
+    ("gan_lrelu", "rgb"): ["trainer.precision=bf16-mixed"],
+}
+
+
+@pytest.mark.parametrize(("experiment", "space"), list(FAST_DEV_RUNS))
+def test_fast_dev_run_through_hydra(tiny_cfg, experiment, space):
+    extra = FAST_DEV_RUNS[experiment, space]
+    cfg = tiny_cfg(TINY_D, "trainer.fast_dev_run=true", f"data.color_space={space}", *extra, experiment=experiment)
+    metrics = train(cfg)
+    for name in ("d_loss", "g_adv", "g_l1", "g_loss", "d_real", "d_fake"):
+        assert math.isfinite(metrics[f"train/{name}_step"]) and math.isfinite(metrics[f"train/{name}_epoch"])
+    assert metrics["test/mae"] >= 0 and "test_baseline/mae" in metrics
+    if cfg.model.gan_loss == "vanilla":
+        assert 0.0 <= metrics["train/d_real_step"] <= 1.0  # a probability
 
 
 def test_max_steps_and_checkpoint_interval_count_batches(tiny_cfg, tmp_path):
@@ -138,6 +151,10 @@ def test_resume_restores_both_optimizers(tiny_cfg, tmp_path):
             for name in ("exp_avg", "exp_avg_sq"):
                 assert torch.equal(restored["state"][key][name], state[name])
     assert fit.global_step == 4
+    # The hyperparameters alone rebuild the model.
+    rebuilt = GANColorizer.load_from_checkpoint(tmp_path / "ckpt" / "step=2.ckpt", weights_only=True)
+    assert same(params(rebuilt.generator), {k.removeprefix("generator."): v for k, v in saved["state_dict"].items()
+                                            if k.startswith("generator.") and v.is_floating_point()})
 
 
 class FixedBatch(ColorizationDataModule):
@@ -195,9 +212,12 @@ def test_generator_init_of_the_wrong_shape_is_explained(unet_checkpoint, tmp_pat
     rgb = GANColorizer(color_space="rgb", generator={"channels": [8, 16, 32]})
     with pytest.raises(ValueError, match=r"does not fit(.|\n)*color_space='lab'(.|\n)*this model: color_space='rgb'"):
         load_generator_weights(rgb.generator, path, ColorSpace("rgb"))
-    deeper = GANColorizer(color_space="lab", generator={"channels": [8, 16, 32, 64]})
-    with pytest.raises(ValueError, match="channels': \\[8, 16, 32\\]"):
-        load_generator_weights(deeper.generator, path, ColorSpace("lab"))
+    # Through fitting, as `model.generator_init=...` runs it: fails before the first step.
+    deeper = GANColorizer(color_space="lab", generator={"channels": [8, 16, 32, 64]},
+                          discriminator={"n_layers": 1}, generator_init=str(path))
+    with pytest.raises(ValueError, match=r"checkpoint: color_space='lab', generator=\{'channels': \[8, 16, 32\]"
+                                         r"(.|\n)*this model: color_space='lab', generator=\{'channels': \[8, 16, 32, 64\]"):
+        trainer(tmp_path, max_steps=1).fit(deeper, datamodule=FixedBatch(steps=1))
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
         load_generator_weights(rgb.generator, tmp_path / "missing.ckpt", ColorSpace("rgb"))
 

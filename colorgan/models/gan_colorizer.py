@@ -160,7 +160,7 @@ class GANColorizer(ColorizerModule):
     def on_fit_start(self) -> None:
         # Not on resume: the checkpoint being resumed (restored by now) holds the generator already.
         if self.hparams.generator_init and not self.trainer.ckpt_path:
-            load_generator_weights(self.generator, self.hparams.generator_init, self.color_space)
+            load_generator_weights(self.generator, self.hparams.generator_init, self.color_space, self.hparams.generator)
             log.info("Generator initialised from %s", self.hparams.generator_init)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -173,10 +173,13 @@ class GANColorizer(ColorizerModule):
             )
 
 
-def load_generator_weights(generator: UNetGenerator, path: str | Path, color_space: ColorSpace) -> None:
+def load_generator_weights(
+    generator: UNetGenerator, path: str | Path, color_space: ColorSpace, config: dict[str, Any] | None = None
+) -> None:
     """Copy the `generator.*` weights of a colorizer checkpoint (U-Net or GAN) into `generator`.
 
-    Raises a ValueError that names both configurations when the shapes do not fit.
+    Raises a ValueError that names both configurations (`config`: this generator's keyword
+    arguments) when the shapes do not fit.
     """
     path = Path(path)
     if not path.is_file():
@@ -193,8 +196,8 @@ def load_generator_weights(generator: UNetGenerator, path: str | Path, color_spa
         raise ValueError(
             f"model.generator_init: the generator in {path} does not fit this model's generator.\n"
             f"  checkpoint: color_space={hp.get('color_space')!r}, generator={hp.get('generator')}\n"
-            f"  this model: color_space={color_space.name!r}, out_channels={color_space.out_channels}, "
-            f"depth={generator.depth}\n"
-            "Use the checkpoint's data.color_space and model.generator settings.\n"
+            f"  this model: color_space={color_space.name!r}, generator={config}\n"
+            "(keys not shown take UNetGenerator's defaults). Use the checkpoint's data.color_space and "
+            "model.generator settings.\n"
             f"PyTorch says: {err}"
         ) from err
