@@ -172,10 +172,10 @@ def test_training_on_a_fixed_batch_drives_l1_down(tmp_path):
     torch.manual_seed(0)
     model = GANColorizer(generator={"channels": [8, 16], "activation": "relu", "norm": "none"},
                          discriminator={"channels": 8, "n_layers": 2, "norm": "none"}, lr_g=2e-3, lr_d=2e-4)
-    data = FixedBatch(steps=200)
+    data = FixedBatch(steps=150)
     inputs, targets = model.color_space.split(data.images.float() / 255.0)
     before = torch.nn.functional.l1_loss(model(inputs), targets).item()
-    trainer(tmp_path, max_steps=200).fit(model, datamodule=data)
+    trainer(tmp_path, max_steps=150).fit(model, datamodule=data)
     with torch.no_grad():
         after = torch.nn.functional.l1_loss(model(inputs), targets).item()
     assert after < 0.3 * before, (before, after)
