@@ -1,0 +1,122 @@
+"""Conditional discriminators: they see the grayscale input concatenated with a colour image
+(real or generated), (B, 1 + C, H, W), and return logits (no sigmoid; the losses take logits).
+
+    patch   PatchGAN (pix2pix): one logit per overlapping patch, (B, 1, h, w).
+    global  the seed's discriminator: the U-Net's encoding half down to 1x1, then one logit, (B, 1).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from colorgan.layers import check_layer_names, get_act_layer, get_norm_layer
+
+
+def _conv_block(c_in: int, c_out: int, stride: int, norm: str, activation: str) -> list[nn.Module]:
+    # 4x4 convolution; no bias where a norm layer follows (it would be cancelled).
+    return [
+        nn.Conv2d(c_in, c_out, 4, stride=stride, padding=1, bias=norm == "none"),
+        get_norm_layer(norm, c_out),
+        get_act_layer(activation),
+    ]
+
+
+def _widths(channels: int, n_layers: int) -> list[int]:
+    """channels * 1, 2, 4, 8, 8, ...: pix2pix's widths, capped at 8x."""
+    return [channels * min(2**i, 8) for i in range(n_layers)]
+
+
+def _check_sizes(channels: int, n_layers: int, norm: str, activation: str) -> None:
+    check_layer_names(activation, norm)
+    if channels < 1 or n_layers < 1:
+        raise ValueError(f"Discriminator channels and n_layers must be >= 1, got channels={channels}, n_layers={n_layers}.")
+
+
+class PatchDiscriminator(nn.Module):
+    """PatchGAN: n_layers strided 4x4 convolutions, one stride-1 4x4 convolution, a 4x4 convolution
+    to one channel. Each output logit judges one patch; the receptive field is 16, 34, 70, 142
+    pixels for n_layers 1, 2, 3, 4 (70 is pix2pix's default; 2 suits 32x32 images).
+
+    Args:
+        in_channels: 1 (gray) + colour channels (2 for Lab's ab, 3 for RGB).
+        channels: width of the first layer; later layers double it, up to 8x.
+        n_layers: number of stride-2 layers.
+        norm: normalization name (colorgan.layers.NORMS); never on the first layer.
+        activation: activation name (colorgan.layers.ACTIVATIONS); LeakyReLU(0.2) in pix2pix.
+    """
+
+    def __init__(
+        self, in_channels: int, channels: int = 64, n_layers: int = 3, norm: str = "batch", activation: str = "lrelu"
+    ) -> None:
+        super().__init__()
+        _check_sizes(channels, n_layers, norm, activation)
+        self.n_layers = n_layers
+        widths = _widths(channels, n_layers + 1)
+        layers = _conv_block(in_channels, widths[0], 2, "none", activation)
+        for c_in, c_out in zip(widths[:-2], widths[1:-1], strict=True):
+            layers += _conv_block(c_in, c_out, 2, norm, activation)
+        layers += _conv_block(widths[-2], widths[-1], 1, norm, activation)
+        layers.append(nn.Conv2d(widths[-1], 1, 4, stride=1, padding=1))
+        self.model = nn.Sequential(*layers)
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        """Side lengths of the logit map for an input of height x width."""
+        for _ in range(self.n_layers):
+            height, width = height // 2, width // 2
+        return height - 2, width - 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, in_channels, H, W) -> patch logits (B, 1, h, w)."""
+        h, w = self.output_size(*x.shape[-2:])
+        if h < 1 or w < 1:
+            raise ValueError(
+                f"A PatchGAN with n_layers={self.n_layers} needs images of at least {3 * 2**self.n_layers} pixels "
+                f"a side, got {x.shape[-2]}x{x.shape[-1]}. Lower `model.discriminator.n_layers`."
+            )
+        return self.model(x)
+
+
+class GlobalDiscriminator(nn.Module):
+    """The seed's discriminator: like the U-Net's encoding half (strided 4x4 convolutions, norm and
+    LeakyReLU) down to a 1x1 map, then a 1x1 convolution to one logit per image.
+    Images must be 2**n_layers pixels a side (n_layers=5 for CIFAR-10's 32x32).
+
+    Args: as PatchDiscriminator; norm is on neither the first nor the 1x1 innermost layer
+    (batch norm of one value per image is fragile, instance norm of it is zero).
+    """
+
+    def __init__(
+        self, in_channels: int, channels: int = 64, n_layers: int = 5, norm: str = "batch", activation: str = "lrelu"
+    ) -> None:
+        super().__init__()
+        _check_sizes(channels, n_layers, norm, activation)
+        self.n_layers = n_layers
+        widths = _widths(channels, n_layers)
+        layers, c_in = [], in_channels
+        for i, c_out in enumerate(widths):
+            layers += _conv_block(c_in, c_out, 2, "none" if i in (0, n_layers - 1) else norm, activation)
+            c_in = c_out
+        layers.append(nn.Conv2d(c_in, 1, 1))
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, in_channels, H, W) -> one logit per image (B, 1)."""
+        side = 2**self.n_layers
+        if tuple(x.shape[-2:]) != (side, side):
+            raise ValueError(
+                f"The global discriminator with n_layers={self.n_layers} reduces {side}x{side} images to one logit, "
+                f"got {x.shape[-2]}x{x.shape[-1]}. Set `model.discriminator.n_layers` to log2 of the image side "
+                "(5 for 32x32), or use `model.discriminator.name=patch`."
+            )
+        return self.model(x).flatten(1)
+
+
+DISCRIMINATORS = {"patch": PatchDiscriminator, "global": GlobalDiscriminator}
+
+
+def build_discriminator(in_channels: int, name: str = "patch", **kwargs) -> nn.Module:
+    """A discriminator by name ("patch" or "global") with its keyword arguments."""
+    if name not in DISCRIMINATORS:
+        raise ValueError(f"Unknown discriminator {name!r}; valid names: {', '.join(DISCRIMINATORS)}.")
+    return DISCRIMINATORS[name](in_channels, **kwargs)
