@@ -1,5 +1,6 @@
-"""What every colorizer shares: a U-Net generator, its colour space, and evaluation of the merged
-RGB prediction with the full metric suite next to the grayscale baseline."""
+"""What every colorizer shares: a U-Net generator, its colour space, evaluation of the merged
+RGB prediction with the full metric suite next to the grayscale baseline, and the speed options
+(channels_last memory format, torch.compile) that apply to each of its networks."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from colorgan.data.batches import ColorBatch
 from colorgan.metrics import colorization_metrics
 from colorgan.unet import UNetGenerator
 
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
 
 class ColorizerModule(L.LightningModule):
     """Base LightningModule: subclasses add a training step.
@@ -20,13 +23,28 @@ class ColorizerModule(L.LightningModule):
     Args:
         color_space: "lab" or "rgb"; sets the generator's output channels.
         generator: keyword arguments of UNetGenerator (channels, activation, norm, ...).
+        channels_last: store convolution weights and network inputs as NHWC (channels_last), the
+            layout tensor cores want; results equal NCHW's up to rounding.
+        compile: False, True or a torch.compile mode (see COMPILE_MODES): compile every network
+            in place (`nn.Module.compile`, so checkpoint keys do not change) when a Trainer stage
+            starts. The first steps then take longer while it compiles.
     """
 
-    def __init__(self, color_space: str = "lab", generator: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        color_space: str = "lab",
+        generator: dict[str, Any] | None = None,
+        channels_last: bool = False,
+        compile: bool | str = False,  # the config key is named after torch.compile
+    ) -> None:
         super().__init__()
+        if not (isinstance(compile, bool) or compile in COMPILE_MODES):
+            raise ValueError(f"model.compile must be true, false or one of {', '.join(COMPILE_MODES)}; got {compile!r}.")
         self.color_space = ColorSpace(color_space)
         space = self.color_space
         self.generator = UNetGenerator(space.in_channels, space.out_channels, **dict(generator or {}))
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.compile_mode = compile
         self.metrics = torch.nn.ModuleDict(
             {
                 f"{stage}{kind}": colorization_metrics(prefix=f"{stage}{kind}/")
@@ -35,9 +53,31 @@ class ColorizerModule(L.LightningModule):
             }
         )
 
+    # -- speed options ---------------------------------------------------------------------------
+    def networks(self) -> list[torch.nn.Module]:
+        """The trained networks; subclasses with more (the GAN's discriminator) add theirs."""
+        return [self.generator]
+
+    def use_memory_format(self) -> None:
+        """Put every network in `self.memory_format`; subclasses call it once their networks exist."""
+        for network in self.networks():
+            network.to(memory_format=self.memory_format)
+
+    def in_memory_format(self, x: torch.Tensor) -> torch.Tensor:
+        """A network input in the networks' memory format (a no-op for the default NCHW)."""
+        return x.contiguous(memory_format=self.memory_format)
+
+    def configure_model(self) -> None:
+        """Lightning calls this when a stage starts: compile the networks once, in place."""
+        if self.compile_mode and not getattr(self, "_compiled", False):
+            mode = None if self.compile_mode is True else self.compile_mode
+            for network in self.networks():
+                network.compile(mode=mode)
+            self._compiled = True
+
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """Network inputs (B, 1, H, W) in [-1, 1] -> targets (B, C, H, W) in [-1, 1]."""
-        return self.generator(inputs)
+        return self.generator(self.in_memory_format(inputs))
 
     @torch.no_grad()
     def colorize(self, inputs: torch.Tensor) -> torch.Tensor:

@@ -54,6 +54,7 @@ class GANColorizer(ColorizerModule):
             is correct under 16-mixed too. Trainer-level clipping is refused by Lightning here.
         generator_init: path to a U-Net (or GAN) colorizer checkpoint whose generator starts the
             adversarial training ("NoGAN" warm start). Loaded when fitting starts, not on resume.
+        channels_last, compile: speed options for G and D, see ColorizerModule.
     """
 
     def __init__(
@@ -70,8 +71,10 @@ class GANColorizer(ColorizerModule):
         d_steps_per_g_step: int = 1,
         grad_clip_norm: float | None = None,
         generator_init: str | None = None,
+        channels_last: bool = False,
+        compile: bool | str = False,
     ) -> None:
-        super().__init__(color_space, generator)
+        super().__init__(color_space, generator, channels_last, compile)
         self.save_hyperparameters()
         self.automatic_optimization = False
         if d_steps_per_g_step < 1:
@@ -82,18 +85,22 @@ class GANColorizer(ColorizerModule):
         d_kwargs = dict(discriminator or {})
         space = self.color_space
         self.discriminator = build_discriminator(space.in_channels + space.out_channels, **d_kwargs)
+        self.use_memory_format()
         self._last_finite: tuple[int, dict[str, float]] | None = None
+
+    def networks(self) -> list[torch.nn.Module]:
+        return [self.generator, self.discriminator]
 
     # -- training ------------------------------------------------------------------------------
     def discriminate(self, inputs: torch.Tensor, colour: torch.Tensor) -> torch.Tensor:
         """D's logits for colour (B, C, H, W) conditioned on the gray inputs (B, 1, H, W)."""
-        return self.discriminator(torch.cat([inputs, colour], dim=1))
+        return self.discriminator(self.in_memory_format(torch.cat([inputs, colour], dim=1)))
 
     def training_step(self, batch: ColorBatch, batch_idx: int) -> None:
         g_opt, d_opt = self.optimizers()
         step = self.global_step  # generator updates so far (D's steps are not counted)
         inputs, targets = batch.inputs, batch.targets
-        fake = self.generator(inputs)  # (B, C, H, W), keeps its graph for G's step
+        fake = self(inputs)  # (B, C, H, W), keeps its graph for G's step
 
         # D: real vs the detached fake, so no gradient reaches G.
         with self.toggled_optimizer(d_opt):
