@@ -11,7 +11,7 @@ export COLORGAN_DATA ?= $(if $(wildcard $(SHARED_DATA)/cifar-10-batches-py),$(SH
 EXPERIMENT ?= unet_lrelu
 ARGS ?=
 
-.PHONY: install train test test-all lint clean
+.PHONY: install train test test-all lint bench clean
 
 install: $(VENV)/.installed
 
@@ -33,6 +33,10 @@ test: install
 ## Every test, slow ones included
 test-all: install
 	$(PY) -m pytest $(ARGS)
+
+## Training throughput against a bare PyTorch loop (docs/bench.md): make bench ARGS="--steps 2 --repeats 3"
+bench: install
+	$(PY) -m colorgan.bench $(ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check colorgan tests
