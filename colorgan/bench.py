@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import MISSING, DictConfig, OmegaConf
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from colorgan.data.datamodule import ColorizationDataModule
@@ -68,6 +69,17 @@ def peak_memory(device: torch.device) -> str:
     return "n/a"
 
 
+def clocks() -> tuple[float, float]:
+    """Wall-clock and this process's CPU time. On a loaded CPU the CPU time per image still
+    measures the work done, where wall time also measures the other processes."""
+    return time.perf_counter(), time.process_time()
+
+
+def rates(images: int, start: tuple[float, float], end: tuple[float, float]) -> tuple[float, float]:
+    """Images per second of wall-clock time and per second of CPU time."""
+    return images / (end[0] - start[0]), images / (end[1] - start[1])
+
+
 class BatchClock(L.Callback):
     """Reads the clock at the end of every training (or validation) batch. Images per second are
     taken between the end of the last warm-up batch and the end of the last batch, so every timed
@@ -75,7 +87,7 @@ class BatchClock(L.Callback):
 
     def __init__(self, warmup: int, last: int | None = None) -> None:
         self.warmup, self.last = warmup, last
-        self.ends: list[float] = []
+        self.ends: list[tuple[float, float]] = []
         self.images: list[int] = []
         self.device = torch.device("cpu")
 
@@ -84,7 +96,7 @@ class BatchClock(L.Callback):
         count = len(self.ends) + 1
         if count in (self.warmup, self.last) or self.last is None:
             synchronize(self.device)
-        self.ends.append(time.perf_counter())
+        self.ends.append(clocks())
         self.images.append(len(batch.rgb))
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
@@ -96,13 +108,14 @@ class BatchClock(L.Callback):
     def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0) -> None:
         if not self.ends:  # a validation set of one batch is timed from that batch's start
             synchronize(pl_module.device)
-            self.first_start = time.perf_counter()
+            self.first_start = clocks()
 
-    def images_per_second(self) -> float:
+    def images_per_second(self) -> tuple[float, float]:
+        """(wall, CPU) rates over the batches after the warm-up."""
         warmup = min(self.warmup, len(self.ends) - 1)
         if warmup < 1:
-            return sum(self.images) / (self.ends[-1] - self.first_start)
-        return sum(self.images[warmup:]) / (self.ends[-1] - self.ends[warmup - 1])
+            return rates(sum(self.images), self.first_start, self.ends[-1])
+        return rates(sum(self.images[warmup:]), self.ends[warmup - 1], self.ends[-1])
 
 
 def bench_trainer(cfg: DictConfig, **overrides) -> L.Trainer:
@@ -122,7 +135,7 @@ def time_colorgan(cfg: DictConfig, model: ColorizerModule, data: ColorizationDat
     return clock.images_per_second(), clock.device, peak_memory(clock.device)
 
 
-def time_validation(cfg: DictConfig, model: ColorizerModule, data: ColorizationDataModule, batches: int) -> float:
+def time_validation(cfg: DictConfig, model: ColorizerModule, data: ColorizationDataModule, batches: int) -> tuple:
     """Images per second of Trainer.validate: forward, merge to RGB and every metric, model and baseline."""
     clock = BatchClock(warmup=1)
     bench_trainer(cfg, callbacks=[clock], limit_val_batches=batches + 1).validate(model, datamodule=data, verbose=False)
@@ -138,13 +151,13 @@ def time_pipeline(data: ColorizationDataModule, device: torch.device, batches: i
             count += 1
             if count == 1:  # the first batch warms up
                 synchronize(device)
-                start, images = time.perf_counter(), 0
+                start, images = clocks(), 0
             else:
                 images += len(color.rgb)
             if count == batches + 1:
                 break
     synchronize(device)
-    return images / (time.perf_counter() - start)
+    return rates(images, start, clocks())
 
 
 # -- the bare loop -------------------------------------------------------------------------------
@@ -197,22 +210,42 @@ def time_bare(model: ColorizerModule, batches: list, precision: str, warmup: int
     for i in range(warmup + steps):
         if i == warmup:
             synchronize(device)
-            start = time.perf_counter()
+            start = clocks()
         inputs, targets = batches[i % len(batches)]
         bare_step(model, optimizers, inputs, targets, autocast)
     synchronize(device)
-    return len(batches[0][0]) * steps / (time.perf_counter() - start), peak_memory(device)
+    return rates(len(batches[0][0]) * steps, start, clocks()), peak_memory(device)
 
 
-def train_flops_per_image(model: ColorizerModule, batches: list) -> float:
-    """FLOPs of one fp32 bare training step (before any compilation) divided by the batch size."""
-    inputs, targets = (t[:2].cpu() for t in batches[0])
+class OpCounter(TorchDispatchMode):
+    """Counts the ATen operators run: in eager mode on a GPU each is about one kernel launch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def step_costs(model: ColorizerModule, data: ColorizationDataModule) -> tuple[float, int, int]:
+    """FLOPs per image of one fp32 bare training step, and the operators run by that step and by
+    the on-device data transform of its batch; before any compilation, on 2 images on the CPU."""
+    uint8 = data.train_images[:2].cpu()
+    with OpCounter() as data_ops:
+        _, inputs, targets = data.color_batch(uint8, train=True)
     model.cpu().train()
-    optimizers = model.configure_optimizers()
-    with FlopCounterMode(display=False) as counter:
-        bare_step(model, optimizers if isinstance(optimizers, list) else [optimizers], inputs, targets,
-                  torch.autocast("cpu", enabled=False))
-    return counter.get_total_flops() / len(inputs)
+    counts = []
+    for mode in (FlopCounterMode(display=False), OpCounter()):
+        optimizers = model.configure_optimizers()
+        optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
+        for group in (g for opt in optimizers for g in opt.param_groups):
+            group["foreach"] = True  # as on a GPU, where it is the default: a few ops for all tensors
+        with mode:
+            bare_step(model, optimizers, inputs, targets, torch.autocast("cpu", enabled=False))
+        counts.append(mode)
+    return counts[0].get_total_flops() / len(inputs), counts[1].count, data_ops.count
 
 
 # -- one experiment ------------------------------------------------------------------------------
@@ -243,17 +276,19 @@ def bench_experiment(cfg: DictConfig, args: argparse.Namespace) -> dict:
     model = instantiate(cfg.model, _convert_="all")
     data.setup("fit")
     batch_size = data.batch_size
-    flops = train_flops_per_image(model, device_batches(data, torch.device("cpu"), batch_size, count=1))
-    row = {"colorgan": [], "bare": [], "ratio": []}
+    flops, step_ops, data_ops = step_costs(model, data)
+    row = {"colorgan": [], "bare": [], "ratio": [], "cpu_ratio": []}
     for _ in range(args.repeats):  # interleaved, so a change of machine load hits both paths alike
         ips, device, row["colorgan_memory"] = time_colorgan(cfg, model, data, args.warmup, args.steps)
         batches = device_batches(data, device, batch_size)
         bare, row["bare_memory"] = time_bare(model, batches, precision, args.warmup, args.steps)
         row["colorgan"].append(ips)
         row["bare"].append(bare)
-        row["ratio"].append(ips / bare)
+        row["ratio"].append(ips[0] / bare[0])
+        row["cpu_ratio"].append(ips[1] / bare[1])
     row.update(
         device=device, batch_size=batch_size, eval_batch_size=data.eval_batch_size, precision=precision, flops=flops,
+        ops=(step_ops, data_ops),
         pipeline=time_pipeline(data, device, args.pipeline_batches),
         validation=time_validation(cfg, model, data, args.val_batches),
         sizes=(len(data.train_images), len(data.val_images), len(data.test_images)), epochs=cfg.trainer.max_epochs,
@@ -301,26 +336,36 @@ def report(rows: dict[str, dict], args: argparse.Namespace, command: str, loads:
     def line(label: str, cell) -> None:
         lines.append(f"| {label} | " + " | ".join(cell(rows[n]) for n in names) + " |")
 
-    med = statistics.median
-    line("training, colorgan (img/s)", lambda r: f"{med(r['colorgan']):.1f}")
-    line("training, bare loop (img/s)", lambda r: f"{med(r['bare']):.1f}")
-    line("ratio colorgan / bare (each repeat)",
-         lambda r: f"**{med(r['ratio']):.3f}** ({', '.join(f'{x:.3f}' for x in r['ratio'])})")
+    def med(values: list[tuple[float, float]]) -> float:
+        return statistics.median(v[0] for v in values)  # of the wall-clock rates
+
+    def ratios(values: list[float]) -> str:
+        return f"**{statistics.median(values):.3f}** ({', '.join(f'{x:.3f}' for x in values)})"
+
+    on_cpu = first["device"].type == "cpu"
+    for path, label in (("colorgan", "colorgan"), ("bare", "bare loop")):
+        line(f"training, {label} (img/s{'; per CPU-second' if on_cpu else ''})",
+             lambda r, p=path: f"{med(r[p]):.1f}" + (f"; {statistics.median(x[1] for x in r[p]):.1f}" if on_cpu else ""))
+    line("ratio colorgan / bare, wall clock (each repeat)", lambda r: ratios(r["ratio"]))
+    if on_cpu:
+        line("ratio colorgan / bare, CPU time (each repeat)", lambda r: ratios(r["cpu_ratio"]))
     line("peak memory, colorgan / bare", lambda r: f"{r['colorgan_memory']} / {r['bare_memory']}")
     line("train-step FLOPs per image; achieved by colorgan", lambda r: f"{r['flops'] / 1e9:.2f} GFLOP; "
          f"{r['flops'] * med(r['colorgan']) / 1e12:.3g} TFLOP/s")
-    line("data pipeline alone (img/s)", lambda r: f"{r['pipeline']:,.0f}")
-    line("validation with all metrics (img/s)", lambda r: f"{r['validation']:,.0f} (batch {r['eval_batch_size']})")
+    line("operators per step (~kernel launches in eager GPU mode): bare step + data transform",
+         lambda r: f"{r['ops'][0]:,} + {r['ops'][1]:,}")
+    line("data pipeline alone (img/s)", lambda r: f"{r['pipeline'][0]:,.0f}")
+    line("validation with all metrics (img/s)", lambda r: f"{r['validation'][0]:,.0f} (batch {r['eval_batch_size']})")
 
     def epoch(r) -> tuple[float, float]:
         train, val, _ = r["sizes"]
-        return train / med(r["colorgan"]), val / r["validation"]
+        return train / med(r["colorgan"]), val / r["validation"][0]
 
     line("one epoch: train + validation (sizes below)",
          lambda r: f"{duration(sum(epoch(r)))} ({duration(epoch(r)[0])} + {duration(epoch(r)[1])})")
     line("50,000 training images", lambda r: duration(50_000 / med(r["colorgan"])))
     line("the seed's study: max_epochs epochs + test",
-         lambda r: f"{duration(r['epochs'] * sum(epoch(r)) + r['sizes'][2] / r['validation'])} ({r['epochs']} epochs)")
+         lambda r: f"{duration(r['epochs'] * sum(epoch(r)) + r['sizes'][2] / r['validation'][0])} ({r['epochs']} epochs)")
     sizes = first["sizes"]
     lines += ["", f"Data: {sizes[0]:,} train, {sizes[1]:,} validation, {sizes[2]:,} test images."]
     return "\n".join(lines) + "\n"
