@@ -27,6 +27,7 @@ import tempfile
 import time
 import warnings
 from contextlib import AbstractContextManager
+from itertools import pairwise
 from pathlib import Path
 
 import lightning as L
@@ -80,6 +81,11 @@ def rates(images: int, start: tuple[float, float], end: tuple[float, float]) -> 
     return images / (end[0] - start[0]), images / (end[1] - start[1])
 
 
+def cpu_seconds_between(marks: list[tuple[float, float]]) -> list[float]:
+    """CPU seconds between consecutive clocks() readings."""
+    return [end[1] - before[1] for before, end in pairwise(marks)]
+
+
 class BatchClock(L.Callback):
     """Reads the clock at the end of every training (or validation) batch. Images per second are
     taken between the end of the last warm-up batch and the end of the last batch, so every timed
@@ -117,6 +123,10 @@ class BatchClock(L.Callback):
             return rates(sum(self.images), self.first_start, self.ends[-1])
         return rates(sum(self.images[warmup:]), self.ends[warmup - 1], self.ends[-1])
 
+    def step_cpu_times(self) -> list[float]:
+        """CPU seconds of each batch after the warm-up (from the end of the one before)."""
+        return cpu_seconds_between(self.ends[self.warmup - 1 :])
+
 
 def bench_trainer(cfg: DictConfig, **overrides) -> L.Trainer:
     """The configured Trainer without what a benchmark must not time (logging to disk,
@@ -127,12 +137,13 @@ def bench_trainer(cfg: DictConfig, **overrides) -> L.Trainer:
 
 
 def time_colorgan(cfg: DictConfig, model: ColorizerModule, data: ColorizationDataModule, warmup: int, steps: int):
-    """Images per second of Trainer.fit (no validation), its device and peak memory."""
+    """(wall, CPU) images per second of Trainer.fit (no validation), CPU seconds of each step, the
+    device and the peak memory."""
     clock = BatchClock(warmup, last=warmup + steps)
     trainer = bench_trainer(cfg, callbacks=[clock], max_epochs=-1, max_steps=warmup + steps, limit_val_batches=0)
     reset_peak_memory(trainer.strategy.root_device)
     trainer.fit(model, datamodule=data)
-    return clock.images_per_second(), clock.device, peak_memory(clock.device)
+    return clock.images_per_second(), clock.step_cpu_times(), clock.device, peak_memory(clock.device)
 
 
 def time_validation(cfg: DictConfig, model: ColorizerModule, data: ColorizationDataModule, batches: int) -> tuple:
@@ -198,7 +209,8 @@ def device_batches(data: ColorizationDataModule, device: torch.device, batch_siz
 
 
 def time_bare(model: ColorizerModule, batches: list, precision: str, warmup: int, steps: int):
-    """Images per second of bare_step over batches already on the device, and peak memory."""
+    """(wall, CPU) images per second of bare_step over batches already on the device, CPU seconds
+    of each step, and peak memory."""
     device = batches[0][0].device
     model.to(device).train()
     model.configure_model()  # compiles once when model.compile is set, as a Trainer stage would
@@ -207,14 +219,18 @@ def time_bare(model: ColorizerModule, batches: list, precision: str, warmup: int
     dtype = AUTOCAST[precision]
     autocast = torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
     reset_peak_memory(device)
+    marks = []
     for i in range(warmup + steps):
         if i == warmup:
             synchronize(device)
-            start = clocks()
+            marks.append(clocks())
         inputs, targets = batches[i % len(batches)]
         bare_step(model, optimizers, inputs, targets, autocast)
-    synchronize(device)
-    return rates(len(batches[0][0]) * steps, start, clocks()), peak_memory(device)
+        if i >= warmup:
+            if i == warmup + steps - 1:  # a GPU runs ahead: per-step times are only exact on a CPU
+                synchronize(device)
+            marks.append(clocks())
+    return rates(len(batches[0][0]) * steps, marks[0], marks[-1]), cpu_seconds_between(marks), peak_memory(device)
 
 
 class OpCounter(TorchDispatchMode):
@@ -277,15 +293,16 @@ def bench_experiment(cfg: DictConfig, args: argparse.Namespace) -> dict:
     data.setup("fit")
     batch_size = data.batch_size
     flops, step_ops, data_ops = step_costs(model, data)
-    row = {"colorgan": [], "bare": [], "ratio": [], "cpu_ratio": []}
+    row = {"colorgan": [], "bare": [], "ratio": [], "colorgan_steps": [], "bare_steps": []}
     for _ in range(args.repeats):  # interleaved, so a change of machine load hits both paths alike
-        ips, device, row["colorgan_memory"] = time_colorgan(cfg, model, data, args.warmup, args.steps)
+        ips, steps, device, row["colorgan_memory"] = time_colorgan(cfg, model, data, args.warmup, args.steps)
         batches = device_batches(data, device, batch_size)
-        bare, row["bare_memory"] = time_bare(model, batches, precision, args.warmup, args.steps)
+        bare, bare_steps, row["bare_memory"] = time_bare(model, batches, precision, args.warmup, args.steps)
         row["colorgan"].append(ips)
         row["bare"].append(bare)
         row["ratio"].append(ips[0] / bare[0])
-        row["cpu_ratio"].append(ips[1] / bare[1])
+        row["colorgan_steps"] += steps
+        row["bare_steps"] += bare_steps
     row.update(
         device=device, batch_size=batch_size, eval_batch_size=data.eval_batch_size, precision=precision, flops=flops,
         ops=(step_ops, data_ops),
@@ -342,13 +359,18 @@ def report(rows: dict[str, dict], args: argparse.Namespace, command: str, loads:
     def ratios(values: list[float]) -> str:
         return f"**{statistics.median(values):.3f}** ({', '.join(f'{x:.3f}' for x in values)})"
 
+    # On a CPU, also the median CPU time of a step over every timed step of every repeat: what a
+    # step costs this process, the least sensitive to other processes and to load that changes.
     on_cpu = first["device"].type == "cpu"
     for path, label in (("colorgan", "colorgan"), ("bare", "bare loop")):
-        line(f"training, {label} (img/s{'; per CPU-second' if on_cpu else ''})",
-             lambda r, p=path: f"{med(r[p]):.1f}" + (f"; {statistics.median(x[1] for x in r[p]):.1f}" if on_cpu else ""))
+        line(f"training, {label} (img/s{'; per CPU-second of the median step' if on_cpu else ''})",
+             lambda r, p=path: f"{med(r[p]):.1f}"
+             + (f"; {r['batch_size'] / statistics.median(r[p + '_steps']):.1f}" if on_cpu else ""))
     line("ratio colorgan / bare, wall clock (each repeat)", lambda r: ratios(r["ratio"]))
     if on_cpu:
-        line("ratio colorgan / bare, CPU time (each repeat)", lambda r: ratios(r["cpu_ratio"]))
+        line("ratio colorgan / bare, median CPU time per step",
+             lambda r: f"**{statistics.median(r['bare_steps']) / statistics.median(r['colorgan_steps']):.3f}** "
+                       f"({len(r['bare_steps'])} steps each)")
     line("peak memory, colorgan / bare", lambda r: f"{r['colorgan_memory']} / {r['bare_memory']}")
     line("train-step FLOPs per image; achieved by colorgan", lambda r: f"{r['flops'] / 1e9:.2f} GFLOP; "
          f"{r['flops'] * med(r['colorgan']) / 1e12:.3g} TFLOP/s")
@@ -381,7 +403,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="runs of each path, interleaved")
     parser.add_argument("--val-batches", type=int, default=2, help="timed validation batches")
     parser.add_argument("--pipeline-batches", type=int, default=50, help="timed batches of the data pipeline")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (None: torch's choice)")
     parser.add_argument("--markdown", type=Path, default=None, help="append the report to this file")
     args = parser.parse_intermixed_args(argv)
     if args.warmup < 1 or args.steps < 1 or args.repeats < 1:
