@@ -1,16 +1,19 @@
 """The speed options (data.on_device, model.channels_last, model.compile, trainer.precision)
-train correctly, change nothing but speed within rounding, and the shared Lab conversion of the
-metrics gives the same values as converting per metric."""
+train correctly and change nothing but speed within rounding; the cheap training logs write what
+self.log would; the shared Lab conversion of the metrics gives the values of one per metric."""
 
 from __future__ import annotations
 
+import csv
 import math
+from pathlib import Path
 
 import lightning as L
 import pytest
 import torch
 from conftest import REAL_CIFAR, SHARED_DATA, compose_train
 from hydra.utils import instantiate
+from lightning.pytorch.loggers import CSVLogger
 
 from colorgan.data.batches import IndexBatches
 from colorgan.metrics import ABErrorAuC, LabOfPair, LabPixelAccuracy, colorization_metrics
@@ -106,6 +109,31 @@ def test_bf16_validation_gives_the_fp32_metrics_of_the_same_weights(tiny_cfg):
         # The baseline's inputs are the same float32 images either way; the model's differ by bf16 rounding.
         assert bf16[f"val_baseline/{name}"] == pytest.approx(fp32[f"val_baseline/{name}"], rel=1e-5), name
         assert bf16[f"val/{name}"] == pytest.approx(fp32[f"val/{name}"], rel=0.01, abs=1e-3), name
+
+
+def gan_training_logs(tiny_cfg, tmp_path, every: int) -> tuple[dict[int, float], list[float]]:
+    """train/g_l1 as the CSV logger wrote it, logging every `every` steps: {step: value}, [epoch means]."""
+    cfg = tiny_cfg(TINY_D, "trainer.limit_train_batches=4", "trainer.limit_val_batches=0",
+                   f"trainer.log_every_n_steps={every}", experiment="gan_lrelu")
+    L.seed_everything(0)
+    model, data = instantiate(cfg.model, _convert_="all"), instantiate(cfg.data, _convert_="all")
+    logger = CSVLogger(tmp_path / f"every{every}", name="", version="")
+    instantiate(cfg.trainer, logger=logger, enable_checkpointing=False).fit(model, datamodule=data)
+    with open(Path(logger.log_dir) / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    steps = {int(r["step"]): float(r["train/g_l1_step"]) for r in rows if r.get("train/g_l1_step")}
+    return steps, [float(r["train/g_l1_epoch"]) for r in rows if r.get("train/g_l1_epoch")]
+
+
+def test_cheap_training_logs_write_what_self_log_would(tiny_cfg, tmp_path):
+    """log_train calls self.log only on the steps Lightning writes, keeps the epoch mean itself."""
+    every_step, epoch = gan_training_logs(tiny_cfg, tmp_path, every=1)
+    every_other, epoch_2 = gan_training_logs(tiny_cfg, tmp_path, every=2)
+    assert sorted(every_step) == [0, 1, 2, 3] and sorted(every_other) == [1, 3]
+    assert all(every_other[step] == pytest.approx(every_step[step]) for step in every_other)
+    # One mean per epoch, of all 4 batches (of equal size), whichever steps were written.
+    assert len(epoch) == len(epoch_2) == 1
+    assert epoch[0] == pytest.approx(epoch_2[0]) and epoch[0] == pytest.approx(sum(every_step.values()) / 4)
 
 
 def test_on_device_loader_gathers_batches_on_the_trainer_device(tiny_cfg):

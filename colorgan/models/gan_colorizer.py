@@ -125,9 +125,8 @@ class GANColorizer(ColorizerModule):
         stacked = torch.stack([d_loss, g_adv, g_l1, g_loss, self.loss.score(real_logits), self.loss.score(fake_logits)])
         values = dict(zip(LOSS_NAMES, stacked.detach().float().cpu().tolist(), strict=True))
         self._check_finite(values, step, batch_idx)
-        for name, value in values.items():
-            self.log(f"train/{name}", value, on_step=True, on_epoch=True, prog_bar=name in ("d_loss", "g_l1"),
-                     batch_size=len(inputs))
+        self.log_train({f"train/{k}": v for k, v in values.items()}, len(inputs),
+                       prog_bar=("train/d_loss", "train/g_l1"), epoch_mean=True)
 
     def _step_uncounted(self, optimizer: LightningOptimizer) -> None:
         """Step as LightningOptimizer.step does (precision plugin, on_before_optimizer_step hooks),

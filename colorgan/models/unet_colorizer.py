@@ -47,7 +47,7 @@ class UNetColorizer(ColorizerModule):
 
     def training_step(self, batch: ColorBatch, batch_idx: int) -> torch.Tensor:
         loss = self.loss_fn(self(batch.inputs), batch.targets)
-        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch.rgb))
+        self.log_train({"train/loss": loss}, len(batch.rgb), prog_bar=("train/loss",))
         return loss
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
