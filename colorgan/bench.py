@@ -371,6 +371,14 @@ def report(rows: dict[str, dict], args: argparse.Namespace, command: str, loads:
         line("ratio colorgan / bare, median CPU time per step",
              lambda r: f"**{statistics.median(r['bare_steps']) / statistics.median(r['colorgan_steps']):.3f}** "
                        f"({len(r['bare_steps'])} steps each)")
+    def extra_ms(r) -> float:
+        """colorgan's extra time per step: median CPU time on a CPU, from wall-clock rates on a GPU."""
+        if on_cpu:
+            return 1e3 * (statistics.median(r["colorgan_steps"]) - statistics.median(r["bare_steps"]))
+        return 1e3 * r["batch_size"] * (1 / med(r["colorgan"]) - 1 / med(r["bare"]))
+
+    line("colorgan's extra time per step; the data pipeline's share",
+         lambda r: f"{extra_ms(r):.1f} ms; {1e3 * r['batch_size'] / r['pipeline'][0]:.1f} ms")
     line("peak memory, colorgan / bare", lambda r: f"{r['colorgan_memory']} / {r['bare_memory']}")
     line("train-step FLOPs per image; achieved by colorgan", lambda r: f"{r['flops'] / 1e9:.2f} GFLOP; "
          f"{r['flops'] * med(r['colorgan']) / 1e12:.3g} TFLOP/s")

@@ -23,7 +23,7 @@ TINY_BENCH = ["--steps", "1", "--warmup", "1", "--repeats", "2", "--val-batches"
 FIELDS = ["training, colorgan (img/s; per CPU-second of the median step)",
           "training, bare loop (img/s; per CPU-second of the median step)",
           "ratio colorgan / bare, wall clock (each repeat)", "ratio colorgan / bare, median CPU time per step",
-          "peak memory, colorgan / bare", "train-step FLOPs per image; achieved by colorgan", "data pipeline alone (img/s)",
+          "colorgan's extra time per step; the data pipeline's share", "peak memory, colorgan / bare", "train-step FLOPs per image; achieved by colorgan", "data pipeline alone (img/s)",
           "validation with all metrics (img/s)", "one epoch: train + validation (sizes below)", "50,000 training images",
           "the seed's study: max_epochs epochs + test"]
 
