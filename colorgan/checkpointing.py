@@ -67,6 +67,16 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _os_error_in(err: BaseException | None) -> OSError | None:
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, OSError):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
+
+
 def partial_path(path: Path) -> Path:
     """Where a checkpoint is written before it is renamed to `path` (hidden, never *.ckpt)."""
     return path.with_name(f".{path.name}.partial")
@@ -93,9 +103,14 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
-        except OSError as err:
+        except (OSError, RuntimeError) as err:
+            # torch.save's zip writer turns a failed write into a RuntimeError ("unexpected pos");
+            # the OSError behind it (disk full, ...) is in its context.
             tmp.unlink(missing_ok=True)
-            raise CheckpointSaveError(describe_save_error(err, path)) from err
+            cause = _os_error_in(err)
+            if cause is None:
+                raise CheckpointSaveError(f"Could not save checkpoint {path}: {err}") from err
+            raise CheckpointSaveError(describe_save_error(cause, path)) from err
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise

@@ -94,8 +94,8 @@ def _image_size(cfg: DictConfig) -> int | None:
 
 def _check_model(c: _Checker) -> None:
     cfg = c.cfg
-    target = str(OmegaConf.select(cfg, "model._target_", default=""))
-    is_gan = "gan" in target.lower()
+    model_class = str(OmegaConf.select(cfg, "model._target_", default="")).rsplit(".", 1)[-1]
+    is_gan = "GAN" in model_class
     c.choice("model.color_space", COLOR_SPACES)
     for key in ("activation", "decoder_activation"):
         c.choice(f"model.generator.{key}", ACTIVATIONS)
