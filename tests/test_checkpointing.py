@@ -116,6 +116,13 @@ def test_truncated_checkpoint_is_a_clear_error(tmp_path):
         AtomicCheckpointIO().load_checkpoint(cut)
 
 
+def test_configured_trainer_writes_checkpoints_atomically(tiny_cfg):
+    from hydra.utils import instantiate
+
+    trainer = instantiate(tiny_cfg().trainer, logger=False)
+    assert isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO)
+
+
 def test_random_states_round_trip_through_a_weights_only_load(tmp_path):
     torch.manual_seed(1)
     np.random.seed(2)

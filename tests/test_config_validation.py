@@ -106,7 +106,8 @@ def test_unwritable_run_dir_is_refused(tmp_path):
         validate_config(cfg)
 
 
-def test_cli_refuses_a_bad_value_with_its_message(tmp_path):
+@pytest.mark.slow  # tests/test_cli.py runs a refused command line in the fast suite
+def test_cli_refuses_bad_values_with_their_messages(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     result = subprocess.run(
         [sys.executable, "-m", "colorgan.train", *TINY, "model.lr=-1", "model.generator.norm=layer",

@@ -18,6 +18,7 @@ import torch
 from conftest import CONF_DIR, REPO, TINY, compose_train
 
 from colorgan.checkpointing import TrainingInterrupted
+from colorgan.resume import resume_command_line
 from colorgan.train import train
 
 # Two epochs of four steps, every step logged, a periodic save every two steps, dropout and flips
@@ -65,6 +66,14 @@ def compose(experiment: str, run: Path, data: Path, *overrides: str):
 def csv_rows(run: Path) -> list[dict[str, str]]:
     with open(run / "csv" / "metrics.csv") as f:
         return list(csv.DictReader(f))
+
+
+def without_epoch_means(rows: list[dict[str, str]], epoch: int) -> list[dict[str, str]]:
+    """Rows without the training epoch means of `epoch`. Lightning does not checkpoint the running
+    sums behind `self.log(..., on_epoch=True)`, so after a resume in the middle of an epoch these
+    average only the steps run after it (docs/resume.md); everything else is identical."""
+    return [{k: v for k, v in row.items() if not (k.startswith("train/") and k.endswith("_epoch")
+                                                  and row["epoch"] == str(epoch))} for row in rows]
 
 
 def final(metrics: dict[str, float]) -> dict[str, float]:
@@ -123,21 +132,51 @@ def test_sigint_finishes_the_step_saves_and_the_resumed_run_matches(experiment, 
 
     resumed = final(train(compose(experiment, run, tiny_cifar, f"resume={run}")))
     assert resumed == expected
-    assert csv_rows(run) == csv_rows(reference_run)  # pre-interruption rows kept, none twice
+    # Pre-interruption rows kept, none twice, the same values.
+    assert without_epoch_means(csv_rows(run), 0) == without_epoch_means(csv_rows(reference_run), 0)
 
 
-def test_sigkill_mid_epoch_then_cli_resume_matches_uninterrupted(reference, tiny_cifar, tmp_path):
-    """A kill -9 at step 7 (epoch 1) loses the steps after the last periodic save (step 6); the
-    resumed run replays them and ends exactly where an uninterrupted run ends."""
-    expected, reference_run = reference("unet_lrelu")
+class DoubleCtrlC(L.Callback):
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_second_ctrl_c_stops_at_once_without_saving(tiny_cifar, tmp_path):
     run = tmp_path / "run"
-    killed = subprocess.run(cli(run, tiny_cifar, "+experiment=unet_lrelu", *RESUMABLE, *signal_at(7, "SIGKILL")),
+    with pytest.raises(SystemExit) as stopped:  # Lightning's KeyboardInterrupt exit
+        train(compose("unet_lrelu", run, tiny_cifar, f"+callbacks.ctrl_c._target_={__name__}.DoubleCtrlC"))
+    assert stopped.value.code == 1 and not isinstance(stopped.value, TrainingInterrupted)
+    assert load(run / "checkpoints" / "last.ckpt")["global_step"] == 2  # the periodic save before it
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+
+
+def kill_at_step_7(run: Path, data: Path, tmp_path: Path) -> None:
+    """A kill -9 at step 7 (epoch 1, after the periodic save of step 6) of a CLI run."""
+    killed = subprocess.run(cli(run, data, "+experiment=unet_lrelu", *RESUMABLE, *signal_at(7, "SIGKILL")),
                             env=cli_env(), cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
     checkpoint = load(run / "checkpoints" / "last.ckpt")
     assert (checkpoint["global_step"], checkpoint["epoch"]) == (6, 1)
     assert checkpoint["loops"]["fit_loop"]["state_dict"]["combined_loader"] == [{"epoch": 1, "batches": 2}]
 
+
+def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(reference, tiny_cifar, tmp_path):
+    """The kill loses step 7; the resumed run replays it and ends exactly where an uninterrupted run ends."""
+    expected, reference_run = reference("unet_lrelu")
+    run = tmp_path / "run"
+    kill_at_step_7(run, tiny_cifar, tmp_path)
+    resumed = final(train(compose("unet_lrelu", run, tiny_cifar, *signal_at(-1, "SIGKILL"), f"resume={run}")))
+    assert resumed == expected
+    assert csv_rows(run) == csv_rows(reference_run)
+
+
+@pytest.mark.slow
+def test_cli_resume_needs_only_the_run_dir(reference, tiny_cifar, tmp_path):
+    expected, reference_run = reference("unet_lrelu")
+    run = tmp_path / "run"
+    kill_at_step_7(run, tiny_cifar, tmp_path)
     # Only resume= and the override that disarms the killer: the rest of the command line is the run's.
     resumed = subprocess.run(cli(run, tiny_cifar, f"resume={run}", "callbacks.signal_at.step=-1"),
                              env=cli_env(), cwd=tmp_path, capture_output=True, text=True, timeout=300)
@@ -146,6 +185,23 @@ def test_sigkill_mid_epoch_then_cli_resume_matches_uninterrupted(reference, tiny
     test_metrics = json.loads((run / "test_metrics.json").read_text())
     assert test_metrics == {k: v for k, v in expected.items() if k.startswith("test")} != {}
     assert csv_rows(run) == csv_rows(reference_run)
+    assert "callbacks.signal_at.step=-1" in (run / ".hydra" / "overrides.yaml").read_text()  # for the next resume
+
+
+def test_resume_command_line_is_the_runs_with_todays_overrides_on_top(tmp_path):
+    run = tmp_path / "runs" / "unet" / "2026-01-01_00-00-00"
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "overrides.yaml").write_text(
+        "- +experiment=unet\n- trainer.max_epochs=2\n- +callbacks.x._target_=a.B\n- +callbacks.x.step=7\n")
+    argv = resume_command_line(["train.py", f"resume={run}", "trainer.max_epochs=5", "callbacks.x.step=-1"])
+    assert argv == ["train.py", "+experiment=unet", "trainer.max_epochs=5", "+callbacks.x._target_=a.B",
+                    "+callbacks.x.step=-1", f"resume={run}", f"hydra.run.dir='{run}'"]
+    # A checkpoint of the run means the run; other command lines are left alone.
+    (run / "checkpoints").mkdir()
+    assert resume_command_line(["t", f"resume={run}/checkpoints/last.ckpt"])[-1] == f"hydra.run.dir='{run}'"
+    assert resume_command_line(["t", "trainer.max_epochs=5"]) == ["t", "trainer.max_epochs=5"]
+    with pytest.raises(SystemExit, match="one run"):
+        resume_command_line(["t", "-m", f"resume={run}"])
 
 
 def test_sigterm_mid_run_leaves_a_resumable_checkpoint_and_says_how_to_resume(tiny_cifar, tmp_path):
