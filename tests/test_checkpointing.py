@@ -123,6 +123,32 @@ def test_configured_trainer_writes_checkpoints_atomically(tiny_cfg):
     assert isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO)
 
 
+@pytest.mark.slow
+def test_atomic_save_costs_about_what_lightnings_writer_costs(tiny_cfg, tmp_path):
+    """The seed's U-Net with its Adam state (conf/model/unet.yaml): fsync and rename add little."""
+    import time
+
+    from hydra.utils import instantiate
+    from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+    model = instantiate(tiny_cfg("model.generator.channels=[64,128,256,512,512]").model, _convert_="all")
+    optimizer = model.configure_optimizers()
+    model(torch.randn(2, 1, 32, 32)).mean().backward()
+    optimizer.step()
+    state = {"state_dict": model.state_dict(), "optimizer_states": [optimizer.state_dict()]}
+    seconds = {}
+    for name, io in (("atomic", AtomicCheckpointIO()), ("lightning", TorchCheckpointIO())):
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            io.save_checkpoint(state, tmp_path / f"{name}.ckpt")
+            times.append(time.perf_counter() - started)
+        seconds[name] = min(times)
+    size = (tmp_path / "atomic.ckpt").stat().st_size / 2**20
+    print(f"checkpoint {size:.0f} MiB; one save: atomic {seconds['atomic']:.2f} s, lightning {seconds['lightning']:.2f} s")
+    assert seconds["atomic"] < 2 * seconds["lightning"] + 0.5
+
+
 def test_random_states_round_trip_through_a_weights_only_load(tmp_path):
     torch.manual_seed(1)
     np.random.seed(2)
