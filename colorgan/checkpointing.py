@@ -216,7 +216,8 @@ class LastCheckpoint(Checkpoint):
         self.every_n_seconds = None if every_n_minutes is None else 60.0 * every_n_minutes
         self.every_n_train_steps = every_n_train_steps
         self.stop_signal: int | None = None  # set by a handler; acted on between steps
-        self._requeue_signal: int | None = None
+        self._requeue_signal: int | None = None  # SLURM's, when Lightning handles it
+        self._requeue_requested = False
         self._stop_after_save = False
         self._save_pending = False  # a periodic save that had to wait for a validation
         self._last_save = time.monotonic()
@@ -235,7 +236,7 @@ class LastCheckpoint(Checkpoint):
         log.warning("Received %s: finishing the current step, then saving %s and stopping.%s", name, self.path, again)
 
     def _on_requeue_signal(self, signum: int, frame: Any) -> None:
-        self._requeue_signal = signum
+        self._requeue_requested = True
 
     def _install_handlers(self, trainer: L.Trainer) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -247,6 +248,7 @@ class LastCheckpoint(Checkpoint):
             requeue = environment.requeue_signal
             if callable(signal.getsignal(requeue)):  # Lightning's handler: hpc checkpoint + `scontrol requeue`
                 self._previous_handlers[requeue] = signal.signal(requeue, self._on_requeue_signal)
+                self._requeue_signal = requeue
 
     def _restore_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -255,10 +257,15 @@ class LastCheckpoint(Checkpoint):
             signal.signal(signum, handler)
         self._previous_handlers = {}
 
-    def _run_deferred_requeue(self) -> None:
-        if self._requeue_signal is not None:
-            signum, self._requeue_signal = self._requeue_signal, None
-            self._previous_handlers[signum](signum, None)
+    def _run_deferred_requeue(self, trainer: L.Trainer) -> None:
+        """Lightning's requeue handler (it saves a checkpoint and requeues the job), here at a step
+        end, on every rank at the same step."""
+        requested = self._requeue_requested
+        if trainer.world_size > 1 and self._requeue_signal is not None:
+            requested = trainer.strategy.reduce_boolean_decision(requested, all=False)
+        if requested and self._requeue_signal is not None:
+            self._requeue_requested = False
+            self._previous_handlers[self._requeue_signal](self._requeue_signal, None)
 
     # -- decisions ------------------------------------------------------------------------------
     def _agree(self, trainer: L.Trainer, stop: bool, due: bool) -> tuple[bool, bool]:
@@ -308,6 +315,7 @@ class LastCheckpoint(Checkpoint):
         # fit loop, so a stop never cuts a step or a validation in half (Lightning's would stop in
         # the middle of a validation, whose partial metrics a resumed run cannot rebuild).
         self.stop_signal, self._stop_after_save, self._save_pending = None, False, False
+        self._requeue_signal, self._requeue_requested = None, False
         self._last_save = time.monotonic()
         self._install_handlers(trainer)
 
@@ -315,14 +323,15 @@ class LastCheckpoint(Checkpoint):
         stop, due = self._agree(trainer, self.stop_signal is not None, self._save_pending or self._due(trainer))
         if stop and self.stop_signal is None:
             self.stop_signal = signal.SIGTERM  # another rank received it
-        if (stop or due) and self._validation_follows(trainer):
+        if self._validation_follows(trainer):  # everything waits until the validation is done
             self._save_pending = due
-        elif stop or due:
+            return
+        if stop or due:
             self.save(trainer)
             # Raise at the next batch start, so this step's metrics are still logged; the state
             # changes in between (fetching the next batch) are after the checkpoint.
             self._stop_after_save = stop
-        self._run_deferred_requeue()
+        self._run_deferred_requeue(trainer)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # After the epoch's validation and after ModelCheckpoint (Checkpoint callbacks run last, in
@@ -330,7 +339,7 @@ class LastCheckpoint(Checkpoint):
         self.save(trainer)
         stop, _ = self._agree(trainer, self.stop_signal is not None, False)
         self._stop_after_save = self._stop_after_save or stop
-        self._run_deferred_requeue()
+        self._run_deferred_requeue(trainer)
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx) -> None:
         if self._stop_after_save:
