@@ -1,6 +1,7 @@
 """Train one colorizer: `python -m colorgan.train +experiment=unet_lrelu [overrides...]`.
+Continue an interrupted one: `python -m colorgan.train resume=<run dir>` (docs/resume.md).
 
-Compose the config, seed, build data, model, callbacks and loggers, fit, test the best
+Compose the config, check it, seed, build data, model, callbacks and loggers, fit, test the best
 checkpoint, and return the metric a sweeper optimises.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,8 @@ import rich.tree
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from colorgan.config_validation import validate_config
+from colorgan.resume import checkpoint_to_resume, resume_command_line, wandb_run_id
 from colorgan.wandb_logging import choose_mode, describe_offline_run, finish_wandb
 
 log = logging.getLogger(__name__)
@@ -42,6 +46,9 @@ def build_loggers(cfg: DictConfig) -> list:
         if "WandbLogger" in node._target_:
             node = OmegaConf.to_container(node, resolve=True)
             node["offline"] = choose_mode(node.pop("mode", None)) == "offline"
+            # One W&B run per run directory: a resumed or requeued job continues it.
+            node["id"] = node.get("id") or wandb_run_id(Path(cfg.paths.output_dir))
+            node.setdefault("resume", "allow")
         loggers.append(instantiate(node))
     return loggers
 
@@ -60,12 +67,16 @@ def print_test_table(metrics: dict[str, float]) -> None:
 
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit and test one model as `cfg` says; returns every logged metric as floats."""
+    validate_config(cfg)  # before anything slow: bad values fail in a second
     if cfg.get("print_config", True):
         print_config_tree(cfg)
     L.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    ckpt_path = checkpoint_to_resume(cfg, output_dir)
+    if ckpt_path:
+        log.info("Continuing from checkpoint %s", ckpt_path)
 
     datamodule = instantiate(cfg.data, _convert_="all")
     model = instantiate(cfg.model, _convert_="all")
@@ -78,10 +89,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             if logger._offline:
                 log.info(describe_offline_run(logger))
 
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     if cfg.get("test", True):
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        best = getattr(trainer.checkpoint_callback, "best_model_path", "")
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
         test_metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test")}
         metrics.update(test_metrics)
@@ -105,4 +116,5 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    sys.argv = resume_command_line(sys.argv)  # resume=<run dir>: that run's command line and directory
     main()

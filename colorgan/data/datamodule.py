@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader
 
 from colorgan.color_space import ColorSpace
 from colorgan.data import cifar10
-from colorgan.data.batches import ColorBatch, IndexBatches, TensorImages
+from colorgan.data.batches import ColorBatch, IndexBatches, ResumableDataLoader, TensorImages
 
 
 class ColorizationDataModule(L.LightningDataModule):
@@ -44,8 +44,18 @@ class ColorizationDataModule(L.LightningDataModule):
             rank=rank,
             world_size=world,
         )
-        # batch_size=None: the sampler's index tensors are whole batches.
-        return DataLoader(TensorImages(images), sampler=sampler, batch_size=None, pin_memory=torch.cuda.is_available())
+        # batch_size=None: the sampler's index tensors are whole batches. The loader's own generator
+        # draws the per-iterator seed that DataLoader otherwise takes from torch's global one, so
+        # creating an iterator does not move the global state the training flip draws from
+        # (a resumed run creates its iterator at another moment than an uninterrupted one).
+        loader = ResumableDataLoader if train else DataLoader
+        return loader(
+            TensorImages(images),
+            sampler=sampler,
+            batch_size=None,
+            pin_memory=torch.cuda.is_available(),
+            generator=torch.Generator().manual_seed(self.seed),
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_images, train=True)
