@@ -30,7 +30,7 @@ from colorgan.image_io import (
     save_image,
     to_pil,
 )
-from colorgan.inference import LAB, Colorizer
+from colorgan.inference import GAMUT_MODES, LAB, Colorizer
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_CANNOT_START = 0, 1, 2
 MIN_METRIC_SIDE = 11  # SSIM's 11x11 Gaussian window
@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--compare", action="store_true",
         help="also write NAME.compare.png (input gray | prediction | original) and print the metrics of "
         "the predictions against the colour originals (also saved as OUTPUT/metrics.json)",
+    )
+    parser.add_argument(
+        "--gamut", choices=GAMUT_MODES, default="fit",
+        help="colours outside sRGB: 'fit' lowers their chroma so the input's lightness is kept (default); "
+        "'clip' clips RGB, as training's evaluation does (then --compare reproduces the test metrics)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
     parser.add_argument(
@@ -98,7 +103,8 @@ def find_inputs(root: Path, output_dir: Path) -> list[tuple[Path, Path]]:
         relative = path.relative_to(root)
         if any(part.startswith(".") for part in relative.parts) or path.suffix.lower() not in extensions:
             continue
-        if path.is_file() and output_dir not in path.resolve().parents:
+        inside_output = output_dir != root.resolve() and output_dir in path.resolve().parents
+        if path.is_file() and not inside_output:
             found.append((path, relative))
     return found
 
@@ -238,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     if not inputs:
         return cannot_start(f"no image files in {args.input} (looked for {', '.join(sorted(readable_extensions()))})")
     try:
-        colorizer = Colorizer.from_checkpoint(args.checkpoint, size=args.size, device=args.device)
+        colorizer = Colorizer.from_checkpoint(args.checkpoint, size=args.size, device=args.device, gamut=args.gamut)
     except CheckpointError as error:
         return cannot_start(str(error))
     except (RuntimeError, ValueError) as error:  # e.g. --device cuda on a machine without it

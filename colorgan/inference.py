@@ -26,6 +26,7 @@ from colorgan.unet import UNetGenerator
 LAB = ColorSpace("lab")
 GAMUT_TOL = 1e-3  # an unclipped merge this far outside [0, 1] (a quarter of an 8-bit level) still fits
 GAMUT_STEPS = 6  # bisection steps on the chroma scale: 1/64 of the predicted chroma at worst
+GAMUT_MODES = ("fit", "clip")  # fit: merge_in_gamut; clip: ColorSpace.merge, as training's evaluation
 
 
 def best_device() -> torch.device:
@@ -130,6 +131,8 @@ class Colorizer:
         size: longer side of the working resolution, in pixels (default: the training size).
         device: where the network runs (default: best_device()).
         train_image_size: (H, W) the generator was trained on; sets the default `size`.
+        gamut: "fit" (default) desaturates colours outside sRGB so the input's L is kept exactly;
+            "clip" clips RGB like ColorSpace.merge, which training's evaluation uses.
     """
 
     def __init__(
@@ -138,7 +141,11 @@ class Colorizer:
         size: int | None = None,
         device: str | torch.device | None = None,
         train_image_size: tuple[int, int] = (32, 32),
+        gamut: str = "fit",
     ) -> None:
+        if gamut not in GAMUT_MODES:
+            raise ValueError(f"Unknown gamut mode {gamut!r}; valid choices: {', '.join(GAMUT_MODES)}.")
+        self.gamut = gamut
         self.device = torch.device(device) if device is not None else best_device()
         self.net = net.to(self.device).eval()
         self.train_image_size = tuple(train_image_size)
@@ -148,11 +155,11 @@ class Colorizer:
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | Path, size: int | None = None, device: str | torch.device | None = None
+        cls, path: str | Path, size: int | None = None, device: str | torch.device | None = None, gamut: str = "fit"
     ) -> Colorizer:
         """A Colorizer for any U-Net or GAN checkpoint colorgan writes (Lab or RGB)."""
         loaded = load_generator(path)
-        return cls(ColorNet(loaded.generator, loaded.color_space), size, device, loaded.train_image_size)
+        return cls(ColorNet(loaded.generator, loaded.color_space), size, device, loaded.train_image_size, gamut)
 
     @property
     def color_space(self) -> ColorSpace:
@@ -181,7 +188,8 @@ class Colorizer:
             ab = ab.to(self.device)[None]
             if ab.shape[-2:] != rgb.shape[-2:]:
                 ab = F.interpolate(ab, size=rgb.shape[-2:], mode="bilinear", align_corners=False)
-            outputs.append(merge_in_gamut(lightness, ab)[0].cpu())
+            merged = merge_in_gamut(lightness, ab) if self.gamut == "fit" else LAB.merge(lightness, ab)
+            outputs.append(merged[0].cpu())
         return outputs
 
     @torch.no_grad()
