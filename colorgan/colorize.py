@@ -83,6 +83,8 @@ class Job:
     output: Path
     compare: Path
     format: str
+    write_output: bool = True
+    write_compare: bool = False
 
 
 def readable_extensions() -> dict[str, str]:
@@ -186,9 +188,11 @@ class Run:
             return
         for (job, photo), prediction in zip(loaded, predictions, strict=True):
             try:
-                save_image(to_pil(prediction, photo.alpha), job.output, job.format)
+                if job.write_output:
+                    save_image(to_pil(prediction, photo.alpha), job.output, job.format)
                 if self.args.compare:
-                    save_image(comparison_image(photo, prediction), job.compare, "PNG")
+                    if job.write_compare:
+                        save_image(comparison_image(photo, prediction), job.compare, "PNG")
                     self.measure(job, photo, prediction)
             except OSError as err:
                 self.fail(job.source, f"cannot write {job.output}: {err}")
@@ -247,14 +251,17 @@ def main(argv: list[str] | None = None) -> int:
         colorizer = Colorizer.from_checkpoint(args.checkpoint, size=args.size, device=args.device, gamut=args.gamut)
     except CheckpointError as error:
         return cannot_start(str(error))
-    except (RuntimeError, ValueError) as error:  # e.g. --device cuda on a machine without it
+    except (RuntimeError, ValueError, AssertionError) as error:  # e.g. --device cuda without CUDA
         return cannot_start(f"cannot use device {args.device!r}: {error}")
 
     jobs, refused = plan_jobs(inputs, args.output)
     run = Run(colorizer, args, err)
     for path, reason in refused:
         run.fail(path, reason)
-    todo = [job for job in jobs if args.overwrite or not job.output.exists()]
+    for job in jobs:  # existing files are kept; a file is skipped when all its outputs exist
+        job.write_output = args.overwrite or not job.output.exists()
+        job.write_compare = args.compare and (args.overwrite or not job.compare.exists())
+    todo = [job for job in jobs if job.write_output or job.write_compare]
     run.skipped = len(jobs) - len(todo)
     err.print(
         f"colorizing {len(todo)} image(s) on {colorizer.device} at working size {colorizer.size}px "

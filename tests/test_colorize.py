@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import CONF_DIR
 from PIL import Image, ImageOps
 
 from colorgan import Colorizer
 from colorgan.image_io import read_photo
 from colorgan.inference import LAB, merge_in_gamut, merge_in_gamut_dense
 from colorgan.metrics import colorfulness
+from colorgan.train import train
 
 
 def lightness(image: Image.Image) -> torch.Tensor:
@@ -163,3 +165,16 @@ def test_gray_and_colour_modes_all_read(tmp_path):
         assert loaded.rgb.shape == (3, 9, 12) and 0 <= loaded.rgb.min() and loaded.rgb.max() <= 1, mode
         assert loaded.is_gray == (mode != "P"), mode
         assert (loaded.alpha is not None) == (mode == "LA"), mode
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("space", ["lab", "rgb"])
+@pytest.mark.parametrize("experiment", sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml")))
+def test_every_experiment_checkpoint_colorizes(experiment, space, tiny_cfg, tmp_path):
+    """Whatever module an experiment trains (U-Net, GAN...), its checkpoint colorizes photos."""
+    train(tiny_cfg(f"data.color_space={space}", "test=false", experiment=experiment))
+    colorizer = Colorizer.from_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt", device="cpu")
+    assert colorizer.color_space.name == space
+    image = photo(45, 30)
+    out = colorizer(image)
+    assert out.size == (45, 30) and (lightness(out) - lightness(image)).abs().max() < 0.5

@@ -113,6 +113,9 @@ def test_existing_outputs_are_kept_unless_overwrite(tiny_checkpoint, tmp_path, c
     code, stdout, _ = run(capsys, tiny_checkpoint("lab"), folder, "-o", out)
     assert code == 0 and "1 colorized" in stdout and "1 skipped" in stdout
     assert (out / "a.png").read_bytes() == b"mine" and Image.open(out / "b.png").size == (16, 16)
+    # --compare adds the side-by-sides that are missing, still keeping the existing outputs.
+    code, stdout, _ = run(capsys, tiny_checkpoint("lab"), folder, "-o", out, "--compare")
+    assert code == 0 and (out / "a.png").read_bytes() == b"mine" and (out / "a.compare.png").is_file()
     code, stdout, _ = run(capsys, tiny_checkpoint("lab"), folder, "-o", out, "--overwrite")
     assert code == 0 and "2 colorized" in stdout and Image.open(out / "a.png").size == (16, 16)
 
