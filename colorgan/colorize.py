@@ -178,7 +178,7 @@ class Run:
         if not loaded:
             return
         try:
-            predictions = self.colorizer.colorize([photo.rgb for _, photo in loaded])
+            predicted_ab = self.colorizer.predict_ab([photo.rgb for _, photo in loaded])  # small: working size
         except (RuntimeError, ValueError) as err:  # e.g. out of memory: retry one at a time to name the culprit
             if len(loaded) == 1:
                 self.fail(loaded[0][0].source, f"colorization failed: {type(err).__name__}: {err}")
@@ -186,8 +186,9 @@ class Run:
             for job, _ in loaded:
                 self.process([job])
             return
-        for (job, photo), prediction in zip(loaded, predictions, strict=True):
-            try:
+        for (job, photo), ab in zip(loaded, predicted_ab, strict=True):
+            try:  # full resolution one photo at a time
+                prediction = self.colorizer.apply_ab(photo.rgb, ab)
                 if job.write_output:
                     save_image(to_pil(prediction, photo.alpha), job.output, job.format)
                 if self.args.compare:
@@ -196,6 +197,9 @@ class Run:
                     self.measure(job, photo, prediction)
             except OSError as err:
                 self.fail(job.source, f"cannot write {job.output}: {err}")
+                continue
+            except (RuntimeError, ValueError) as err:
+                self.fail(job.source, f"colorization failed: {type(err).__name__}: {err}")
                 continue
             self.done += 1
 

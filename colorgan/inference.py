@@ -20,7 +20,7 @@ from torch import nn
 
 from colorgan.checkpoint_io import load_generator
 from colorgan.color_space import ColorSpace
-from colorgan.image_io import Photo, photo_from_pil, read_photo, to_pil
+from colorgan.image_io import photo_from_pil, read_photo, to_pil
 from colorgan.unet import UNetGenerator
 
 LAB = ColorSpace("lab")
@@ -170,27 +170,25 @@ class Colorizer:
         photo = read_photo(image) if isinstance(image, (str, Path)) else photo_from_pil(image)
         return to_pil(self.colorize([photo.rgb])[0], photo.alpha)
 
-    def colorize_photos(self, photos: list[Photo]) -> list[Image.Image]:
-        """Photos -> colorized Pillow images (one network batch per working shape)."""
-        return [to_pil(rgb, photo.alpha) for rgb, photo in zip(self.colorize([p.rgb for p in photos]), photos, strict=True)]
-
     @torch.no_grad()
     def colorize(self, images: list[torch.Tensor]) -> list[torch.Tensor]:
         """RGB (3, H, W) tensors in [0, 1], any sizes -> colorized RGB (3, H, W) on the CPU.
 
         Colour inputs are treated as grayscale: only their L (and the network's gray input) is used.
         """
-        ab_small = self.predict_ab(images)
-        outputs = []
-        for rgb, ab in zip(images, ab_small, strict=True):
-            rgb = rgb.to(self.device, torch.float32)[None]
-            lightness, _ = LAB.split(rgb)  # (1, 1, H, W), full resolution
-            ab = ab.to(self.device)[None]
-            if ab.shape[-2:] != rgb.shape[-2:]:
-                ab = F.interpolate(ab, size=rgb.shape[-2:], mode="bilinear", align_corners=False)
-            merged = merge_in_gamut(lightness, ab) if self.gamut == "fit" else LAB.merge(lightness, ab)
-            outputs.append(merged[0].cpu())
-        return outputs
+        return [self.apply_ab(rgb, ab) for rgb, ab in zip(images, self.predict_ab(images), strict=True)]
+
+    @torch.no_grad()
+    def apply_ab(self, rgb: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        """The photo (3, H, W) and its predicted ab (2, h, w) -> colorized RGB (3, H, W) on the CPU:
+        ab upsampled to the photo's size and merged with the photo's own L."""
+        rgb = rgb.to(self.device, torch.float32)[None]
+        lightness, _ = LAB.split(rgb)  # (1, 1, H, W), full resolution
+        ab = ab.to(self.device)[None]
+        if ab.shape[-2:] != rgb.shape[-2:]:
+            ab = F.interpolate(ab, size=rgb.shape[-2:], mode="bilinear", align_corners=False)
+        merged = merge_in_gamut(lightness, ab) if self.gamut == "fit" else LAB.merge(lightness, ab)
+        return merged[0].cpu()
 
     @torch.no_grad()
     def predict_ab(self, images: list[torch.Tensor]) -> list[torch.Tensor]:
