@@ -181,3 +181,18 @@ def test_compare_metrics_match_the_test_step_on_real_cifar(tiny_checkpoint, tmp_
             assert value == pytest.approx(expected[f"test_baseline/{name}"], rel=1e-5, abs=1e-6), name
     # Fitting the gamut instead of clipping changes only the pixels that fall outside it.
     assert measured["fit"]["model"]["mae"] == pytest.approx(expected["test/mae"], rel=0.2)
+
+
+def test_documented_commands_on_the_docs_photo(tiny_checkpoint, tmp_path, capsys):
+    """docs/colorize.md's commands, with the tiny checkpoint in place of CHECKPOINT."""
+    photo = REPO / "docs" / "images" / "chelsea_bw.jpg"
+    code, stdout, _ = run(capsys, tiny_checkpoint("lab"), photo, "-o", tmp_path / "colorized")
+    assert code == 0 and "1 colorized" in stdout
+    out = Image.open(tmp_path / "colorized" / "chelsea_bw.jpg")
+    assert out.size == Image.open(photo).size and out.mode == "RGB"
+
+    from colorgan import Colorizer
+
+    colorizer = Colorizer.from_checkpoint(tiny_checkpoint("lab"))
+    colorizer(str(photo)).save(tmp_path / "chelsea.png")
+    assert Image.open(tmp_path / "chelsea.png").size == out.size
