@@ -206,7 +206,7 @@ class Run:
     def measure(self, job: Job, photo: Photo, prediction: torch.Tensor) -> None:
         """Add one image to the metrics: prediction and gray baseline against the colour original."""
         if photo.is_gray:
-            self.not_measured.append(f"{job.source} (already grayscale: no colour to compare with)")
+            self.not_measured.append(f"{job.source} (a grayscale file: no colour to compare with)")
             return
         if min(photo.size) < MIN_METRIC_SIDE:
             self.not_measured.append(f"{job.source} (smaller than SSIM's {MIN_METRIC_SIDE}x{MIN_METRIC_SIDE} window)")

@@ -34,7 +34,8 @@ class ImageReadError(ValueError):
 @dataclass
 class Photo:
     """A decoded photo: RGB (3, H, W) float32 in [0, 1] (gray inputs repeated on 3 channels),
-    its alpha band when it had one, whether it was already gray, and the format it came in."""
+    its alpha band when it had one, whether it was stored as grayscale (so has no colour truth),
+    and the format it came in."""
 
     rgb: torch.Tensor
     alpha: Image.Image | None = None
@@ -102,8 +103,6 @@ def photo_from_pil(image: Image.Image) -> Photo:
     else:
         array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
         rgb = torch.from_numpy(array).permute(2, 0, 1).contiguous()
-        # A black-and-white photo saved as RGB (JPEG leaves a little chroma noise).
-        is_gray = bool((rgb.amax(0) - rgb.amin(0)).mean() < 2.0 / 255.0)
     return Photo(rgb=rgb.float(), alpha=alpha, is_gray=is_gray, format=fmt)
 
 

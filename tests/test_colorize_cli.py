@@ -196,3 +196,14 @@ def test_documented_commands_on_the_docs_photo(tiny_checkpoint, tmp_path, capsys
     colorizer = Colorizer.from_checkpoint(tiny_checkpoint("lab"))
     colorizer(str(photo)).save(tmp_path / "chelsea.png")
     assert Image.open(tmp_path / "chelsea.png").size == out.size
+
+
+def test_compare_measures_colour_files_only(tiny_checkpoint, tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    random_image(16, 16).convert("L").save(folder / "gray.png")
+    Image.new("RGB", (16, 16), (120, 121, 119)).save(folder / "nearly_gray.png")  # an RGB original: measured
+    code, _, stderr = run(capsys, tiny_checkpoint("lab"), folder, "-o", tmp_path / "out", "--compare")
+    assert code == 0 and "not measured: " in stderr and "gray.png (a grayscale file" in stderr
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["images"] == 1
+    assert (tmp_path / "out" / "gray.compare.png").is_file()
