@@ -191,6 +191,13 @@ def test_documented_commands_on_the_docs_photo(tiny_checkpoint, tmp_path, capsys
     out = Image.open(tmp_path / "colorized" / "chelsea_bw.jpg")
     assert out.size == Image.open(photo).size and out.mode == "RGB"
 
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "chelsea_bw.jpg").write_bytes(photo.read_bytes())
+    code, stdout, _ = run(capsys, tiny_checkpoint("lab"), folder, "-o", tmp_path / "sized", "--size", "64",
+                          "--batch-size", "16", "--device", "cpu")
+    assert code == 0 and Image.open(tmp_path / "sized" / "chelsea_bw.jpg").size == out.size
+
     from colorgan import Colorizer
 
     colorizer = Colorizer.from_checkpoint(tiny_checkpoint("lab"))
