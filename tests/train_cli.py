@@ -20,9 +20,9 @@ def run_module(module: str, *args: str, env: dict[str, str] | None = None, timeo
 
 def train_cli(*overrides: str, data_dir: Path, log_dir: Path, tiny: list[str] = TINY, env: dict[str, str] | None = None,
               timeout: int = 600):
-    """`python -m colorgan.train <overrides> <tiny>` writing under log_dir; returns the CompletedProcess."""
+    """`python -m colorgan.train <tiny> <overrides>` writing under log_dir (later overrides win)."""
     return run_module(
-        "colorgan.train", *overrides, *tiny, f"paths.data_dir={data_dir}", f"paths.log_dir={log_dir}",
+        "colorgan.train", *tiny, *overrides, f"paths.data_dir={data_dir}", f"paths.log_dir={log_dir}",
         env=env, timeout=timeout,
     )
 
