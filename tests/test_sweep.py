@@ -81,6 +81,7 @@ def test_a_job_of_a_parallel_sweep_records_its_slot(tiny_cfg, tmp_path):
         assert one.trainer.devices == 1  # on CPU the slot is only recorded
 
 
+@pytest.mark.slow
 def test_seed_study_grid_leaves_four_runs_and_a_report(tiny_cifar, tmp_path):
     """The 2x2 corner of the seed's study (U-Nets x colour spaces) as a real multirun, then the report."""
     result = train_cli("+sweep=seed_study", "+experiment=unet,unet_lrelu", data_dir=tiny_cifar, log_dir=tmp_path)

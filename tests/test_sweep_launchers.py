@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from conftest import compose_train
 from train_cli import failure_text, job_dirs, only_sweep_dir, train_cli
+
+from colorgan.devices import gpu_count
 
 
 @pytest.mark.slow
@@ -18,6 +21,12 @@ def test_the_parallel_launcher_runs_two_jobs_at_once_each_on_its_own_device(tiny
     # A job takes the lowest free slot, so slot 1 is only ever taken while slot 0 is held.
     assert sorted(info["device_slot"] for info in infos) == [0, 1]
     assert max(info["started_at"] for info in infos) < min(info["fit_ended_at"] for info in infos)  # overlapping
+
+
+def test_the_parallel_launcher_runs_as_many_jobs_as_there_are_gpus(tmp_path):
+    cfg = compose_train(["+sweep=seed_study", "hydra/launcher=parallel"], tmp_path / "run")
+    assert cfg.hydra.launcher._target_.endswith("JoblibLauncher")
+    assert cfg.hydra.launcher.n_jobs == gpu_count() == max(torch.cuda.device_count(), 1)
 
 
 def test_the_slurm_launcher_gives_every_gpu_a_task(tmp_path):
