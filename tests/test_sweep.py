@@ -18,6 +18,7 @@ from train_cli import failure_text, job_dirs, only_sweep_dir, run_module, train_
 
 from colorgan.devices import device_slot, job_device
 from colorgan.report import LABEL_WIDTH
+from colorgan.resume import resume_command_line
 
 SWEEPS = sorted(p.stem for p in (CONF_DIR / "sweep").glob("*.yaml"))
 EXPERIMENTS = {p.stem for p in (CONF_DIR / "experiment").glob("*.yaml")}
@@ -123,3 +124,13 @@ def test_a_failed_job_keeps_the_others_and_the_summary_names_it(tiny_cifar, tmp_
     summary = (sweep_dir / "sweep_summary.md").read_text()
     assert "2 jobs: 1 finished, 1 failed" in summary
     assert f"| {failed.name} | FAILED |" in summary and "bogus" in summary
+
+
+def test_resuming_a_sweep_job_continues_that_one_run(tmp_path):
+    job = tmp_path / "sweeps" / "seed_study" / "2026-01-01_00-00-00" / "2_unet_lrelu_lab"
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text("- +experiment=unet_lrelu\n- data.color_space=lab\n- +sweep=seed_study\n")
+    argv = resume_command_line(["train.py", f"resume={job}"])
+    assert argv[-2:] == [f"hydra.run.dir='{job}'", "hydra.mode=RUN"]  # not a new sweep
+    cfg = compose_train([o for o in argv[1:] if not o.startswith(("resume=", "hydra.run.dir="))], tmp_path / "c")
+    assert cfg.hydra.mode == RunMode.RUN and cfg.name == "unet_lrelu_lab"

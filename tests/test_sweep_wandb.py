@@ -3,50 +3,21 @@ config logged so that W&B can filter and group by any key. Read back from the of
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from conftest import TINY
 from train_cli import failure_text, job_dirs, only_sweep_dir, train_cli
-
-BLOCK = 32768  # W&B's transaction log: LevelDB-style records in 32 KiB blocks after a 7-byte header
-
-
-def wandb_records(path: Path):
-    """The protobuf records of an offline run file (run-*.wandb)."""
-    from wandb.proto import wandb_internal_pb2
-
-    data = path.read_bytes()
-    assert data[:4] == b":W&B", f"{path} is not a W&B transaction log"
-    position, pending = 7, b""
-    while position + 7 <= len(data):
-        if BLOCK - position % BLOCK < 7:  # the rest of a block too short for a header is padding
-            position += BLOCK - position % BLOCK
-            continue
-        length, kind = int.from_bytes(data[position + 4 : position + 6], "little"), data[position + 6]
-        pending += data[position + 7 : position + 7 + length]
-        position += 7 + length
-        if kind in (1, 4):  # a whole record, or the last piece of one
-            record = wandb_internal_pb2.Record()
-            record.ParseFromString(pending)
-            pending = b""
-            yield record
+from wandb_records import read_records, run_contents
 
 
 def read_offline_run(run_dir: Path) -> dict:
-    (offline,) = (run_dir / "wandb").glob("offline-run-*/run-*.wandb")
-    found = {"config": {}}
-    for record in wandb_records(offline):
-        kind = record.WhichOneof("record_type")
-        if kind == "run":
-            found.update(id=record.run.run_id, group=record.run.run_group, tags=set(record.run.tags),
-                         name=record.run.display_name)
-        elif kind == "config":
-            found["config"].update({item.key: json.loads(item.value_json) for item in record.config.update})
-        elif kind == "exit":
-            found["exit_code"] = record.exit.exit_code
-    return found
+    (offline,) = (run_dir / "wandb").glob("offline-run-*")
+    contents = run_contents(offline)
+    run = contents["run"]
+    exits = [r.exit.exit_code for r in read_records(next(offline.glob("run-*.wandb"))) if r.WhichOneof("record_type") == "exit"]
+    return {"id": run.run_id, "group": run.run_group, "tags": set(run.tags), "name": run.display_name,
+            "config": contents["config"], "exit_code": exits[-1] if exits else None}
 
 
 @pytest.mark.slow
