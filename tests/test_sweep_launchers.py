@@ -14,8 +14,9 @@ from colorgan.devices import gpu_count
 
 @pytest.mark.slow
 def test_the_parallel_launcher_runs_two_jobs_at_once_each_on_its_own_device(tiny_cifar, tmp_path):
+    # Jobs of 5 short epochs: long enough to overlap however unevenly the two workers start on a busy machine.
     result = train_cli("+sweep=seed_study", "+experiment=unet", "hydra/launcher=parallel", "hydra.launcher.n_jobs=2",
-                       data_dir=tiny_cifar, log_dir=tmp_path)
+                       "trainer.max_epochs=5", "trainer.limit_train_batches=8", data_dir=tiny_cifar, log_dir=tmp_path)
     assert result.returncode == 0, failure_text(result)
     infos = [json.loads((run / "run_info.json").read_text()) for run in job_dirs(only_sweep_dir(tmp_path, "seed_study"))]
     # A job takes the lowest free slot, so slot 1 is only ever taken while slot 0 is held.

@@ -3,6 +3,7 @@ config logged so that W&B can filter and group by any key. Read back from the of
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,13 @@ from wandb_records import read_records, run_contents
 
 def read_offline_run(run_dir: Path) -> dict:
     (offline,) = (run_dir / "wandb").glob("offline-run-*")
+    # wandb-core may still be flushing the run file for a moment after the job's process ended.
+    deadline = time.monotonic() + 30
+    while not (exits := [r.exit.exit_code for r in read_records(next(offline.glob("run-*.wandb")))
+                         if r.WhichOneof("record_type") == "exit"]) and time.monotonic() < deadline:
+        time.sleep(0.5)
     contents = run_contents(offline)
     run = contents["run"]
-    exits = [r.exit.exit_code for r in read_records(next(offline.glob("run-*.wandb"))) if r.WhichOneof("record_type") == "exit"]
     return {"id": run.run_id, "group": run.run_group, "tags": set(run.tags), "name": run.display_name,
             "config": contents["config"], "exit_code": exits[-1] if exits else None}
 
