@@ -33,10 +33,11 @@ class ColorizationDataModule(L.LightningDataModule):
         self.train_images = self.val_images = self.test_images = None
 
     # -- loaders -------------------------------------------------------------------------------
-    def _loader(self, images: torch.Tensor, train: bool) -> DataLoader:
+    def _batch_sampler(self, size: int, train: bool) -> IndexBatches:
+        """This rank's whole batches of `size` items: shuffled and full for training, in order for eval."""
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
-        sampler = IndexBatches(
-            len(images),
+        return IndexBatches(
+            size,
             self.batch_size if train else self.eval_batch_size,
             shuffle=train,
             drop_last=train,
@@ -44,6 +45,9 @@ class ColorizationDataModule(L.LightningDataModule):
             rank=rank,
             world_size=world,
         )
+
+    def _loader(self, images: torch.Tensor, train: bool) -> DataLoader:
+        sampler = self._batch_sampler(len(images), train)
         # batch_size=None: the sampler's index tensors are whole batches. The loader's own generator
         # draws the per-iterator seed that DataLoader otherwise takes from torch's global one, so
         # creating an iterator does not move the global state the training flip draws from
