@@ -9,9 +9,11 @@ SHARED_DATA := $(abspath ../shared/data)
 export COLORGAN_DATA ?= $(if $(wildcard $(SHARED_DATA)/cifar-10-batches-py),$(SHARED_DATA),$(CURDIR)/data)
 
 EXPERIMENT ?= unet_lrelu
+SWEEP ?= seed_study
+RUNS ?= $(lastword $(sort $(wildcard logs/sweeps/$(SWEEP)/*)))   # the latest launch of SWEEP
 ARGS ?=
 
-.PHONY: install train test test-all lint bench clean
+.PHONY: install train sweep report test test-all lint bench clean
 
 install: $(VENV)/.installed
 
@@ -19,12 +21,21 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q -e ".[test,export]"
 	touch $@
 
 ## Train one model on CIFAR-10: make train EXPERIMENT=gan_lrelu ARGS="trainer.max_epochs=3"
 train: install
 	$(PY) -m colorgan.train +experiment=$(EXPERIMENT) $(ARGS)
+
+## Run a sweep of conf/sweep/: make sweep SWEEP=ablation ARGS="hydra/launcher=parallel"
+sweep: install
+	$(PY) -m colorgan.train +sweep=$(SWEEP) $(ARGS)
+
+## report.md + comparison.png of finished runs (default: the latest SWEEP): make report RUNS="dir1 dir2"
+report: install
+	@test -n "$(strip $(RUNS))" || { echo "No run of $(SWEEP) under logs/sweeps/; pass RUNS=\"run or sweep dirs\""; exit 1; }
+	$(PY) -m colorgan.report $(RUNS) $(ARGS)
 
 ## The test suite CI runs (slow checks skipped)
 test: install
@@ -42,4 +53,4 @@ lint: install
 	$(VENV)/bin/ruff check colorgan tests
 
 clean:
-	rm -rf logs multirun outputs .pytest_cache
+	rm -rf logs multirun outputs report .pytest_cache

@@ -49,13 +49,17 @@ class ColorSpace:
 
     @torch.autocast("cuda", enabled=False)
     @torch.autocast("cpu", enabled=False)
-    def merge(self, inputs: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:
-        """Network input (B, 1, H, W) and prediction (B, C, H, W) -> RGB (B, 3, H, W) in [0, 1]."""
+    def merge(self, inputs: torch.Tensor, prediction: torch.Tensor, clip: bool = True) -> torch.Tensor:
+        """Network input (B, 1, H, W) and prediction (B, C, H, W) -> RGB (B, 3, H, W) in [0, 1].
+
+        clip=False leaves out-of-gamut values outside [0, 1], so callers can see which colours do not fit.
+        """
         inputs, prediction = inputs.float(), prediction.float()
         if self.name == "lab":
             lab = torch.cat([(inputs + 1.0) * 50.0, prediction * AB_SCALE], dim=1)
-            return lab_to_rgb(lab, clip=True)
-        return ((prediction + 1.0) / 2.0).clamp(0.0, 1.0)
+            return lab_to_rgb(lab, clip=clip)
+        rgb = (prediction + 1.0) / 2.0
+        return rgb.clamp(0.0, 1.0) if clip else rgb
 
     def gray_target(self, inputs: torch.Tensor) -> torch.Tensor:
         """The target that means "no colour": the grayscale baseline's answer for these inputs."""

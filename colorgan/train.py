@@ -1,6 +1,7 @@
 """Train one colorizer: `python -m colorgan.train +experiment=unet_lrelu [overrides...]`.
+Continue an interrupted one: `python -m colorgan.train resume=<run dir>` (docs/resume.md).
 
-Compose the config, seed, build data, model, callbacks and loggers, fit, test the best
+Compose the config, check it, seed, build data, model, callbacks and loggers, fit, test the best
 checkpoint, and return the metric a sweeper optimises.
 """
 
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +21,13 @@ import rich.syntax
 import rich.table
 import rich.tree
 from hydra.utils import instantiate
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from colorgan.config_validation import validate_config
+from colorgan.devices import check_ddp_launch, job_device
+from colorgan.resume import checkpoint_to_resume, resume_command_line, wandb_run_id
+from colorgan.run_dir import RUN_INFO, write_json
 from colorgan.wandb_logging import choose_mode, describe_offline_run, finish_wandb
 
 log = logging.getLogger(__name__)
@@ -42,6 +50,9 @@ def build_loggers(cfg: DictConfig) -> list:
         if "WandbLogger" in node._target_:
             node = OmegaConf.to_container(node, resolve=True)
             node["offline"] = choose_mode(node.pop("mode", None)) == "offline"
+            # One W&B run per run directory: a resumed or requeued job continues it.
+            node["id"] = node.get("id") or wandb_run_id(Path(cfg.paths.output_dir))
+            node.setdefault("resume", "allow")
         loggers.append(instantiate(node))
     return loggers
 
@@ -60,28 +71,42 @@ def print_test_table(metrics: dict[str, float]) -> None:
 
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit and test one model as `cfg` says; returns every logged metric as floats."""
+    validate_config(cfg)  # before anything slow: bad values fail in a second
     if cfg.get("print_config", True):
         print_config_tree(cfg)
+    started = time.time()
     L.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    ckpt_path = checkpoint_to_resume(cfg, output_dir)
+    if ckpt_path:
+        log.info("Continuing from checkpoint %s", ckpt_path)
 
     datamodule = instantiate(cfg.data, _convert_="all")
     model = instantiate(cfg.model, _convert_="all")
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     loggers = build_loggers(cfg)
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    check_ddp_launch(trainer.strategy)
     for logger in loggers:
         if hasattr(logger, "log_hyperparams") and type(logger).__name__ == "WandbLogger":
             logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-            if logger._offline:
+            if logger._offline and rank_zero_only.rank == 0:  # other DDP ranks have no W&B run
                 log.info(describe_offline_run(logger))
 
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    fit_started = time.time()
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    if trainer.is_global_zero:
+        ended = time.time()
+        info = {"fit_seconds": ended - fit_started, "started_at": started, "fit_ended_at": ended,
+                "epochs": trainer.current_epoch, "global_step": trainer.global_step,
+                "world_size": trainer.world_size, "device_slot": cfg.get("device_slot"),
+                "resumed_from": str(ckpt_path) if ckpt_path else None}  # fit_seconds: this process's part
+        write_json(output_dir / RUN_INFO, info)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     if cfg.get("test", True):
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        best = getattr(trainer.checkpoint_callback, "best_model_path", "")
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
         test_metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test")}
         metrics.update(test_metrics)
@@ -94,7 +119,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     try:
-        metrics = train(cfg)
+        with job_device(cfg) as cfg:
+            metrics = train(cfg)
     except Exception:
         log.exception("Training failed; outputs so far are in %s", cfg.paths.output_dir)
         raise
@@ -105,4 +131,5 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    sys.argv = resume_command_line(sys.argv)  # resume=<run dir>: that run's command line and directory
     main()

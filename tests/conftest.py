@@ -89,3 +89,22 @@ def tiny_cfg(tiny_cifar, tmp_path):
         return compose_train([f"+experiment={experiment}", *TINY, *overrides], tmp_path / "run", tiny_cifar)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tiny_cifar, tmp_path_factory):
+    """color_space -> last.ckpt of a tiny U-Net that the real trainer fits for 2 batches; each
+    colour space is trained once per session, on first use."""
+    from colorgan.train import train
+
+    made: dict[str, Path] = {}
+
+    def make(color_space: str = "lab") -> Path:
+        if color_space not in made:
+            run = tmp_path_factory.mktemp(f"checkpoint_{color_space}") / "run"
+            overrides = ["+experiment=unet_lrelu", *TINY, f"data.color_space={color_space}", "test=false"]
+            train(compose_train(overrides, run, tiny_cifar))
+            made[color_space] = run / "checkpoints" / "last.ckpt"
+        return made[color_space]
+
+    return make

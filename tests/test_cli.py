@@ -36,7 +36,7 @@ def test_bad_experiment_and_bad_names_fail_clearly(tiny_cifar, tmp_path):
     out = run([sys.executable, "-m", "colorgan.train", "+experiment=unet", *TINY, f"hydra.run.dir={tmp_path}/run",
                "model.generator.activation=swish2"], COLORGAN_DATA=str(tiny_cifar))
     assert out.returncode != 0
-    assert "Unknown activation 'swish2'; valid names: relu, lrelu" in out.stderr
+    assert "model.generator.activation='swish2': valid values are relu, lrelu" in out.stderr
 
 
 def test_missing_data_fails_with_instructions(tmp_path):

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 
 from colorgan.color_space import ColorSpace
 from colorgan.data import cifar10
-from colorgan.data.batches import ColorBatch, IndexBatches, TensorImages
+from colorgan.data.batches import ColorBatch, IndexBatches, ResumableDataLoader, TensorImages
 
 
 class ColorizationDataModule(L.LightningDataModule):
@@ -38,15 +38,12 @@ class ColorizationDataModule(L.LightningDataModule):
         self.train_images = self.val_images = self.test_images = None
 
     # -- loaders -------------------------------------------------------------------------------
-    def _loader(self, split: str, train: bool) -> DataLoader:
-        images = getattr(self, f"{split}_images")
+    def _batch_sampler(self, size: int, train: bool, device: torch.device | None = None) -> IndexBatches:
+        """This rank's whole batches of `size` items: shuffled and full for training, in order for eval.
+        With `device`, the index tensors are made there (for images that live on that device)."""
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
-        device = self.trainer.strategy.root_device if self.on_device and self.trainer else None
-        if device is not None and images.device != device:
-            images = images.to(device)  # once per split and device: about 150 MB for CIFAR-10's train split
-            setattr(self, f"{split}_images", images)
-        sampler = IndexBatches(
-            len(images),
+        return IndexBatches(
+            size,
             self.batch_size if train else self.eval_batch_size,
             shuffle=train,
             drop_last=train,
@@ -55,9 +52,26 @@ class ColorizationDataModule(L.LightningDataModule):
             world_size=world,
             device=device,
         )
-        # batch_size=None: the sampler's index tensors are whole batches. Pinning only for host images.
-        pin = torch.cuda.is_available() and images.device.type == "cpu"
-        return DataLoader(TensorImages(images), sampler=sampler, batch_size=None, pin_memory=pin)
+
+    def _loader(self, split: str, train: bool) -> DataLoader:
+        images = getattr(self, f"{split}_images")
+        device = self.trainer.strategy.root_device if self.on_device and self.trainer else None
+        if device is not None and images.device != device:
+            images = images.to(device)  # once per split and device: about 150 MB for CIFAR-10's train split
+            setattr(self, f"{split}_images", images)
+        sampler = self._batch_sampler(len(images), train, device)
+        # batch_size=None: the sampler's index tensors are whole batches. The loader's own generator
+        # draws the per-iterator seed that DataLoader otherwise takes from torch's global one, so
+        # creating an iterator does not move the global state the training flip draws from
+        # (a resumed run creates its iterator at another moment than an uninterrupted one).
+        loader = ResumableDataLoader if train else DataLoader
+        return loader(
+            TensorImages(images),
+            sampler=sampler,
+            batch_size=None,
+            pin_memory=torch.cuda.is_available() and images.device.type == "cpu",
+            generator=torch.Generator().manual_seed(self.seed),
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", train=True)

@@ -29,7 +29,6 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from PIL import Image, ImageOps
 from torch.utils.data import DataLoader, Dataset
 
-from colorgan.data.batches import IndexBatches
 from colorgan.data.cifar10 import DatasetError
 from colorgan.data.datamodule import ColorizationDataModule
 
@@ -445,16 +444,7 @@ class FolderDataModule(ColorizationDataModule):
 
     def _folder_loader(self, split: str, train: bool) -> DataLoader:
         dataset = FolderImages(self.files[split], self.image_size, train, self.train_scale, replace_failed=True)
-        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
-        sampler = IndexBatches(
-            len(dataset),
-            self.batch_size if train else self.eval_batch_size,
-            shuffle=train,
-            drop_last=train,
-            seed=self.seed,
-            rank=rank,
-            world_size=world,
-        )
+        sampler = self._batch_sampler(len(dataset), train)
         if train and len(sampler) == 0:
             raise DatasetError(
                 f"{len(dataset)} training images make no full batch of data.batch_size={self.batch_size}. "

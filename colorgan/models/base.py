@@ -47,6 +47,8 @@ class ColorizerModule(L.LightningModule):
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.compile_mode = compile
         self._epoch_sums: dict[str, list] = {}  # name -> [sum of value * batch size, images], see log_train
+        # (H, W) of the training images, saved in checkpoints: inference's default working resolution.
+        self.train_image_size: list[int] | None = None
         self.metrics = torch.nn.ModuleDict(
             {
                 f"{stage}{kind}": colorization_metrics(prefix=f"{stage}{kind}/")
@@ -121,6 +123,16 @@ class ColorizerModule(L.LightningModule):
     def colorize(self, inputs: torch.Tensor) -> torch.Tensor:
         """Network inputs -> RGB (B, 3, H, W) in [0, 1]."""
         return self.color_space.merge(inputs, self(inputs))
+
+    def on_train_batch_start(self, batch: ColorBatch, batch_idx: int) -> None:
+        self.train_image_size = list(batch.rgb.shape[-2:])
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.train_image_size is not None:
+            checkpoint["train_image_size"] = self.train_image_size
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.train_image_size = checkpoint.get("train_image_size", self.train_image_size)
 
     def _evaluate(self, batch: ColorBatch, stage: str) -> None:
         pred_rgb = self.color_space.merge(batch.inputs, self(batch.inputs))

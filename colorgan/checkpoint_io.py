@@ -1,0 +1,128 @@
+"""Load a colorizer's generator from any checkpoint colorgan writes, without running pickled code.
+
+`torch.load(..., weights_only=True)` only rebuilds tensors and plain containers, so a crafted file
+cannot execute anything on load. From a Lightning checkpoint of a U-Net or GAN colorizer we keep
+what inference needs: the colour space and UNetGenerator settings (`hyper_parameters`), the
+`generator.*` weights, and the training image size. A GAN's discriminator is ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from colorgan.color_space import COLOR_SPACES, ColorSpace
+from colorgan.unet import UNetGenerator
+
+GENERATOR_PREFIX = "generator."
+# Checkpoints written before the training size was recorded were all CIFAR-10 (32x32) runs.
+DEFAULT_TRAIN_IMAGE_SIZE = (32, 32)
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, unreadable, unsafe or not a colorgan colorizer; the message says which."""
+
+
+@dataclass
+class GeneratorCheckpoint:
+    """What inference needs from a checkpoint: a ready (eval-mode) generator and how to use it."""
+
+    generator: UNetGenerator
+    color_space: ColorSpace
+    train_image_size: tuple[int, int]
+    path: Path
+    hyper_parameters: dict[str, Any]
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The checkpoint file as a dict of plain objects and tensors (on the CPU); never unpickles code."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"Checkpoint not found: {path}.")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"Checkpoint {path} is empty (0 bytes): the save was interrupted or the copy failed.")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise CheckpointError(describe_load_error(path, err)) from None
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(
+            f"{path} holds a {type(checkpoint).__name__}, not a checkpoint dict. "
+            "Pass a .ckpt file written by `python -m colorgan.train`."
+        )
+    return checkpoint
+
+
+def describe_load_error(path: Path, err: Exception) -> str:
+    """One sentence for a failed torch.load: refused code, truncation, or not a torch file at all."""
+    text = str(err)
+    not_torch = (
+        f"{path} is not a PyTorch checkpoint ({{}}). Pass a .ckpt file written by `python -m colorgan.train`."
+    )
+    if "Weights only load failed" in text:
+        if "Unsupported operand" in text and not _starts_like_pickle(path):  # text or other bytes
+            return not_torch.format("its bytes are not a pickle stream")
+        found = re.search(r"GLOBAL (\S+)", text) or re.search(r"(Unsupported operand \d+)", text)
+        what = f" ({found.group(1)})" if found else ""
+        return (
+            f"Refused to load {path}: it holds pickled objects or instructions that could run code{what}. "
+            "colorgan checkpoints hold only tensors and plain values; use a checkpoint from a source you "
+            "trust that was written by `python -m colorgan.train`."
+        )
+    if "zip archive" in text or "central directory" in text or isinstance(err, EOFError):
+        return f"Checkpoint {path} is truncated or corrupt ({type(err).__name__}); copy or save it again."
+    return not_torch.format(f"{type(err).__name__}: {text.splitlines()[0] if text else 'unreadable'}")
+
+
+def _starts_like_pickle(path: Path) -> bool:
+    """A pickle of protocol 2 or later starts with the PROTO opcode."""
+    with open(path, "rb") as f:
+        return f.read(1) == b"\x80"
+
+
+def load_generator(path: str | Path, device: str | torch.device = "cpu") -> GeneratorCheckpoint:
+    """Rebuild the generator of a U-Net or GAN colorizer checkpoint, in eval mode on `device`."""
+    path = Path(path)
+    checkpoint = read_checkpoint(path)
+    hparams = checkpoint.get("hyper_parameters")
+    state = checkpoint.get("state_dict")
+    not_colorizer = (
+        f"{path} is not a colorgan colorizer checkpoint: {{}}. "
+        "Pass a .ckpt file written by `python -m colorgan.train` (U-Net or GAN)."
+    )
+    if not isinstance(state, dict):
+        raise CheckpointError(not_colorizer.format(f"it has no state_dict (top-level keys: {sorted(checkpoint)[:8]})"))
+    weights = {k.removeprefix(GENERATOR_PREFIX): v for k, v in state.items() if k.startswith(GENERATOR_PREFIX)}
+    if not weights:
+        raise CheckpointError(not_colorizer.format(f"no '{GENERATOR_PREFIX}*' weights among {len(state)} tensors"))
+    if not isinstance(hparams, dict) or hparams.get("color_space") not in COLOR_SPACES:
+        raise CheckpointError(
+            not_colorizer.format(f"hyper_parameters lack a color_space ({' or '.join(COLOR_SPACES)})")
+        )
+    color_space = ColorSpace(hparams["color_space"])
+    settings = hparams.get("generator") or {}
+    if not isinstance(settings, dict):
+        raise CheckpointError(not_colorizer.format(f"hyper_parameters.generator is a {type(settings).__name__}"))
+    try:
+        generator = UNetGenerator(color_space.in_channels, color_space.out_channels, **settings)
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{path}: its generator settings {settings} are not understood here ({err}).") from None
+    try:
+        generator.load_state_dict(weights, strict=True)
+    except RuntimeError as err:
+        first = str(err).splitlines()[1:2] or [str(err)]
+        raise CheckpointError(
+            f"{path}: the generator weights do not fit the generator its settings describe ({first[0].strip()})."
+        ) from None
+    size = checkpoint.get("train_image_size") or DEFAULT_TRAIN_IMAGE_SIZE
+    return GeneratorCheckpoint(
+        generator=generator.to(device).eval(),
+        color_space=color_space,
+        train_image_size=(int(size[0]), int(size[1])),
+        path=path,
+        hyper_parameters=hparams,
+    )

@@ -1,0 +1,358 @@
+"""Checkpoints a run can always be resumed from: atomic writes, random states in every checkpoint,
+and a "last" checkpoint kept current by time, by steps, at every epoch end and when SIGTERM or
+SIGINT asks the run to stop (docs/resume.md explains the whole story).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import random
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.fabric.plugins.environments import SLURMEnvironment
+from lightning.pytorch.callbacks import Checkpoint
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+log = logging.getLogger(__name__)
+
+
+# -- atomic files ------------------------------------------------------------------------------
+class CheckpointSaveError(RuntimeError):
+    """A checkpoint could not be written; the message names the file and what to do."""
+
+
+class CheckpointLoadError(RuntimeError):
+    """A checkpoint file exists but cannot be read."""
+
+
+_NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
+_NO_ACCESS = {errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def describe_save_error(err: OSError, path: Path) -> str:
+    reason = err.strerror or str(err)
+    if err.errno in _NO_SPACE:
+        advice = f"Free space on the disk that holds {path.parent}, or write runs to a larger one (hydra.run.dir=...)"
+    elif err.errno in _NO_ACCESS:
+        advice = f"Make {path.parent} writable, or write runs elsewhere (hydra.run.dir=...)"
+    else:
+        advice = "Fix the cause"
+    return (
+        f"Could not save checkpoint {path}: {reason} [errno {err.errno}]. The previous checkpoint at that path, "
+        f"if any, is intact. {advice}, then continue with `python -m colorgan.train resume=<run dir>`."
+    )
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename durable (a crash right after os.replace could otherwise undo it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # some filesystems cannot open folders; the rename is still atomic
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _os_error_in(err: BaseException | None) -> OSError | None:
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, OSError):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def partial_path(path: Path) -> Path:
+    """Where a checkpoint is written before it is renamed to `path` (hidden, never *.ckpt)."""
+    return path.with_name(f".{path.name}.partial")
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's TorchCheckpointIO writes straight into the target file, so a kill or a full disk
+    during a save leaves a truncated file where the previous good checkpoint was. This one writes a
+    hidden temporary file in the same folder, fsyncs it and renames it over the target (atomic on
+    POSIX): the target is always the old or the new checkpoint, never half of one. Write errors
+    (disk full, permissions) become a CheckpointSaveError that names the file."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
+        if "://" in str(path):  # remote (fsspec) storage: no rename there; Lightning's own writer
+            return super().save_checkpoint(checkpoint, path, storage_options)
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} does not take storage_options.")
+        path = Path(path)
+        tmp = partial_path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except (OSError, RuntimeError) as err:
+            # torch.save's zip writer turns a failed write into a RuntimeError ("unexpected pos");
+            # the OSError behind it (disk full, ...) is in its context.
+            tmp.unlink(missing_ok=True)
+            cause = _os_error_in(err)
+            if cause is None:
+                raise CheckpointSaveError(f"Could not save checkpoint {path}: {err}") from err
+            raise CheckpointSaveError(describe_save_error(cause, path)) from err
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        _fsync_dir(path.parent)
+
+    def load_checkpoint(self, path, map_location=lambda storage, loc: storage, weights_only: bool | None = None):
+        try:
+            return super().load_checkpoint(path, map_location=map_location, weights_only=weights_only)
+        except (RuntimeError, EOFError) as err:  # what torch raises for truncated or foreign files
+            raise CheckpointLoadError(
+                f"Could not load checkpoint {path} ({type(err).__name__}: {err}). If it is truncated (written "
+                "without atomic saves), resume from another one: checkpoints/ holds last.ckpt and the best."
+            ) from err
+
+
+# -- random states -----------------------------------------------------------------------------
+def rng_states() -> dict[str, Any]:
+    """The global generators' states, as plain tensors, ints and lists (loadable with weights_only)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    states: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(gauss)],
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_rng_states(states: dict[str, Any]) -> None:
+    torch.set_rng_state(states["torch"])
+    kind, keys, pos, has_gauss, gauss = states["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
+    version, internal, gauss_next = states["python"]
+    random.setstate((version, tuple(internal), gauss_next))
+    cuda = states.get("cuda")
+    if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+
+
+class RNGStates(L.Callback):
+    """Puts the global random states (torch, CUDA, numpy, Python) into every checkpoint and restores
+    them on resume. Lightning saves none of them, and the training flip and dropout draw from
+    torch's global generator: without this a resumed run draws other flips than an uninterrupted one.
+    (All ranks of a DDP run draw alike, so rank 0's states serve every rank.)"""
+
+    KEY = "rng_states"
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
+        checkpoint[self.KEY] = rng_states()
+
+    def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
+        if self.KEY in checkpoint:
+            set_rng_states(checkpoint[self.KEY])
+        else:
+            log.warning("The checkpoint holds no random states (written without RNGStates): random flips "
+                        "and dropout after resuming will differ from an uninterrupted run.")
+
+
+# -- the "last" checkpoint and stop signals ----------------------------------------------------
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class TrainingInterrupted(SIGTERMException):
+    """Raised after a stop signal once the last checkpoint is saved. A SystemExit: the process ends
+    with code 128 + signal number (143 for SIGTERM, 130 for SIGINT) and no traceback."""
+
+    def __init__(self, signum: int, message: str) -> None:
+        super().__init__(128 + signum)
+        self.signum, self.message = signum, message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class LastCheckpoint(Checkpoint):
+    """Keeps `<dirpath>/last.ckpt` current, so an interrupted run loses at most a few minutes.
+
+    It is saved every `every_n_minutes` of training and/or every `every_n_train_steps` steps, at the
+    end of every epoch, and when SIGTERM or SIGINT (Ctrl-C) asks the run to stop: then the current
+    step (and a validation that follows it) finishes, the checkpoint is saved, and the run exits
+    with code 128 + signal number and a message that says how to resume. A second Ctrl-C stops at
+    once without saving. On SLURM, Lightning's requeue signal is also acted on between steps, so
+    its hpc checkpoint is consistent too.
+
+    Saves go through `trainer.save_checkpoint`: atomic with AtomicCheckpointIO, and holding every
+    state Lightning and the other callbacks save (loops, optimizers, data position, random states).
+
+    Args:
+        dirpath: folder of last.ckpt (the run's checkpoints/).
+        every_n_minutes: save when this much training time passed since the last save (null: never).
+        every_n_train_steps: save every this many optimizer steps (null: never).
+    """
+
+    FILENAME = "last.ckpt"
+
+    def __init__(self, dirpath: str, every_n_minutes: float | None = 10.0, every_n_train_steps: int | None = None) -> None:
+        if every_n_minutes is not None and every_n_minutes <= 0:
+            raise ValueError(f"every_n_minutes must be > 0 or null, got {every_n_minutes}.")
+        if every_n_train_steps is not None and every_n_train_steps < 1:
+            raise ValueError(f"every_n_train_steps must be >= 1 or null, got {every_n_train_steps}.")
+        self.path = Path(dirpath) / self.FILENAME
+        self.every_n_seconds = None if every_n_minutes is None else 60.0 * every_n_minutes
+        self.every_n_train_steps = every_n_train_steps
+        self.stop_signal: int | None = None  # set by a handler; acted on between steps
+        self._requeue_signal: int | None = None  # SLURM's, when Lightning handles it
+        self._requeue_requested = False
+        self._stop_after_save = False
+        self._save_pending = False  # a periodic save that had to wait for a validation
+        self._last_save = time.monotonic()
+        self._previous_handlers: dict[int, Any] = {}
+
+    # -- signals: handlers only take note; the training loop acts at the end of a step ----------
+    def _on_stop_signal(self, signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if self.stop_signal is not None:
+            if signum == signal.SIGINT:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                raise KeyboardInterrupt(f"second {name}: stopping without saving")
+            return
+        self.stop_signal = signum
+        again = " Press Ctrl-C again to stop at once without saving." if signum == signal.SIGINT else ""
+        log.warning("Received %s: finishing the current step, then saving %s and stopping.%s", name, self.path, again)
+
+    def _on_requeue_signal(self, signum: int, frame: Any) -> None:
+        self._requeue_requested = True
+
+    def _install_handlers(self, trainer: L.Trainer) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in STOP_SIGNALS:
+            self._previous_handlers[signum] = signal.signal(signum, self._on_stop_signal)
+        environment = getattr(trainer._accelerator_connector, "cluster_environment", None)
+        if isinstance(environment, SLURMEnvironment) and environment.auto_requeue and environment.requeue_signal:
+            requeue = environment.requeue_signal
+            if callable(signal.getsignal(requeue)):  # Lightning's handler: hpc checkpoint + `scontrol requeue`
+                self._previous_handlers[requeue] = signal.signal(requeue, self._on_requeue_signal)
+                self._requeue_signal = requeue
+
+    def _restore_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum, handler in self._previous_handlers.items():
+            signal.signal(signum, handler)
+        self._previous_handlers = {}
+
+    def _run_deferred_requeue(self, trainer: L.Trainer) -> None:
+        """Lightning's requeue handler (it saves a checkpoint and requeues the job), here at a step
+        end, on every rank at the same step."""
+        requested = self._requeue_requested
+        if trainer.world_size > 1 and self._requeue_signal is not None:
+            requested = trainer.strategy.reduce_boolean_decision(requested, all=False)
+        if requested and self._requeue_signal is not None:
+            self._requeue_requested = False
+            self._previous_handlers[self._requeue_signal](self._requeue_signal, None)
+
+    # -- decisions ------------------------------------------------------------------------------
+    def _agree(self, trainer: L.Trainer, stop: bool, due: bool) -> tuple[bool, bool]:
+        """Every rank must save (and stop) at the same step: any rank's signal, rank 0's clock."""
+        if trainer.world_size > 1:
+            stop = trainer.strategy.reduce_boolean_decision(stop, all=False)
+            due = trainer.strategy.broadcast(due)
+        return stop, due
+
+    def _due(self, trainer: L.Trainer) -> bool:
+        steps = self.every_n_train_steps
+        if steps and trainer.global_step > 0 and trainer.global_step % steps == 0:
+            return True
+        return self.every_n_seconds is not None and time.monotonic() - self._last_save >= self.every_n_seconds
+
+    @staticmethod
+    def _validation_follows(trainer: L.Trainer) -> bool:
+        """True at the last batch of an epoch, or before a mid-epoch validation: the save waits until
+        that is done (Lightning would skip the validation when resuming from a save made here)."""
+        loop = trainer.fit_loop.epoch_loop
+        if loop.batch_progress.is_last_batch:
+            return True
+        should_check = getattr(loop, "_should_check_val_fx", None)  # Lightning's own test (private)
+        return bool(should_check and should_check(trainer.fit_loop._data_fetcher))
+
+    def save(self, trainer: L.Trainer) -> None:
+        trainer.save_checkpoint(self.path)
+        self._last_save = time.monotonic()
+        self._save_pending = False
+
+    def _stop(self, trainer: L.Trainer) -> None:
+        signum = self.stop_signal if self.stop_signal is not None else signal.SIGTERM
+        run_dir = Path(trainer.default_root_dir).resolve()
+        message = (
+            f"Training stopped by {signal.Signals(signum).name} at epoch {trainer.current_epoch}, step "
+            f"{trainer.global_step}. Checkpoint saved: {self.path}. Resume with:\n"
+            f"    python -m colorgan.train resume={run_dir}"
+        )
+        if trainer.is_global_zero:
+            log.warning(message)
+        self._restore_handlers()
+        raise TrainingInterrupted(signum, message)
+
+    # -- hooks ------------------------------------------------------------------------------------
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Lightning installs its own SIGTERM handler just before this hook; ours replaces it for the
+        # fit loop, so a stop never cuts a step or a validation in half (Lightning's would stop in
+        # the middle of a validation, whose partial metrics a resumed run cannot rebuild).
+        self.stop_signal, self._stop_after_save, self._save_pending = None, False, False
+        self._requeue_signal, self._requeue_requested = None, False
+        self._last_save = time.monotonic()
+        self._install_handlers(trainer)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx) -> None:
+        stop, due = self._agree(trainer, self.stop_signal is not None, self._save_pending or self._due(trainer))
+        if stop and self.stop_signal is None:
+            self.stop_signal = signal.SIGTERM  # another rank received it
+        if self._validation_follows(trainer):  # everything waits until the validation is done
+            self._save_pending = due
+            return
+        if stop or due:
+            self.save(trainer)
+            # Raise at the next batch start, so this step's metrics are still logged; the state
+            # changes in between (fetching the next batch) are after the checkpoint.
+            self._stop_after_save = stop
+        self._run_deferred_requeue(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # After the epoch's validation and after ModelCheckpoint (Checkpoint callbacks run last, in
+        # config order), so the best-model record in this checkpoint is up to date.
+        self.save(trainer)
+        stop, _ = self._agree(trainer, self.stop_signal is not None, False)
+        self._stop_after_save = self._stop_after_save or stop
+        self._run_deferred_requeue(trainer)
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx) -> None:
+        if self._stop_after_save:
+            self._stop(trainer)
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._stop_after_save:
+            self._stop(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._restore_handlers()
+        if self._stop_after_save:  # training is complete, but the user asked to stop: skip testing
+            self._stop(trainer)
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        self._restore_handlers()

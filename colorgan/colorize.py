@@ -1,0 +1,299 @@
+"""Colorize photos: `python -m colorgan.colorize CHECKPOINT INPUT -o OUTPUT_DIR [--compare]`.
+
+INPUT is one image or a folder (searched recursively); outputs mirror the input names under
+OUTPUT_DIR at the input's exact size. Files that cannot be used get one line on stderr each and
+the rest are still done; the exit code is 1 when any failed, 2 when nothing could start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import rich.table
+import torch
+from PIL import Image
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from colorgan.checkpoint_io import CheckpointError
+from colorgan.image_io import (
+    DEFAULT_MAX_PIXELS,
+    ImageReadError,
+    Photo,
+    output_format,
+    output_suffix,
+    read_photo,
+    save_image,
+    to_pil,
+)
+from colorgan.inference import GAMUT_MODES, LAB, Colorizer
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_CANNOT_START = 0, 1, 2
+MIN_METRIC_SIDE = 11  # SSIM's 11x11 Gaussian window
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m colorgan.colorize",
+        description="Colorize black-and-white photos with a trained colorgan checkpoint (U-Net or GAN, Lab or "
+        "RGB). Colour photos are turned to grayscale first. Outputs have the input's exact size; the input's "
+        "own lightness is kept at full resolution and only the colour is predicted.",
+        epilog="Exit status: 0 all done, 1 some inputs failed (one line each on stderr), 2 could not start.",
+    )
+    parser.add_argument("checkpoint", type=Path, help="a .ckpt written by `python -m colorgan.train`")
+    parser.add_argument("input", type=Path, help="an image file, or a folder of images (searched recursively)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="folder for the outputs (created)")
+    parser.add_argument(
+        "--size", type=int, default=None,
+        help="longer side, in pixels, of the working resolution the network sees (default: its training size)",
+    )
+    parser.add_argument("--batch-size", type=int, default=16, help="images per network batch (default: 16)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps... (default: the best available)")
+    parser.add_argument(
+        "--compare", action="store_true",
+        help="also write NAME.compare.png (input gray | prediction | original) and print the metrics of "
+        "the predictions against the colour originals (also saved as OUTPUT/metrics.json)",
+    )
+    parser.add_argument(
+        "--gamut", choices=GAMUT_MODES, default="fit",
+        help="colours outside sRGB: 'fit' lowers their chroma so the input's lightness is kept (default); "
+        "'clip' clips RGB, as training's evaluation does (then --compare reproduces the test metrics)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
+    parser.add_argument(
+        "--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+        help=f"refuse larger images, a guard against decompression bombs (default: {DEFAULT_MAX_PIXELS:,})",
+    )
+    parser.add_argument(
+        "--min-side", type=int, default=8,
+        help="refuse images whose shorter side is below this many pixels (default: 8; 1 accepts any)",
+    )
+    return parser
+
+
+@dataclass
+class Job:
+    """One input file and where its outputs go."""
+
+    source: Path
+    output: Path
+    compare: Path
+    format: str
+    write_output: bool = True
+    write_compare: bool = False
+
+
+def readable_extensions() -> dict[str, str]:
+    """Lower-case suffix -> Pillow format, for every format Pillow can open."""
+    Image.init()
+    return {ext: fmt for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
+
+
+def find_inputs(root: Path, output_dir: Path) -> list[tuple[Path, Path]]:
+    """(file, path relative to what mirrors it) for one file, or every image under a folder
+    (hidden files and the output folder itself skipped)."""
+    if root.is_file():
+        return [(root, Path(root.name))]
+    extensions = readable_extensions()
+    output_dir = output_dir.resolve()
+    found = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if any(part.startswith(".") for part in relative.parts) or path.suffix.lower() not in extensions:
+            continue
+        inside_output = output_dir != root.resolve() and output_dir in path.resolve().parents
+        if path.is_file() and not inside_output:
+            found.append((path, relative))
+    return found
+
+
+def plan_jobs(inputs: list[tuple[Path, Path]], output_dir: Path) -> tuple[list[Job], list[tuple[Path, str]]]:
+    """Output paths for every input; refusals (output would replace an input or another output)."""
+    extensions = readable_extensions()
+    sources = {path.resolve() for path, _ in inputs}
+    jobs, refused, taken = [], [], {}
+    for path, relative in inputs:
+        fmt = output_format(extensions.get(path.suffix.lower()))
+        output = output_dir / relative.with_suffix(output_suffix(relative, fmt))
+        compare = output_dir / relative.parent / f"{relative.stem}.compare.png"
+        if output.resolve() in sources or compare.resolve() in sources:
+            refused.append((path, f"its output {output} would replace an input; choose another output folder"))
+            continue
+        clash = taken.get(output.resolve()) or taken.get(compare.resolve())
+        if clash is not None:
+            refused.append((path, f"its output {output} has the same name as that of {clash}; rename one"))
+            continue
+        taken[output.resolve()] = taken[compare.resolve()] = path
+        jobs.append(Job(path, output, compare, fmt))
+    return jobs, refused
+
+
+def comparison_image(photo: Photo, prediction: torch.Tensor) -> Image.Image:
+    """input gray | prediction | original, side by side; small images enlarged (nearest) to be seen."""
+    from colorgan.image_grid import make_grid  # imports Lightning: only when comparing
+
+    rgb = photo.rgb[None]
+    lightness, _ = LAB.split(rgb)
+    gray = LAB.merge(lightness, LAB.gray_target(lightness))
+    scale = max(1, min(8, 256 // max(rgb.shape[-2:])))
+    return Image.fromarray(make_grid([torch.cat([gray, prediction[None], rgb])], scale=scale))
+
+
+class Run:
+    """Colorizes the jobs in batches, reporting each failure on one line and counting outcomes."""
+
+    def __init__(self, colorizer: Colorizer, args: argparse.Namespace, console: Console) -> None:
+        self.colorizer, self.args, self.console = colorizer, args, console
+        self.done, self.skipped, self.failed = 0, 0, 0
+        self.model_metrics = self.baseline_metrics = None
+        if args.compare:
+            from colorgan.metrics import colorization_metrics  # torchmetrics: only when comparing
+
+            self.model_metrics, self.baseline_metrics = colorization_metrics(), colorization_metrics()
+        self.measured = 0
+        self.not_measured: list[str] = []
+
+    def fail(self, path: Path, reason: str) -> None:
+        self.failed += 1
+        self.console.print(f"error: {path}: {reason}", markup=False, highlight=False, soft_wrap=True)
+
+    def read(self, job: Job) -> Photo | None:
+        try:
+            photo = read_photo(job.source, max_pixels=self.args.max_pixels)
+        except ImageReadError as err:
+            self.fail(job.source, str(err))
+            return None
+        width, height = photo.size
+        if min(width, height) < self.args.min_side:
+            self.fail(job.source, f"too small to colorize ({width}x{height}; --min-side is {self.args.min_side})")
+            return None
+        return photo
+
+    def process(self, jobs: list[Job]) -> None:
+        loaded = [(job, photo) for job in jobs if (photo := self.read(job)) is not None]
+        if not loaded:
+            return
+        try:
+            predicted_ab = self.colorizer.predict_ab([photo.rgb for _, photo in loaded])  # small: working size
+        except (RuntimeError, ValueError) as err:  # e.g. out of memory: retry one at a time to name the culprit
+            if len(loaded) == 1:
+                self.fail(loaded[0][0].source, f"colorization failed: {type(err).__name__}: {err}")
+                return
+            for job, _ in loaded:
+                self.process([job])
+            return
+        for (job, photo), ab in zip(loaded, predicted_ab, strict=True):
+            try:  # full resolution one photo at a time
+                prediction = self.colorizer.apply_ab(photo.rgb, ab)
+                if job.write_output:
+                    save_image(to_pil(prediction, photo.alpha), job.output, job.format)
+                if self.args.compare:
+                    if job.write_compare:
+                        save_image(comparison_image(photo, prediction), job.compare, "PNG")
+                    self.measure(job, photo, prediction)
+            except OSError as err:
+                self.fail(job.source, f"cannot write {job.output}: {err}")
+                continue
+            except (RuntimeError, ValueError) as err:
+                self.fail(job.source, f"colorization failed: {type(err).__name__}: {err}")
+                continue
+            self.done += 1
+
+    def measure(self, job: Job, photo: Photo, prediction: torch.Tensor) -> None:
+        """Add one image to the metrics: prediction and gray baseline against the colour original."""
+        if photo.is_gray:
+            self.not_measured.append(f"{job.source} (a grayscale file: no colour to compare with)")
+            return
+        if min(photo.size) < MIN_METRIC_SIDE:
+            self.not_measured.append(f"{job.source} (smaller than SSIM's {MIN_METRIC_SIDE}x{MIN_METRIC_SIDE} window)")
+            return
+        rgb = photo.rgb[None]
+        lightness, _ = LAB.split(rgb)
+        self.model_metrics.update(prediction[None], rgb)
+        self.baseline_metrics.update(LAB.merge(lightness, LAB.gray_target(lightness)), rgb)
+        self.measured += 1
+
+    def metrics(self) -> dict | None:
+        if not self.measured:
+            return None
+        return {
+            "images": self.measured,
+            "model": {k: float(v) for k, v in self.model_metrics.compute().items()},
+            "grayscale_baseline": {k: float(v) for k, v in self.baseline_metrics.compute().items()},
+        }
+
+
+def print_metrics(metrics: dict, console: Console) -> None:
+    table = rich.table.Table(title=f"metrics on {metrics['images']} image(s) (prediction vs original)")
+    for column in ("metric", "model", "grayscale baseline"):
+        table.add_column(column)
+    for name, value in metrics["model"].items():
+        table.add_row(name, f"{value:.4f}", f"{metrics['grayscale_baseline'][name]:.4f}")
+    console.print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out, err = Console(), Console(stderr=True)
+
+    def cannot_start(message: str) -> int:
+        err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+        return EXIT_CANNOT_START
+
+    if args.batch_size < 1 or args.min_side < 1 or (args.size is not None and args.size < 1):
+        return cannot_start("--batch-size, --size and --min-side must be positive.")
+    if not args.input.exists():
+        return cannot_start(f"input not found: {args.input}")
+    inputs = find_inputs(args.input, args.output)
+    if not inputs:
+        return cannot_start(f"no image files in {args.input} (looked for {', '.join(sorted(readable_extensions()))})")
+    try:
+        colorizer = Colorizer.from_checkpoint(args.checkpoint, size=args.size, device=args.device, gamut=args.gamut)
+    except CheckpointError as error:
+        return cannot_start(str(error))
+    except (RuntimeError, ValueError, AssertionError) as error:  # e.g. --device cuda without CUDA
+        return cannot_start(f"cannot use device {args.device!r}: {error}")
+
+    jobs, refused = plan_jobs(inputs, args.output)
+    run = Run(colorizer, args, err)
+    for path, reason in refused:
+        run.fail(path, reason)
+    for job in jobs:  # existing files are kept; a file is skipped when all its outputs exist
+        job.write_output = args.overwrite or not job.output.exists()
+        job.write_compare = args.compare and (args.overwrite or not job.compare.exists())
+    todo = [job for job in jobs if job.write_output or job.write_compare]
+    run.skipped = len(jobs) - len(todo)
+    err.print(
+        f"colorizing {len(todo)} image(s) on {colorizer.device} at working size {colorizer.size}px "
+        f"({colorizer.color_space.name} model, {args.checkpoint})",
+        markup=False, highlight=False, soft_wrap=True,
+    )
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err) as progress:
+        task = progress.add_task("colorize", total=len(todo))
+        for start in range(0, len(todo), args.batch_size):
+            chunk = todo[start : start + args.batch_size]
+            run.process(chunk)
+            progress.advance(task, len(chunk))
+
+    if args.compare:
+        metrics = run.metrics()
+        for note in run.not_measured:
+            err.print(f"not measured: {note}", markup=False, highlight=False, soft_wrap=True)
+        if metrics is None:
+            err.print("no colour image to measure the predictions against", markup=False, highlight=False)
+        else:
+            args.output.mkdir(parents=True, exist_ok=True)
+            (args.output / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+            print_metrics(metrics, out)
+    skipped = f", {run.skipped} skipped (output exists; --overwrite replaces)" if run.skipped else ""
+    out.print(f"{run.done} colorized into {args.output}{skipped}, {run.failed} failed", markup=False, highlight=False)
+    return EXIT_SOME_FAILED if run.failed else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""Continue an interrupted run: `python -m colorgan.train resume=<run dir or checkpoint> [overrides]`.
+
+A resumed run uses its original command line (read from `<run dir>/.hydra/overrides.yaml`, with
+any overrides given now on top), writes into the same run directory, continues the same W&B run
+and appends to the same metrics.csv. Lightning restores the rest from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+
+import yaml
+from lightning.fabric.plugins.environments import SLURMEnvironment
+from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+from lightning.pytorch.loggers.logger import rank_zero_experiment
+
+log = logging.getLogger(__name__)
+
+LAST = Path("checkpoints") / "last.ckpt"
+HPC_PATTERN = "hpc_ckpt_*.ckpt"  # Lightning's SLURM requeue checkpoints, in the run dir
+WANDB_ID_FILE = "wandb_run_id"
+_RESUME_ARG = re.compile(r"^\+{0,2}resume=(.*)$")
+
+
+class ResumeError(ValueError):
+    """`resume=` points at nothing resumable; the message says what was looked for."""
+
+
+# -- which run, which checkpoint -----------------------------------------------------------------
+def run_dir_of(target: str | Path) -> Path | None:
+    """The run directory a `resume=` target belongs to: the folder itself, or for a checkpoint
+    `<run>/checkpoints/x.ckpt` (or Lightning's `<run>/hpc_ckpt_N.ckpt`) its run. None when the
+    target is a checkpoint outside any colorgan run (then it starts a new run from those weights)."""
+    path = Path(target).expanduser().resolve()
+    if path.is_dir():
+        return path
+    for candidate in (path.parent.parent, path.parent):
+        if (candidate / ".hydra" / "overrides.yaml").is_file():
+            return candidate
+    return None
+
+
+def checkpoints_in(run_dir: Path) -> list[Path]:
+    """Resumable checkpoints of a run, newest first."""
+    found = [p for p in [run_dir / LAST, *run_dir.glob(HPC_PATTERN)] if p.is_file()]
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def resolve_checkpoint(target: str | Path) -> Path:
+    """`resume=` value -> the checkpoint file to continue from (a run's newest one)."""
+    path = Path(target).expanduser().resolve()
+    if path.is_file():
+        return path
+    if path.is_dir():
+        found = checkpoints_in(path)
+        if found:
+            return found[0]
+        raise ResumeError(
+            f"resume={target}: no checkpoint in that run directory (looked for {path / LAST} and "
+            f"{path / HPC_PATTERN}). A run writes last.ckpt every few minutes; this one stopped before its first."
+        )
+    raise ResumeError(f"resume={target}: no such run directory or checkpoint file.")
+
+
+def checkpoint_to_resume(cfg: Any, output_dir: Path) -> Path | None:
+    """The checkpoint this job continues from: `resume`, else `ckpt_path`, else, on a SLURM job
+    requeued into the same run directory, that directory's newest checkpoint."""
+    if cfg.get("resume"):
+        return resolve_checkpoint(cfg.resume)
+    if cfg.get("ckpt_path"):
+        return Path(cfg.ckpt_path)
+    if SLURMEnvironment.detect():
+        found = checkpoints_in(output_dir)
+        if found:
+            log.info("SLURM job continues from %s (requeued into its run directory).", found[0])
+            return found[0]
+    return None
+
+
+# -- the command line of a resumed run -----------------------------------------------------------
+def _override_key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def _prefix(override: str) -> str:
+    return override[: len(override) - len(override.lstrip("+~"))]
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "\\'") + "'"
+
+
+def merge_overrides(original: list[str], given: list[str]) -> list[str]:
+    """The original run's overrides with today's on top: one for the same key replaces the original
+    in place (keeping its `+`, so `+callbacks.x.step=7` then `callbacks.x.step=-1` works), `~key`
+    drops it, others are appended."""
+    merged = list(original)
+    for arg in given:
+        same = [i for i, o in enumerate(merged) if _override_key(o) == _override_key(arg)]
+        if not same:
+            merged.append(arg)
+            continue
+        for i in same[1:]:
+            merged[i] = None
+        old = merged[same[0]]
+        if _prefix(arg) == "~":
+            merged[same[0]] = None if _prefix(old).startswith("+") else arg
+        else:
+            merged[same[0]] = arg if _prefix(arg) else _prefix(old) + arg
+        merged = [o for o in merged if o is not None]
+    return merged
+
+
+def resume_command_line(argv: list[str]) -> list[str]:
+    """argv of `python -m colorgan.train resume=<run> [overrides]` -> the run's original overrides
+    with today's on top, then `hydra.run.dir=<run>`. Other command lines come back unchanged.
+
+    Done before Hydra parses the command line, because the run directory is fixed by then.
+    """
+    targets = [m.group(1) for arg in argv[1:] if (m := _RESUME_ARG.match(arg))]
+    if not targets:
+        return argv
+    if any(arg in ("-m", "--multirun") for arg in argv[1:]):
+        raise SystemExit("resume= continues one run; drop -m/--multirun.")
+    run_dir = run_dir_of(targets[-1].strip("'\""))
+    if run_dir is None:  # a foreign checkpoint or a typo: train() continues or explains
+        return argv
+    given = [arg for arg in argv[1:] if "=" in arg and not arg.startswith("-")]
+    flags = [arg for arg in argv[1:] if arg not in given]
+    original = yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text()) or []
+    merged = merge_overrides(original, given)
+    if not any(_override_key(arg) == "hydra.run.dir" for arg in given):
+        merged.append(f"hydra.run.dir={_quote(str(run_dir))}")
+    if any(_override_key(o) == "sweep" for o in merged):  # +sweep= sets MULTIRUN; its job continues as one run
+        merged.append("hydra.mode=RUN")
+    return [argv[0], *flags, *merged]
+
+
+# -- loggers that continue -------------------------------------------------------------------------
+def wandb_run_id(run_dir: Path) -> str:
+    """This run directory's W&B run id: made and stored in `<run dir>/wandb_run_id` by the first
+    job, read by every later one (resume, SLURM requeue), so they all log into the same W&B run."""
+    path = Path(run_dir) / WANDB_ID_FILE
+    if path.is_file():
+        return path.read_text().strip()
+    run_id = secrets.token_hex(4)  # 8 characters of [0-9a-f], like W&B's own ids
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(run_id + "\n")
+    return run_id
+
+
+class _ContinuedMetricsFile(ExperimentWriter):
+    """Lightning's writer deletes an existing metrics.csv when it starts. This one keeps it: on its
+    first write it drops the rows at or after the first step this job logs (the part of the
+    interrupted run that the resumed one replays from its checkpoint) and appends after the rest."""
+
+    def __init__(self, log_dir: str) -> None:
+        self._trim_pending = True
+        super().__init__(log_dir)
+
+    def _check_log_dir_exists(self) -> None:
+        pass  # keep the previous job's files
+
+    def save(self) -> None:
+        if self._trim_pending and self.metrics:
+            self._keep_rows_before(min(int(row["step"]) for row in self.metrics))
+            self._trim_pending = False
+        super().save()
+
+    def _keep_rows_before(self, step: int) -> None:
+        path = Path(self.metrics_file_path)
+        if not path.is_file():
+            return
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            header = list(reader.fieldnames or [])
+            rows = [row for row in reader if row.get("step") and int(float(row["step"])) < step]
+        if not rows:
+            path.unlink()
+            return
+        tmp = path.with_name(f".{path.name}.partial")
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=header)
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(tmp, path)
+        self.metrics_keys = sorted(set(self.metrics_keys) | set(header))
+
+
+class ContinuedCSVLogger(CSVLogger):
+    """CSVLogger that appends to the run's metrics.csv when a job continues a run (resume, SLURM
+    requeue) instead of deleting it; rows the resumed run replays are not duplicated."""
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _ContinuedMetricsFile(log_dir=self.log_dir)
+        return self._experiment

@@ -1,0 +1,133 @@
+"""What a run leaves on disk, and how to find runs under a folder: the contract between
+`colorgan.train` (writes), the sweep summary and `colorgan.report` (read), so both work offline.
+
+A run directory holds:
+    config.yaml          the resolved config            (train, at start)
+    .hydra/              Hydra's own record of the job  (Hydra, at start)
+    csv/metrics.csv      every logged metric            (CSVLogger)
+    run_info.json        fit wall time, epochs, steps   (train, after fit)
+    test_metrics.json    test/* and test_baseline/*     (train, after test)
+    job_status.json      COMPLETED or FAILED + error    (sweep_summary.JobStatusFile, at job end)
+    checkpoints/         best-*.ckpt, last.ckpt
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+CONFIG = "config.yaml"
+RUN_INFO = "run_info.json"
+TEST_METRICS = "test_metrics.json"
+JOB_STATUS = "job_status.json"
+# Folders inside a run that never hold another run (W&B's offline dir has its own config.yaml).
+NOT_RUNS = {".hydra", ".submitit", ".device_slots", "wandb", "csv", "checkpoints", "images"}
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write atomically, so a reader (or a second rank) never sees half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON ({err}); delete it or re-run the job.") from err
+
+
+@dataclass
+class Run:
+    """One run directory, read lazily."""
+
+    path: Path
+
+    @cached_property
+    def config(self) -> DictConfig | None:
+        path = self.path / CONFIG
+        return OmegaConf.load(path) if path.is_file() else None
+
+    @cached_property
+    def test_metrics(self) -> dict[str, float] | None:
+        return _read_json(self.path / TEST_METRICS)
+
+    @cached_property
+    def info(self) -> dict[str, Any]:
+        return _read_json(self.path / RUN_INFO) or {}
+
+    @cached_property
+    def job_status(self) -> dict[str, Any] | None:
+        return _read_json(self.path / JOB_STATUS)
+
+    @property
+    def finished(self) -> bool:
+        return self.test_metrics is not None
+
+    @property
+    def failed(self) -> bool:
+        return (self.job_status or {}).get("status") == "FAILED"
+
+    def problem(self) -> str | None:
+        """Why this run has no results, or None when it has."""
+        if self.failed:
+            return f"failed: {self.job_status.get('error', 'unknown error')}"
+        if self.config is None:
+            return f"no {CONFIG}: the job stopped before training started"
+        if not self.finished:
+            if self.config.get("test") is False:
+                return f"trained with test=false, so there is no {TEST_METRICS}"
+            return f"no {TEST_METRICS}: the run is still going, was killed, or its test step never ran"
+        return None
+
+    @cached_property
+    def experiment(self) -> str:
+        """The experiment file it was launched with (unet, gan_lrelu, ...), else the run name."""
+        hydra_file = self.path / ".hydra" / "hydra.yaml"
+        if hydra_file.is_file():
+            choice = OmegaConf.select(OmegaConf.load(hydra_file), "hydra.runtime.choices.experiment")
+            if choice:
+                return str(choice)
+        return str(self.config.get("name", self.path.name)) if self.config is not None else self.path.name
+
+    def checkpoint(self) -> Path | None:
+        """The best checkpoint (what was tested), else the last one."""
+        best = sorted((self.path / "checkpoints").glob("best-*.ckpt"))
+        if best:
+            return best[-1]
+        last = self.path / "checkpoints" / "last.ckpt"
+        return last if last.is_file() else None
+
+
+def is_run_dir(path: Path) -> bool:
+    return path.name not in NOT_RUNS and ((path / CONFIG).is_file() or (path / ".hydra").is_dir())
+
+
+def find_runs(folders: Iterable[str | Path]) -> list[Run]:
+    """Every run directory in or under `folders` (runs or sweep dirs), in path order, each once."""
+    found: dict[Path, Run] = {}
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder} is not a directory; give run or sweep directories.")
+        for root, dirs, _ in os.walk(folder):
+            root_path = Path(root)
+            if is_run_dir(root_path):
+                found.setdefault(root_path.resolve(), Run(root_path))
+            dirs[:] = sorted(d for d in dirs if d not in NOT_RUNS)
+    return sorted(found.values(), key=lambda run: _natural_key(run.path))
+
+
+def _natural_key(path: Path) -> list:
+    """Sort 2_x before 10_x (sweep job dirs start with the job number)."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(path))]

@@ -1,0 +1,121 @@
+"""Bad configs are refused in well under a second, before any data is read, with what is valid."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import CONF_DIR, REPO, TINY, compose_train
+from hydra.errors import MissingConfigException
+
+from colorgan.config_validation import ConfigError, validate_config
+from colorgan.train import train
+
+HAS_GAN = (CONF_DIR / "model" / "gan.yaml").is_file()
+needs_gan = pytest.mark.skipif(not HAS_GAN, reason="conf/model/gan.yaml absent (GAN not merged yet)")
+
+# (override, what the message must say), for both models.
+COMMON = [
+    ("model.generator.activation=swish", "valid values are relu, lrelu, elu, gelu, silu, mish"),
+    ("model.generator.decoder_activation=tanh", "valid values are relu, lrelu"),
+    ("model.generator.norm=layer", "valid values are batch, instance, group, none"),
+    ("data.color_space=hsv", "data.color_space='hsv': valid values are lab, rgb"),
+    ("model.generator.channels=[8,16,32,64,128,256]", "multiples of 64, but images are 32x32"),
+    ("model.generator.channels=[8,0]", "positive integer widths"),
+    ("model.generator.dropout=1.0", "must be in [0, 1)"),
+    ("data.batch_size=0", "data.batch_size=0: must be an integer >= 1"),
+    ("data.eval_batch_size=-4", "data.eval_batch_size=-4: must be an integer >= 1"),
+    ("trainer.max_epochs=0", "trainer.max_epochs=0"),
+    ("callbacks.last_checkpoint.every_n_minutes=0", "must be a number > 0 or null"),
+    ("model.betas=[0.5,1.5]", "Adam's betas are two numbers in [0, 1)"),
+    ("resume=/no/such/run", "resume=/no/such/run: no such run directory or checkpoint file"),
+    ("model._target_=colorgan.models.nope.Model", "model._target_='colorgan.models.nope.Model': cannot be imported"),
+]
+UNET = [
+    ("model.loss=huber", "model.loss='huber': valid values are l1, l2, smooth_l1"),
+    ("model.lr=0", "model.lr=0: a learning rate must be a number > 0"),
+    ("model.lr=-1e-4", "model.lr=-0.0001: a learning rate must be a number > 0"),
+    ("model.weight_decay=-1", "model.weight_decay=-1: must be a number >= 0"),
+]
+GAN = [
+    ("model.gan_loss=wasserstein", "valid values are vanilla, lsgan, hinge"),
+    ("model.discriminator.name=pixel", "valid values are patch, global"),
+    ("model.discriminator.norm=layer", "valid values are batch, instance, group, none"),
+    ("model.lr_g=0", "model.lr_g=0: a learning rate must be a number > 0"),
+    ("model.lr_d=-1", "model.lr_d=-1: a learning rate must be a number > 0"),
+    ("model.lambda_l1=-1", "model.lambda_l1=-1: a loss weight must be a number >= 0"),
+]
+CASES = [("unet_lrelu", o, m) for o, m in COMMON + UNET] + [
+    pytest.param("gan", o, m, marks=needs_gan) for o, m in COMMON + GAN
+]
+
+
+@pytest.mark.parametrize(("experiment", "override", "message"), CASES)
+def test_invalid_value_is_refused_quickly_before_data(experiment, override, message, tmp_path):
+    # The data folder does not exist: if anything read data, the error would be a DatasetError.
+    cfg = compose_train([f"+experiment={experiment}", *TINY, override], tmp_path / "run", tmp_path / "no_data")
+    started = time.perf_counter()
+    with pytest.raises(ConfigError) as refused:
+        train(cfg)
+    assert time.perf_counter() - started < 5.0  # typically ~0.05 s; generous for loaded CI machines
+    assert message in str(refused.value)
+    assert not (tmp_path / "run" / "config.yaml").exists()  # nothing was run
+
+
+def test_every_problem_is_listed_at_once(tiny_cfg):
+    cfg = tiny_cfg("model.lr=0", "data.batch_size=0", "model.generator.norm=layer")
+    with pytest.raises(ConfigError) as refused:
+        validate_config(cfg)
+    assert str(refused.value).count("\n  - ") == 3
+
+
+def test_valid_configs_pass(tiny_cfg):
+    validate_config(tiny_cfg())
+    validate_config(tiny_cfg("logger=wandb", "logger.wandb.mode=offline", "data.eval_batch_size=null"))
+
+
+def test_wandb_mode_is_checked(tiny_cfg):
+    with pytest.raises(ConfigError, match="logger.wandb.mode='sometimes': valid values are null, online, offline"):
+        validate_config(tiny_cfg("logger=wandb", "logger.wandb.mode=sometimes"))
+
+
+def test_unknown_logger_is_refused_with_the_options(tmp_path):
+    # A config group choice: Hydra itself refuses it, listing what exists.
+    with pytest.raises(MissingConfigException) as refused:
+        compose_train(["+experiment=unet_lrelu", *TINY, "logger=tensorboard"], tmp_path / "run")
+    assert "Available options in 'logger'" in str(refused.value)
+    assert "csv" in str(refused.value) and "wandb" in str(refused.value)
+
+
+def test_new_run_does_not_overwrite_a_resumable_one(tiny_cfg, tmp_path):
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    last.parent.mkdir(parents=True)
+    last.write_bytes(b"a checkpoint")
+    with pytest.raises(ConfigError, match=f"resume={tmp_path / 'run'}"):
+        validate_config(tiny_cfg())
+
+
+def test_unwritable_run_dir_is_refused(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    cfg = compose_train(["+experiment=unet_lrelu", *TINY], blocker / "run")
+    with pytest.raises(ConfigError, match="is not writable"):
+        validate_config(cfg)
+
+
+@pytest.mark.slow  # tests/test_cli.py runs a refused command line in the fast suite
+def test_cli_refuses_bad_values_with_their_messages(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, "-m", "colorgan.train", *TINY, "model.lr=-1", "model.generator.norm=layer",
+         f"hydra.run.dir={tmp_path / 'run'}", f"paths.data_dir={tmp_path / 'no_data'}"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "model.lr=-1: a learning rate must be a number > 0" in output
+    assert "model.generator.norm='layer': valid values are batch, instance, group, none" in output
+    assert "DatasetError" not in output

@@ -1,0 +1,56 @@
+"""`python -m colorgan.export --format onnx`: onnxruntime gives PyTorch's output (skipped without the
+`export` extra: pip install 'colorgan[export]')."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+pytest.importorskip("onnxscript", reason="ONNX export needs: pip install 'colorgan[export]'")
+pytest.importorskip("onnxruntime", reason="the ONNX check needs: pip install 'colorgan[export]'")
+import onnx  # noqa: E402
+
+from colorgan.export import build_module, main, run_onnx  # noqa: E402
+from colorgan.inference import Colorizer  # noqa: E402
+
+
+def test_fixed_shape_onnx_matches_pytorch_and_the_colorizer(tiny_checkpoint, tmp_path, capsys):
+    checkpoint = tiny_checkpoint("lab")
+    path = tmp_path / "colorizer.onnx"
+    assert main([str(checkpoint), "--format", "onnx", "--fixed-shape", "-o", str(path)]) == 0
+    assert "onnxruntime matches PyTorch" in capsys.readouterr().out
+    model = onnx.load(str(path))
+    metadata = {p.key: p.value for p in model.metadata_props}
+    assert metadata["colorgan.color_space"] == "lab" and json.loads(metadata["colorgan.train_image_size"]) == [32, 32]
+    assert [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim] == [1, 3, 32, 32]
+
+    rgb = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    exported = run_onnx(path, rgb)
+    module, _ = build_module(checkpoint)
+    with torch.no_grad():
+        torch.testing.assert_close(exported, module(rgb), atol=1e-4, rtol=0)
+    # At its working size, the Python colorizer gives the same picture.
+    colorizer = Colorizer.from_checkpoint(checkpoint, device="cpu")
+    torch.testing.assert_close(exported[0], colorizer.colorize([rgb[0]])[0], atol=1e-4, rtol=0)
+
+
+def test_bad_checkpoint_exits_2(tmp_path, capsys):
+    (tmp_path / "bad.ckpt").write_text("nope")
+    assert main([str(tmp_path / "bad.ckpt")]) == 2
+    assert "not a PyTorch checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "bad.onnx").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("space", ["lab", "rgb"])
+def test_dynamic_onnx_takes_other_batches_and_shapes(space, tiny_checkpoint, tmp_path, capsys):
+    checkpoint = tiny_checkpoint(space)
+    path = tmp_path / "colorizer.onnx"
+    assert main([str(checkpoint), "-o", str(path), "--no-check"]) == 0
+    module, _ = build_module(checkpoint)
+    for shape in [(1, 3, 32, 32), (3, 3, 24, 56)]:
+        rgb = torch.rand(shape, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            torch.testing.assert_close(run_onnx(path, rgb), module(rgb), atol=1e-4, rtol=0)

@@ -1,0 +1,81 @@
+"""`colorgan.report` over runs trained here with the real trainer (in-process, tiny)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+from conftest import TINY, compose_train
+from PIL import Image
+
+from colorgan.models.unet_colorizer import UNetColorizer
+from colorgan.report import LABEL_WIDTH, ReportError, _load_generator, main, write_report
+from colorgan.run_dir import find_runs, write_json
+from colorgan.train import train
+
+
+@pytest.fixture(scope="module")
+def two_runs(tiny_cifar, tmp_path_factory):
+    """A folder holding two finished runs: unet on Lab and unet_lrelu on RGB."""
+    root = tmp_path_factory.mktemp("runs")
+    for experiment, space in (("unet", "lab"), ("unet_lrelu", "rgb")):
+        train(compose_train([f"+experiment={experiment}", *TINY, f"data.color_space={space}"], root / f"{experiment}_{space}", tiny_cifar))
+    return root
+
+
+def table_rows(report: str) -> list[list[str]]:
+    lines = report.split("\n\n| model |")[1].split("\n\n")[0].splitlines()[2:]
+    return [[cell.strip() for cell in line.split("|")[1:-1]] for line in lines]
+
+
+def test_one_row_per_run_plus_a_baseline_per_colour_space_and_the_image(two_runs, tmp_path):
+    report_path, image_path = write_report([two_runs], tmp_path, sort_by="mae")
+    rows = table_rows(report_path.read_text())
+    runs, baselines = rows[:2], rows[2:]
+    assert {(r[0], r[1], r[2], r[3], r[4]) for r in runs} == {("unet", "relu", "none", "lab", "1"),
+                                                              ("unet_lrelu", "lrelu", "batch", "rgb", "1")}
+    assert all(r[5].endswith("s") for r in runs)  # train time
+    assert float(runs[0][6]) <= float(runs[1][6])  # sorted by MAE, best first
+    assert [b[3] for b in baselines] == ["lab", "rgb"] and all("grayscale" in b[0] for b in baselines)
+    assert "0.556810" in report_path.read_text()  # the seed's numbers, quoted
+    assert Image.open(image_path).size == (LABEL_WIDTH + 8 * (32 * 4 + 2) + 2, 4 * (32 * 4 + 2) + 2)
+
+    psnr_first = table_rows(write_report([two_runs], tmp_path, sort_by="psnr")[0].read_text())[:2]
+    assert float(psnr_first[0][7]) >= float(psnr_first[1][7])  # higher PSNR is better
+
+
+def test_runs_without_results_are_named_with_the_reason(two_runs, tmp_path):
+    root = tmp_path / "sweep"
+    shutil.copytree(two_runs, root)
+    failed, unfinished = root / "unet_lab", root / "unet_lrelu_rgb"
+    (failed / "test_metrics.json").unlink()
+    write_json(failed / "job_status.json", {"status": "FAILED", "error": "RuntimeError: out of memory"})
+    (unfinished / "test_metrics.json").unlink()
+    shutil.copytree(two_runs / "unet_lab", root / "no_checkpoint")
+    shutil.rmtree(root / "no_checkpoint" / "checkpoints")
+
+    report = write_report([root], tmp_path / "out")[0].read_text()
+    assert len(table_rows(report)) == 1 + 1  # the one finished run and its baseline
+    assert "RuntimeError: out of memory" in report
+    assert "still going, was killed" in report
+    assert "Not in comparison.png (no checkpoint): `no_checkpoint`" in report
+
+
+def test_it_explains_when_a_folder_holds_no_finished_run(two_runs, tmp_path, capsys):
+    with pytest.raises(ReportError, match="No colorgan run under"):
+        write_report([tmp_path], tmp_path / "out")
+    shutil.copytree(two_runs / "unet_lab", tmp_path / "run")
+    (tmp_path / "run" / "test_metrics.json").unlink()
+    assert main([str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert "None of the 1 runs found has finished" in err and "no test_metrics.json" in err
+
+
+def test_the_safe_loader_rebuilds_the_trained_generator(two_runs):
+    (run,) = [r for r in find_runs([two_runs]) if r.path.name == "unet_lrelu_rgb"]
+    generator, space = _load_generator(run.checkpoint())
+    module = UNetColorizer.load_from_checkpoint(run.checkpoint(), map_location="cpu", weights_only=False).eval()
+    inputs = torch.rand(2, 1, 32, 32) * 2 - 1
+    assert space.name == "rgb"
+    assert torch.allclose(generator(inputs), module(inputs))

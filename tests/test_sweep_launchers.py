@@ -1,0 +1,54 @@
+"""Launchers other than Hydra's basic one: jobs in parallel on one machine (joblib), SLURM (submitit)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from conftest import compose_train
+from train_cli import failure_text, job_dirs, only_sweep_dir, train_cli
+
+from colorgan.devices import gpu_count
+
+
+@pytest.mark.slow
+def test_the_parallel_launcher_runs_two_jobs_at_once_each_on_its_own_device(tiny_cifar, tmp_path):
+    # Jobs of 5 short epochs: long enough to overlap however unevenly the two workers start on a busy machine.
+    result = train_cli("+sweep=seed_study", "+experiment=unet", "hydra/launcher=parallel", "hydra.launcher.n_jobs=2",
+                       "trainer.max_epochs=5", "trainer.limit_train_batches=8", data_dir=tiny_cifar, log_dir=tmp_path)
+    assert result.returncode == 0, failure_text(result)
+    infos = [json.loads((run / "run_info.json").read_text()) for run in job_dirs(only_sweep_dir(tmp_path, "seed_study"))]
+    # A job takes the lowest free slot, so slot 1 is only ever taken while slot 0 is held.
+    assert sorted(info["device_slot"] for info in infos) == [0, 1]
+    assert max(info["started_at"] for info in infos) < min(info["fit_ended_at"] for info in infos)  # overlapping
+
+
+def test_the_parallel_launcher_runs_as_many_jobs_as_there_are_gpus(tmp_path):
+    cfg = compose_train(["+sweep=seed_study", "hydra/launcher=parallel"], tmp_path / "run")
+    assert cfg.hydra.launcher._target_.endswith("JoblibLauncher")
+    assert cfg.hydra.launcher.n_jobs == gpu_count() == max(torch.cuda.device_count(), 1)
+
+
+def test_the_slurm_launcher_gives_every_gpu_a_task(tmp_path):
+    cfg = compose_train(["+sweep=seed_study", "hydra/launcher=slurm", "hydra.launcher.gpus_per_node=4", "trainer=ddp"],
+                        tmp_path / "run")
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert (launcher.gpus_per_node, launcher.tasks_per_node, launcher.nodes) == (4, 4, 1)
+    assert cfg.trainer.strategy == "ddp" and cfg.trainer.devices == "auto"  # Lightning takes ranks from SLURM
+    assert launcher.submitit_folder.startswith(str(cfg.hydra.sweep.dir))
+
+
+@pytest.mark.slow
+def test_submitit_runs_a_sweep_job_in_its_own_process(tiny_cifar, tmp_path):
+    """The submitit path (pickled job, run elsewhere, result collected) with its local executor:
+    the same code a SLURM job runs, minus the cluster."""
+    result = train_cli("+sweep=seed_study", "+experiment=unet", "data.color_space=lab", "hydra/launcher=submitit_local",
+                       "hydra.launcher.timeout_min=10", data_dir=tiny_cifar, log_dir=tmp_path)
+    assert result.returncode == 0, failure_text(result)
+    sweep_dir = only_sweep_dir(tmp_path, "seed_study")
+    (run,) = job_dirs(sweep_dir)
+    assert json.loads((run / "job_status.json").read_text())["status"] == "COMPLETED"
+    assert (run / "test_metrics.json").is_file()
+    assert "1 jobs: 1 finished" in (sweep_dir / "sweep_summary.md").read_text()

@@ -1,0 +1,43 @@
+"""Run `python -m colorgan.train` / `python -m colorgan.report` as a user would: a fresh process,
+this checkout's code, the tiny settings on the command line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO, TINY
+
+
+def run_module(module: str, *args: str, env: dict[str, str] | None = None, timeout: int = 600):
+    environment = {**os.environ, "PYTHONPATH": str(REPO), "WANDB_MODE": "offline", "WANDB_SILENT": "true", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=REPO, env=environment, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def train_cli(*overrides: str, data_dir: Path, log_dir: Path, tiny: list[str] = TINY, env: dict[str, str] | None = None,
+              timeout: int = 600):
+    """`python -m colorgan.train <tiny> <overrides>` writing under log_dir (later overrides win)."""
+    return run_module(
+        "colorgan.train", *tiny, *overrides, f"paths.data_dir={data_dir}", f"paths.log_dir={log_dir}",
+        env=env, timeout=timeout,
+    )
+
+
+def only_sweep_dir(log_dir: Path, sweep: str) -> Path:
+    """The single launch of `sweep` under log_dir/sweeps/<sweep>/<time>."""
+    launches = sorted((log_dir / "sweeps" / sweep).iterdir())
+    assert len(launches) == 1, launches
+    return launches[0]
+
+
+def job_dirs(sweep_dir: Path) -> list[Path]:
+    return sorted((d for d in sweep_dir.iterdir() if d.is_dir() and not d.name.startswith(".")), key=lambda d: int(d.name.split("_")[0]))
+
+
+def failure_text(result) -> str:
+    """The end of a failed process's output, for assertion messages."""
+    return f"exit {result.returncode}\n--- stdout\n{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-5000:]}"
