@@ -130,9 +130,15 @@ class ColorizerModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self.train_image_size is not None:
             checkpoint["train_image_size"] = self.train_image_size
+        # A mid-epoch checkpoint carries the epoch's running sums, so a resumed run logs the mean
+        # of the whole epoch, not of the part after the resume.
+        checkpoint["train_epoch_sums"] = {
+            name: [float(total), count] for name, (total, count) in self._epoch_sums.items()
+        }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.train_image_size = checkpoint.get("train_image_size", self.train_image_size)
+        self._epoch_sums = {name: list(sums) for name, sums in checkpoint.get("train_epoch_sums", {}).items()}
 
     def _evaluate(self, batch: ColorBatch, stage: str) -> None:
         pred_rgb = self.color_space.merge(batch.inputs, self(batch.inputs))

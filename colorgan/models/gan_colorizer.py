@@ -171,6 +171,7 @@ class GANColorizer(ColorizerModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Refuse to write weights that are NaN or infinite (a last line behind the loss check)."""
+        super().on_save_checkpoint(checkpoint)
         bad = [k for k, v in checkpoint["state_dict"].items() if v.is_floating_point() and not torch.isfinite(v).all()]
         if bad:
             raise FloatingPointError(
