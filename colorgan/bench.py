@@ -42,6 +42,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from colorgan.data.datamodule import ColorizationDataModule
 from colorgan.models.base import ColorizerModule
 from colorgan.models.gan_colorizer import GANColorizer
+from colorgan.train import build_loggers
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 AUTOCAST = {"32-true": None, "32": None, "bf16-mixed": torch.bfloat16}
@@ -129,18 +130,28 @@ class BatchClock(L.Callback):
 
 
 def bench_trainer(cfg: DictConfig, **overrides) -> L.Trainer:
-    """The configured Trainer without what a benchmark must not time (logging to disk,
-    checkpoints, progress bar, image grids)."""
+    """The configured Trainer without what a measurement of one stage must not time (logging to
+    disk, checkpoints, progress bar, image grids)."""
     options = dict(logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                    num_sanity_val_steps=0, fast_dev_run=False)
     return instantiate(cfg.trainer, **{**options, **overrides})
+
+
+def training_trainer(cfg: DictConfig, clock: BatchClock, steps: int) -> L.Trainer:
+    """The Trainer `python -m colorgan.train` builds, with its callbacks (progress bar, checkpoint
+    callbacks, random states, image grid) and loggers (the CSV logger unless the command line
+    chose another), stopped after `steps` training steps and without validation."""
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    return instantiate(cfg.trainer, callbacks=[*callbacks, clock], logger=build_loggers(cfg) or False,
+                       enable_model_summary=False, fast_dev_run=False, max_epochs=-1, max_steps=steps,
+                       limit_val_batches=0, num_sanity_val_steps=0)
 
 
 def time_colorgan(cfg: DictConfig, model: ColorizerModule, data: ColorizationDataModule, warmup: int, steps: int):
     """(wall, CPU) images per second of Trainer.fit (no validation), CPU seconds of each step, the
     device and the peak memory."""
     clock = BatchClock(warmup, last=warmup + steps)
-    trainer = bench_trainer(cfg, callbacks=[clock], max_epochs=-1, max_steps=warmup + steps, limit_val_batches=0)
+    trainer = training_trainer(cfg, clock, warmup + steps)
     reset_peak_memory(trainer.strategy.root_device)
     trainer.fit(model, datamodule=data)
     return clock.images_per_second(), clock.step_cpu_times(), clock.device, peak_memory(clock.device)
@@ -268,7 +279,10 @@ def step_costs(model: ColorizerModule, data: ColorizationDataModule) -> tuple[fl
 def compose_experiments(experiments: list[str], overrides: list[str], output_dir: str) -> dict[str, DictConfig]:
     """Each experiment's config with the overrides. An override of a key that only some of the
     experiments have (model.discriminator.* has only the GAN) applies to those; a key that none
-    has fails as it would in `python -m colorgan.train`."""
+    has fails as it would in `python -m colorgan.train`. Runs log to CSV unless an override
+    picks the logger (`logger=wandb`, the training default, adds W&B's writer)."""
+    if not any(o.lstrip("+~").split("=", 1)[0].split(".")[0] == "logger" for o in overrides):
+        overrides = ["logger=csv", *overrides]
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         plain = {e: compose("train", overrides=[f"+experiment={e}"]) for e in experiments}
 
@@ -311,6 +325,8 @@ def bench_experiment(cfg: DictConfig, args: argparse.Namespace) -> dict:
         sizes=(len(data.train_images), len(data.val_images), len(data.test_images)), epochs=cfg.trainer.max_epochs,
         options=f"channels_last={cfg.model.channels_last}, compile={cfg.model.compile}, "
                 f"on_device={cfg.data.get('on_device', False)}",
+        path=f"callbacks {', '.join(k for k, v in (cfg.get('callbacks') or {}).items() if v is not None) or 'none'}; "
+             f"loggers {', '.join(k for k, v in (cfg.get('logger') or {}).items() if v is not None) or 'none'}",
     )
     return row
 
@@ -345,6 +361,7 @@ def report(rows: dict[str, dict], args: argparse.Namespace, command: str, loads:
         f"at end {' '.join(f'{x:.1f}' for x in loads[1])}",
         f"- batch {first['batch_size']}, precision {first['precision']}, {first['options']}; "
         f"{args.steps} timed steps after {args.warmup} warm-up, {args.repeats} interleaved repeats (median)",
+        f"- colorgan's path: Trainer.fit with the DataModule, {first['path']}",
         "",
         "| | " + " | ".join(names) + " |",
         "|---" * (len(names) + 1) + "|",

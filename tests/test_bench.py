@@ -47,6 +47,9 @@ def check_report(text: str) -> None:
     assert len(cpu) == 2 and all(float(x) > 0 for x in cpu)
     assert "GiB RSS" in rows["peak memory, colorgan / bare"]
     assert "Data: 64 train, 16 validation, 16 test images." in text
+    # colorgan's path is the training command's Trainer: its callbacks and (by default) the CSV logger.
+    path = next(line for line in text.splitlines() if line.startswith("- colorgan's path"))
+    assert all(name in path for name in ("progress_bar", "model_checkpoint", "last_checkpoint", "loggers csv")), path
 
 
 def test_python_m_colorgan_bench_prints_every_field(tiny_cifar, tmp_path):
@@ -70,6 +73,8 @@ def test_overrides_reach_the_experiments_that_have_the_key(tmp_path):
                                   str(tmp_path))
     assert configs["gan_lrelu"].model.discriminator.channels == 8 and "discriminator" not in configs["unet_lrelu"].model
     assert configs["unet_lrelu"].data.batch_size == configs["gan_lrelu"].data.batch_size == 4
+    assert all(list(cfg.logger) == ["csv"] for cfg in configs.values())  # the default for a benchmark
+    assert list(compose_experiments(["unet"], ["logger=wandb"], str(tmp_path))["unet"].logger) == ["csv", "wandb"]
     with pytest.raises(ConfigCompositionException, match="model.discriminatr"):  # a key no experiment has
         compose_experiments(["unet_lrelu", "gan_lrelu"], ["model.discriminatr.channels=8"], str(tmp_path))
 
