@@ -442,7 +442,8 @@ def main(argv: list[str] | None = None) -> str:
     if args.threads:
         torch.set_num_threads(args.threads)
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=".*(does not have many workers|GPU available but not used).*")
+    warnings.filterwarnings("ignore", message=".*(does not have many workers|GPU available but not used"
+                                              "|could not find the monitored key|exists and is not empty).*")
     loads = [os.getloadavg()]
     with tempfile.TemporaryDirectory(prefix="colorgan-bench-") as output_dir:
         configs = compose_experiments(args.experiments, args.overrides, output_dir)

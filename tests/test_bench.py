@@ -59,7 +59,6 @@ def test_python_m_colorgan_bench_prints_every_field(tiny_cifar, tmp_path):
     assert (tmp_path / "B.md").read_text().strip() in out.stdout  # --markdown appends the same report
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(not (REPO / ".venv" / "bin" / "python").exists(), reason="make targets use .venv")
 def test_make_bench(tiny_cifar):
     out = subprocess.run(["make", "bench", f"ARGS={' '.join(TINY_BENCH)}"], cwd=REPO, capture_output=True, text=True,
