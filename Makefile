@@ -13,7 +13,7 @@ SWEEP ?= seed_study
 RUNS ?= $(lastword $(sort $(wildcard logs/sweeps/$(SWEEP)/*)))   # the latest launch of SWEEP
 ARGS ?=
 
-.PHONY: install train sweep report test test-all lint clean
+.PHONY: install train sweep report test test-all lint bench clean
 
 install: $(VENV)/.installed
 
@@ -44,6 +44,10 @@ test: install
 ## Every test, slow ones included
 test-all: install
 	$(PY) -m pytest $(ARGS)
+
+## Training throughput against a bare PyTorch loop (docs/bench.md): make bench ARGS="--steps 2 --repeats 3"
+bench: install
+	$(PY) -m colorgan.bench $(ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check colorgan tests

@@ -17,6 +17,37 @@ class MAE255(MeanAbsoluteError):
         super().update(preds.float() * 255.0, target.float() * 255.0)
 
 
+class LabOfPair:
+    """rgb_to_lab of a (preds, target) pair, shared by the Lab metrics of one collection: they are
+    updated with the same two tensors, so each batch is converted once instead of once per metric
+    (kornia's rgb_to_lab is the costliest part of these metrics).
+
+    The pair is held until `users` metrics have read it, then released. A pair is recognised by
+    tensor identity and version counter, so a new batch (or one changed in place) is converted
+    anew; inference tensors (Lightning's validate and test) have no version counter and are
+    recognised by identity, which the collection's back-to-back updates make exact.
+    """
+
+    def __init__(self, users: int = 1) -> None:
+        self.users = users
+        self._pair: tuple | None = None
+        self._lab: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._reads = 0
+
+    def __call__(self, preds: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 3, H, W) RGB in [0, 1], twice -> their Lab, unscaled, in float32."""
+        key = tuple(None if t.is_inference() else t._version for t in (preds, target))
+        cached = self._pair is not None and self._pair[0] is preds and self._pair[1] is target and self._pair[2] == key
+        if not cached:
+            self._pair, self._reads = (preds, target, key), 0
+            self._lab = rgb_to_lab(preds.float()), rgb_to_lab(target.float())
+        lab = self._lab
+        self._reads += 1
+        if self._reads >= self.users:  # every user has it: hold no tensors between batches
+            self._pair = self._lab = None
+        return lab
+
+
 class LabPixelAccuracy(Metric):
     """Share of pixels whose L, a and b are all within a tolerance of the truth (Nazeri et al.:
     |dL| <= 2, |da| <= 2.2, |db| <= 2.2 in unscaled Lab, i.e. 2% of each channel's range)."""
@@ -24,14 +55,16 @@ class LabPixelAccuracy(Metric):
     full_state_update = False
     higher_is_better = True
 
-    def __init__(self, tol_l: float = 2.0, tol_ab: float = 2.2, **kwargs) -> None:
+    def __init__(self, tol_l: float = 2.0, tol_ab: float = 2.2, lab: LabOfPair | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.tol = (tol_l, tol_ab, tol_ab)
+        self.lab = lab or LabOfPair()
         self.add_state("hits", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("total", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
 
     def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
-        diff = (rgb_to_lab(preds.float()) - rgb_to_lab(target.float())).abs()  # (B, 3, H, W)
+        lab_p, lab_t = self.lab(preds, target)
+        diff = (lab_p - lab_t).abs()  # (B, 3, H, W)
         tol = diff.new_tensor(self.tol).view(1, 3, 1, 1)
         hits = (diff <= tol).all(dim=1)
         self.hits += hits.sum()
@@ -48,14 +81,16 @@ class ABErrorAuC(Metric):
     full_state_update = False
     higher_is_better = True
 
-    def __init__(self, max_threshold: int = 150, **kwargs) -> None:
+    def __init__(self, max_threshold: int = 150, lab: LabOfPair | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.max_threshold = max_threshold
+        self.lab = lab or LabOfPair()
         # counts[k]: pixels whose ceil(error) == k, for k < max+1; the last bin holds the rest.
         self.add_state("counts", torch.zeros(max_threshold + 2, dtype=torch.float64), dist_reduce_fx="sum")
 
     def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
-        ab_p, ab_t = rgb_to_lab(preds.float())[:, 1:], rgb_to_lab(target.float())[:, 1:]
+        lab_p, lab_t = self.lab(preds, target)
+        ab_p, ab_t = lab_p[:, 1:], lab_t[:, 1:]
         err = (ab_p - ab_t).pow(2).sum(dim=1).sqrt().flatten()
         # error <= t  <=>  ceil(error) <= t for integer t.
         bins = err.ceil().clamp(max=self.max_threshold + 1).long()
@@ -101,14 +136,15 @@ def colorfulness(rgb: torch.Tensor) -> torch.Tensor:
 
 def colorization_metrics(prefix: str = "") -> MetricCollection:
     """Every metric we report, keyed by short names (mae, psnr, ssim, acc, auc, colorfulness, ...)."""
+    lab = LabOfPair(users=2)  # acc and auc convert each batch to Lab once between them
     return MetricCollection(
         {
             "mae": MAE255(),
             # Per-image PSNR, then the mean over images (dim makes it per image).
             "psnr": PeakSignalNoiseRatio(data_range=1.0, dim=(1, 2, 3), reduction="elementwise_mean"),
             "ssim": StructuralSimilarityIndexMeasure(data_range=1.0),
-            "acc": LabPixelAccuracy(),
-            "auc": ABErrorAuC(),
+            "acc": LabPixelAccuracy(lab=lab),
+            "auc": ABErrorAuC(lab=lab),
             "colorfulness": Colorfulness(),
             "colorfulness_true": Colorfulness(of_target=True),
         },

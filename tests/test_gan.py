@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 from colorgan.color_space import ColorSpace
 from colorgan.data.batches import TensorImages
 from colorgan.data.datamodule import ColorizationDataModule
-from colorgan.models.gan_colorizer import GANColorizer, load_generator_weights
+from colorgan.models.gan_colorizer import LOSS_NAMES, GANColorizer, load_generator_weights
 from colorgan.models.unet_colorizer import UNetColorizer
 from colorgan.train import train
 
@@ -137,6 +137,8 @@ def test_resume_restores_both_optimizers(tiny_cfg, tmp_path):
     ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", filename="{step}", every_n_train_steps=2, save_top_k=-1)
     trainer(tmp_path, [ckpt], max_steps=3).fit(model, datamodule=data)
     saved = torch.load(tmp_path / "ckpt" / "step=2.ckpt", weights_only=True)
+    assert saved["train_image_size"] == [32, 32]  # what colorize's default size reads
+    assert set(saved["train_epoch_sums"]) == {f"train/{name}" for name in LOSS_NAMES}
 
     resumed, data = build(tiny_cfg, "model.d_steps_per_g_step=2")
     probe = OptimizerStatesAtStart()

@@ -37,7 +37,8 @@ class IndexBatches(Sampler):
     """Yields index tensors of `batch_size`, this rank's share of a (seed, epoch)-seeded shuffle.
 
     Sharding happens here (not in Lightning's DistributedSampler), so DDP works with whole-batch
-    indexing: each rank takes every world_size-th batch.
+    indexing: each rank takes every world_size-th batch. With `device`, the epoch's indices are
+    copied there at once, for images that live on that device.
     """
 
     def __init__(
@@ -49,12 +50,14 @@ class IndexBatches(Sampler):
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
+        device: torch.device | str | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
         self.size, self.batch_size = size, batch_size
         self.shuffle, self.drop_last = shuffle, drop_last
         self.seed, self.rank, self.world_size = seed, rank, world_size
+        self.device = device
         self.epoch = 0
         self._skip = 0
 
@@ -84,7 +87,11 @@ class IndexBatches(Sampler):
         # A generator, so the order is drawn at the first batch: when resuming, Lightning creates
         # the iterator before it calls set_epoch.
         skip, self._skip = self._skip, 0
-        yield from self._batches()[skip:]
+        batches = self._batches()[skip:]
+        if self.device is not None and batches:
+            # One host-to-device copy per epoch instead of one (synchronising) copy per batch.
+            batches = torch.cat(batches).to(self.device).split([len(b) for b in batches])
+        yield from batches
 
     def __len__(self) -> int:
         return len(self._batches())

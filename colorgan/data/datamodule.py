@@ -1,5 +1,8 @@
 """The LightningDataModule shared by every model: uint8 RGB batches on the host, then on the
-training device: to float, random horizontal flip (training only), colour space split."""
+training device: to float, random horizontal flip (training only), colour space split.
+
+With `on_device=True` (CIFAR-10) the whole uint8 split lives on the training device and every
+batch is gathered there by an index tensor: no host-to-device copy per batch (GPU fast path)."""
 
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ from colorgan.data.batches import ColorBatch, IndexBatches, ResumableDataLoader,
 class ColorizationDataModule(L.LightningDataModule):
     """Base class: subclasses fill `self.train_images`, `self.val_images`, `self.test_images`
     ((N, 3, H, W) uint8 tensors) in `setup`; this class turns them into device-side batches."""
+
+    on_device = False  # keep the uint8 images on the trainer's root device (CIFAR10DataModule's option)
 
     def __init__(
         self,
@@ -33,8 +38,9 @@ class ColorizationDataModule(L.LightningDataModule):
         self.train_images = self.val_images = self.test_images = None
 
     # -- loaders -------------------------------------------------------------------------------
-    def _batch_sampler(self, size: int, train: bool) -> IndexBatches:
-        """This rank's whole batches of `size` items: shuffled and full for training, in order for eval."""
+    def _batch_sampler(self, size: int, train: bool, device: torch.device | None = None) -> IndexBatches:
+        """This rank's whole batches of `size` items: shuffled and full for training, in order for eval.
+        With `device`, the index tensors are made there (for images that live on that device)."""
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
         return IndexBatches(
             size,
@@ -44,10 +50,16 @@ class ColorizationDataModule(L.LightningDataModule):
             seed=self.seed,
             rank=rank,
             world_size=world,
+            device=device,
         )
 
-    def _loader(self, images: torch.Tensor, train: bool) -> DataLoader:
-        sampler = self._batch_sampler(len(images), train)
+    def _loader(self, split: str, train: bool) -> DataLoader:
+        images = getattr(self, f"{split}_images")
+        device = self.trainer.strategy.root_device if self.on_device and self.trainer else None
+        if device is not None and images.device != device:
+            images = images.to(device)  # once per split and device: about 150 MB for CIFAR-10's train split
+            setattr(self, f"{split}_images", images)
+        sampler = self._batch_sampler(len(images), train, device)
         # batch_size=None: the sampler's index tensors are whole batches. The loader's own generator
         # draws the per-iterator seed that DataLoader otherwise takes from torch's global one, so
         # creating an iterator does not move the global state the training flip draws from
@@ -57,26 +69,30 @@ class ColorizationDataModule(L.LightningDataModule):
             TensorImages(images),
             sampler=sampler,
             batch_size=None,
-            pin_memory=torch.cuda.is_available(),
+            pin_memory=torch.cuda.is_available() and images.device.type == "cpu",
             generator=torch.Generator().manual_seed(self.seed),
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_images, train=True)
+        return self._loader("train", train=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_images, train=False)
+        return self._loader("val", train=False)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test_images, train=False)
+        return self._loader("test", train=False)
 
     def predict_dataloader(self) -> DataLoader:
         return self.test_dataloader()
 
     # -- on the device -------------------------------------------------------------------------
     def on_after_batch_transfer(self, batch: torch.Tensor, dataloader_idx: int) -> ColorBatch:
+        return self.color_batch(batch, train=self.trainer is not None and self.trainer.training)
+
+    def color_batch(self, batch: torch.Tensor, train: bool) -> ColorBatch:
+        """uint8 RGB (B, 3, H, W) on the device -> ColorBatch; flipped at random when `train`."""
         rgb = batch.float() / 255.0  # (B, 3, H, W) in [0, 1]
-        if self.flip and self.trainer is not None and self.trainer.training:
+        if self.flip and train:
             flip = torch.rand(rgb.shape[0], 1, 1, 1, device=rgb.device) < 0.5
             rgb = torch.where(flip, rgb.flip(-1), rgb)
         inputs, targets = self.color_space.split(rgb)
@@ -91,7 +107,11 @@ class ColorizationDataModule(L.LightningDataModule):
 
 class CIFAR10DataModule(ColorizationDataModule):
     """CIFAR-10 from its python-version files: the 10,000 test images are the test set, a fixed
-    seeded slice of `val_size` training images the validation set, the rest the training set."""
+    seeded slice of `val_size` training images the validation set, the rest the training set.
+
+    `on_device`: keep every image (uint8, 180 MB) on the training device and gather batches
+    there, for GPUs; on a CPU it changes nothing. The other arguments are the base class's.
+    """
 
     def __init__(
         self,
@@ -101,9 +121,11 @@ class CIFAR10DataModule(ColorizationDataModule):
         split_seed: int = 0,
         url: str = cifar10.CIFAR10_URL,
         md5: str = cifar10.CIFAR10_MD5,
+        on_device: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
+        self.on_device = on_device
         self.data_dir = data_dir
         self.download, self.url, self.md5 = download, url, md5
         self.val_size = val_size

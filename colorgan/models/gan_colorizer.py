@@ -54,6 +54,7 @@ class GANColorizer(ColorizerModule):
             is correct under 16-mixed too. Trainer-level clipping is refused by Lightning here.
         generator_init: path to a U-Net (or GAN) colorizer checkpoint whose generator starts the
             adversarial training ("NoGAN" warm start). Loaded when fitting starts, not on resume.
+        channels_last, compile: speed options for G and D, see ColorizerModule.
     """
 
     def __init__(
@@ -70,8 +71,10 @@ class GANColorizer(ColorizerModule):
         d_steps_per_g_step: int = 1,
         grad_clip_norm: float | None = None,
         generator_init: str | None = None,
+        channels_last: bool = False,
+        compile: bool | str = False,
     ) -> None:
-        super().__init__(color_space, generator)
+        super().__init__(color_space, generator, channels_last, compile)
         self.save_hyperparameters()
         self.automatic_optimization = False
         if d_steps_per_g_step < 1:
@@ -82,18 +85,22 @@ class GANColorizer(ColorizerModule):
         d_kwargs = dict(discriminator or {})
         space = self.color_space
         self.discriminator = build_discriminator(space.in_channels + space.out_channels, **d_kwargs)
+        self.use_memory_format()
         self._last_finite: tuple[int, dict[str, float]] | None = None
+
+    def networks(self) -> list[torch.nn.Module]:
+        return [self.generator, self.discriminator]
 
     # -- training ------------------------------------------------------------------------------
     def discriminate(self, inputs: torch.Tensor, colour: torch.Tensor) -> torch.Tensor:
         """D's logits for colour (B, C, H, W) conditioned on the gray inputs (B, 1, H, W)."""
-        return self.discriminator(torch.cat([inputs, colour], dim=1))
+        return self.discriminator(self.in_memory_format(torch.cat([inputs, colour], dim=1)))
 
     def training_step(self, batch: ColorBatch, batch_idx: int) -> None:
         g_opt, d_opt = self.optimizers()
         step = self.global_step  # generator updates so far (D's steps are not counted)
         inputs, targets = batch.inputs, batch.targets
-        fake = self.generator(inputs)  # (B, C, H, W), keeps its graph for G's step
+        fake = self(inputs)  # (B, C, H, W), keeps its graph for G's step
 
         # D: real vs the detached fake, so no gradient reaches G.
         with self.toggled_optimizer(d_opt):
@@ -118,9 +125,8 @@ class GANColorizer(ColorizerModule):
         stacked = torch.stack([d_loss, g_adv, g_l1, g_loss, self.loss.score(real_logits), self.loss.score(fake_logits)])
         values = dict(zip(LOSS_NAMES, stacked.detach().float().cpu().tolist(), strict=True))
         self._check_finite(values, step, batch_idx)
-        for name, value in values.items():
-            self.log(f"train/{name}", value, on_step=True, on_epoch=True, prog_bar=name in ("d_loss", "g_l1"),
-                     batch_size=len(inputs))
+        self.log_train({f"train/{k}": v for k, v in values.items()}, len(inputs),
+                       prog_bar=("train/d_loss", "train/g_l1"), epoch_mean=True)
 
     def _step_uncounted(self, optimizer: LightningOptimizer) -> None:
         """Step as LightningOptimizer.step does (precision plugin, on_before_optimizer_step hooks),
@@ -165,6 +171,7 @@ class GANColorizer(ColorizerModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Refuse to write weights that are NaN or infinite (a last line behind the loss check)."""
+        super().on_save_checkpoint(checkpoint)
         bad = [k for k, v in checkpoint["state_dict"].items() if v.is_floating_point() and not torch.isfinite(v).all()]
         if bad:
             raise FloatingPointError(

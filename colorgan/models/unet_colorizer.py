@@ -24,6 +24,7 @@ class UNetColorizer(ColorizerModule):
         lr: Adam learning rate.
         betas: Adam betas.
         weight_decay: Adam weight decay.
+        channels_last, compile: speed options, see ColorizerModule.
     """
 
     def __init__(
@@ -34,16 +35,19 @@ class UNetColorizer(ColorizerModule):
         lr: float = 2e-4,
         betas: Sequence[float] = (0.5, 0.999),
         weight_decay: float = 0.0,
+        channels_last: bool = False,
+        compile: bool | str = False,
     ) -> None:
         if loss not in LOSSES:
             raise ValueError(f"Unknown loss {loss!r}; valid names: {', '.join(LOSSES)}.")
-        super().__init__(color_space, generator)
+        super().__init__(color_space, generator, channels_last, compile)
         self.save_hyperparameters()
+        self.use_memory_format()
         self.loss_fn = LOSSES[loss]
 
     def training_step(self, batch: ColorBatch, batch_idx: int) -> torch.Tensor:
         loss = self.loss_fn(self(batch.inputs), batch.targets)
-        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch.rgb))
+        self.log_train({"train/loss": loss}, len(batch.rgb), prog_bar=("train/loss",))
         return loss
 
     def configure_optimizers(self) -> torch.optim.Optimizer:

@@ -1,0 +1,461 @@
+"""How fast colorgan trains, against the limit for the same model on the same device:
+`python -m colorgan.bench [--steps 10 --repeats 3 ...] [Hydra overrides of conf/train.yaml]`.
+
+For each experiment (the U-Net and the GAN by default) it times, in interleaved repeats:
+- colorgan's training path: the Lightning Trainer with the real DataModule (colour conversion
+  and flips on the device), the same configuration `python -m colorgan.train` composes;
+- a bare PyTorch loop of the very same model object (its networks, losses and optimizers), at
+  the same batch size and precision, over batches already on the device: the practical limit.
+The ratio colorgan / bare is the framework's cost. It also reports peak memory, the data
+pipeline and validation (with every metric) alone, and estimates one CIFAR-10 epoch and the
+seed's 15-epoch study. Warm-up steps are not timed; on a GPU the clock reads after a synchronize.
+
+GPU fast path (docs/bench.md): `trainer.precision=bf16-mixed data.on_device=true
+model.channels_last=true model.compile=true +trainer.benchmark=true`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import logging
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from contextlib import AbstractContextManager
+from itertools import pairwise
+from pathlib import Path
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+from omegaconf import MISSING, DictConfig, OmegaConf
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import FlopCounterMode
+
+from colorgan.data.datamodule import ColorizationDataModule
+from colorgan.models.base import ColorizerModule
+from colorgan.models.gan_colorizer import GANColorizer
+from colorgan.train import build_loggers
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+AUTOCAST = {"32-true": None, "32": None, "bf16-mixed": torch.bfloat16}
+
+
+# -- measuring -----------------------------------------------------------------------------------
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    elif Path("/proc/self/clear_refs").exists():
+        Path("/proc/self/clear_refs").write_text("5")  # Linux: reset the peak RSS (VmHWM)
+
+
+def peak_memory(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{torch.cuda.max_memory_allocated(device) / 2**30:.2f} GiB allocated"
+    status = Path("/proc/self/status")
+    if status.exists():
+        kib = next(int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith("VmHWM"))
+        return f"{kib / 2**20:.2f} GiB RSS"
+    return "n/a"
+
+
+def clocks() -> tuple[float, float]:
+    """Wall-clock and this process's CPU time. On a loaded CPU the CPU time per image still
+    measures the work done, where wall time also measures the other processes."""
+    return time.perf_counter(), time.process_time()
+
+
+def rates(images: int, start: tuple[float, float], end: tuple[float, float]) -> tuple[float, float]:
+    """Images per second of wall-clock time and per second of CPU time."""
+    return images / (end[0] - start[0]), images / (end[1] - start[1])
+
+
+def cpu_seconds_between(marks: list[tuple[float, float]]) -> list[float]:
+    """CPU seconds between consecutive clocks() readings."""
+    return [end[1] - before[1] for before, end in pairwise(marks)]
+
+
+class BatchClock(L.Callback):
+    """Reads the clock at the end of every training (or validation) batch. Images per second are
+    taken between the end of the last warm-up batch and the end of the last batch, so every timed
+    step includes fetching, transfer, the on-device transform, the step and Lightning's hooks."""
+
+    def __init__(self, warmup: int, last: int | None = None) -> None:
+        self.warmup, self.last = warmup, last
+        self.ends: list[tuple[float, float]] = []
+        self.images: list[int] = []
+        self.device = torch.device("cpu")
+
+    def _end(self, pl_module: L.LightningModule, batch) -> None:
+        self.device = pl_module.device
+        count = len(self.ends) + 1
+        if count in (self.warmup, self.last) or self.last is None:
+            synchronize(self.device)
+        self.ends.append(clocks())
+        self.images.append(len(batch.rgb))
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self._end(pl_module, batch)
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        self._end(pl_module, batch)
+
+    def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0) -> None:
+        if not self.ends:  # a validation set of one batch is timed from that batch's start
+            synchronize(pl_module.device)
+            self.first_start = clocks()
+
+    def images_per_second(self) -> tuple[float, float]:
+        """(wall, CPU) rates over the batches after the warm-up."""
+        warmup = min(self.warmup, len(self.ends) - 1)
+        if warmup < 1:
+            return rates(sum(self.images), self.first_start, self.ends[-1])
+        return rates(sum(self.images[warmup:]), self.ends[warmup - 1], self.ends[-1])
+
+    def step_cpu_times(self) -> list[float]:
+        """CPU seconds of each batch after the warm-up (from the end of the one before)."""
+        return cpu_seconds_between(self.ends[self.warmup - 1 :])
+
+
+def bench_trainer(cfg: DictConfig, **overrides) -> L.Trainer:
+    """The configured Trainer without what a measurement of one stage must not time (logging to
+    disk, checkpoints, progress bar, image grids)."""
+    options = dict(logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                   num_sanity_val_steps=0, fast_dev_run=False)
+    return instantiate(cfg.trainer, **{**options, **overrides})
+
+
+def training_trainer(cfg: DictConfig, clock: BatchClock, steps: int) -> L.Trainer:
+    """The Trainer `python -m colorgan.train` builds, with its callbacks (progress bar, checkpoint
+    callbacks, random states, image grid) and loggers (the CSV logger unless the command line
+    chose another), stopped after `steps` training steps and without validation."""
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    return instantiate(cfg.trainer, callbacks=[*callbacks, clock], logger=build_loggers(cfg) or False,
+                       enable_model_summary=False, fast_dev_run=False, max_epochs=-1, max_steps=steps,
+                       limit_val_batches=0, num_sanity_val_steps=0)
+
+
+def time_colorgan(cfg: DictConfig, model: ColorizerModule, data: ColorizationDataModule, warmup: int, steps: int):
+    """(wall, CPU) images per second of Trainer.fit (no validation), CPU seconds of each step, the
+    device and the peak memory."""
+    clock = BatchClock(warmup, last=warmup + steps)
+    trainer = training_trainer(cfg, clock, warmup + steps)
+    reset_peak_memory(trainer.strategy.root_device)
+    trainer.fit(model, datamodule=data)
+    return clock.images_per_second(), clock.step_cpu_times(), clock.device, peak_memory(clock.device)
+
+
+def time_validation(cfg: DictConfig, model: ColorizerModule, data: ColorizationDataModule, batches: int) -> tuple:
+    """Images per second of Trainer.validate: forward, merge to RGB and every metric, model and baseline."""
+    clock = BatchClock(warmup=1)
+    bench_trainer(cfg, callbacks=[clock], limit_val_batches=batches + 1).validate(model, datamodule=data, verbose=False)
+    return clock.images_per_second()
+
+
+def time_pipeline(data: ColorizationDataModule, device: torch.device, batches: int) -> float:
+    """Images per second of the training loader plus the on-device transform alone."""
+    count, start = 0, None
+    while count < batches + 1:
+        for batch in data.train_dataloader():
+            color = data.color_batch(batch.to(device, non_blocking=True), train=True)
+            count += 1
+            if count == 1:  # the first batch warms up
+                synchronize(device)
+                start, images = clocks(), 0
+            else:
+                images += len(color.rgb)
+            if count == batches + 1:
+                break
+    synchronize(device)
+    return rates(images, start, clocks())
+
+
+# -- the bare loop -------------------------------------------------------------------------------
+def bare_step(model: ColorizerModule, optimizers: list, inputs: torch.Tensor, targets: torch.Tensor,
+              autocast: AbstractContextManager) -> None:
+    """One training step as a plain PyTorch loop writes it, with the model's own networks, losses
+    and optimizers: the L1 regression of UNetColorizer, or GANColorizer's D then G updates."""
+    if not isinstance(model, GANColorizer):
+        with autocast:
+            loss = model.loss_fn(model(inputs), targets)
+        optimizers[0].zero_grad()
+        loss.backward()
+        optimizers[0].step()
+        return
+    g_opt, d_opt = optimizers
+    with autocast:
+        fake = model(inputs)
+    for _ in range(model.hparams.d_steps_per_g_step):
+        with autocast:
+            d_loss = model.loss.discriminator(model.discriminate(inputs, targets), model.discriminate(inputs, fake.detach()))
+        d_opt.zero_grad()
+        d_loss.backward()
+        d_opt.step()
+    model.discriminator.requires_grad_(False)  # G's update needs no gradient of D's weights
+    with autocast:
+        g_adv = model.loss.generator(model.discriminate(inputs, fake))
+        g_loss = g_adv + model.hparams.lambda_l1 * F.l1_loss(fake.float(), targets.float())
+    g_opt.zero_grad()
+    g_loss.backward()
+    g_opt.step()
+    model.discriminator.requires_grad_(True)
+
+
+def device_batches(data: ColorizationDataModule, device: torch.device, batch_size: int, count: int = 4):
+    """A few training batches split into (inputs, targets) on the device, made before timing."""
+    images = data.train_images[: batch_size * count].to(device)
+    return [data.color_batch(chunk, train=True)[1:] for chunk in images.split(batch_size) if len(chunk) == batch_size]
+
+
+def time_bare(model: ColorizerModule, batches: list, precision: str, warmup: int, steps: int):
+    """(wall, CPU) images per second of bare_step over batches already on the device, CPU seconds
+    of each step, and peak memory."""
+    device = batches[0][0].device
+    model.to(device).train()
+    model.configure_model()  # compiles once when model.compile is set, as a Trainer stage would
+    optimizers = model.configure_optimizers()
+    optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
+    dtype = AUTOCAST[precision]
+    autocast = torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
+    reset_peak_memory(device)
+    marks = []
+    for i in range(warmup + steps):
+        if i == warmup:
+            synchronize(device)
+            marks.append(clocks())
+        inputs, targets = batches[i % len(batches)]
+        bare_step(model, optimizers, inputs, targets, autocast)
+        if i >= warmup:
+            if i == warmup + steps - 1:  # a GPU runs ahead: per-step times are only exact on a CPU
+                synchronize(device)
+            marks.append(clocks())
+    return rates(len(batches[0][0]) * steps, marks[0], marks[-1]), cpu_seconds_between(marks), peak_memory(device)
+
+
+class OpCounter(TorchDispatchMode):
+    """Counts the ATen operators run: in eager mode on a GPU each is about one kernel launch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def step_costs(model: ColorizerModule, data: ColorizationDataModule) -> tuple[float, int, int]:
+    """FLOPs per image of one fp32 bare training step, and the operators run by that step and by
+    the on-device data transform of its batch; before any compilation, on 2 images on the CPU."""
+    uint8 = data.train_images[:2].cpu()
+    with OpCounter() as data_ops:
+        _, inputs, targets = data.color_batch(uint8, train=True)
+    model.cpu().train()
+    counts = []
+    for mode in (FlopCounterMode(display=False), OpCounter()):
+        optimizers = model.configure_optimizers()
+        optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
+        for group in (g for opt in optimizers for g in opt.param_groups):
+            group["foreach"] = True  # as on a GPU, where it is the default: a few ops for all tensors
+        with mode:
+            bare_step(model, optimizers, inputs, targets, torch.autocast("cpu", enabled=False))
+        counts.append(mode)
+    return counts[0].get_total_flops() / len(inputs), counts[1].count, data_ops.count
+
+
+# -- one experiment ------------------------------------------------------------------------------
+def compose_experiments(experiments: list[str], overrides: list[str], output_dir: str) -> dict[str, DictConfig]:
+    """Each experiment's config with the overrides. An override of a key that only some of the
+    experiments have (model.discriminator.* has only the GAN) applies to those; a key that none
+    has fails as it would in `python -m colorgan.train`. Runs log to CSV unless an override
+    picks the logger (`logger=wandb`, the training default, adds W&B's writer)."""
+    if not any(o.lstrip("+~").split("=", 1)[0].split(".")[0] == "logger" for o in overrides):
+        overrides = ["logger=csv", *overrides]
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        plain = {e: compose("train", overrides=[f"+experiment={e}"]) for e in experiments}
+
+        def has(cfg: DictConfig, override: str) -> bool:
+            key = override.split("=", 1)[0]
+            return key[0] in "+~" or OmegaConf.select(cfg, key, default=MISSING) is not MISSING
+
+        return {
+            e: compose("train", overrides=[f"+experiment={e}", f"paths.output_dir={output_dir}",
+                                           *(o for o in overrides if has(cfg, o) or not any(has(c, o) for c in plain.values()))])
+            for e, cfg in plain.items()
+        }
+
+
+def bench_experiment(cfg: DictConfig, args: argparse.Namespace) -> dict:
+    precision = str(cfg.trainer.precision)
+    if precision not in AUTOCAST:
+        raise ValueError(f"The bench's bare loop supports trainer.precision {', '.join(AUTOCAST)}; got {precision!r}.")
+    L.seed_everything(cfg.seed, verbose=False)
+    data = instantiate(cfg.data, _convert_="all")
+    model = instantiate(cfg.model, _convert_="all")
+    data.setup("fit")
+    batch_size = data.batch_size
+    flops, step_ops, data_ops = step_costs(model, data)
+    row = {"colorgan": [], "bare": [], "ratio": [], "colorgan_steps": [], "bare_steps": []}
+    for _ in range(args.repeats):  # interleaved, so a change of machine load hits both paths alike
+        ips, steps, device, row["colorgan_memory"] = time_colorgan(cfg, model, data, args.warmup, args.steps)
+        batches = device_batches(data, device, batch_size)
+        bare, bare_steps, row["bare_memory"] = time_bare(model, batches, precision, args.warmup, args.steps)
+        row["colorgan"].append(ips)
+        row["bare"].append(bare)
+        row["ratio"].append(ips[0] / bare[0])
+        row["colorgan_steps"] += steps
+        row["bare_steps"] += bare_steps
+    row.update(
+        device=device, batch_size=batch_size, eval_batch_size=data.eval_batch_size, precision=precision, flops=flops,
+        ops=(step_ops, data_ops),
+        pipeline=time_pipeline(data, device, args.pipeline_batches),
+        validation=time_validation(cfg, model, data, args.val_batches),
+        sizes=(len(data.train_images), len(data.val_images), len(data.test_images)), epochs=cfg.trainer.max_epochs,
+        options=f"channels_last={cfg.model.channels_last}, compile={cfg.model.compile}, "
+                f"on_device={cfg.data.get('on_device', False)}",
+        path=f"callbacks {', '.join(k for k, v in (cfg.get('callbacks') or {}).items() if v is not None) or 'none'}; "
+             f"loggers {', '.join(k for k, v in (cfg.get('logger') or {}).items() if v is not None) or 'none'}",
+    )
+    return row
+
+
+# -- the report ----------------------------------------------------------------------------------
+def duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def machine(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                    if line.startswith("model name")), cpu)
+    return f"CPU {cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+
+
+def report(rows: dict[str, dict], args: argparse.Namespace, command: str, loads: list[tuple]) -> str:
+    first = next(iter(rows.values()))
+    names = list(rows)
+    lines = [
+        f"### {datetime.datetime.now().isoformat(sep=' ', timespec='minutes')}: {machine(first['device'])}",
+        "",
+        f"- command: `{command}`",
+        f"- torch {torch.__version__}, lightning {L.__version__}, Python {platform.python_version()}",
+        f"- load average (1, 5, 15 min) at start {' '.join(f'{x:.1f}' for x in loads[0])}, "
+        f"at end {' '.join(f'{x:.1f}' for x in loads[1])}",
+        f"- batch {first['batch_size']}, precision {first['precision']}, {first['options']}; "
+        f"{args.steps} timed steps after {args.warmup} warm-up, {args.repeats} interleaved repeats (median)",
+        f"- colorgan's path: Trainer.fit with the DataModule, {first['path']}",
+        "",
+        "| | " + " | ".join(names) + " |",
+        "|---" * (len(names) + 1) + "|",
+    ]
+
+    def line(label: str, cell) -> None:
+        lines.append(f"| {label} | " + " | ".join(cell(rows[n]) for n in names) + " |")
+
+    def med(values: list[tuple[float, float]]) -> float:
+        return statistics.median(v[0] for v in values)  # of the wall-clock rates
+
+    def ratios(values: list[float]) -> str:
+        return f"**{statistics.median(values):.3f}** ({', '.join(f'{x:.3f}' for x in values)})"
+
+    # On a CPU, also the median CPU time of a step over every timed step of every repeat: what a
+    # step costs this process, the least sensitive to other processes and to load that changes.
+    on_cpu = first["device"].type == "cpu"
+    for path, label in (("colorgan", "colorgan"), ("bare", "bare loop")):
+        line(f"training, {label} (img/s{'; per CPU-second of the median step' if on_cpu else ''})",
+             lambda r, p=path: f"{med(r[p]):.1f}"
+             + (f"; {r['batch_size'] / statistics.median(r[p + '_steps']):.1f}" if on_cpu else ""))
+    line("ratio colorgan / bare, wall clock (each repeat)", lambda r: ratios(r["ratio"]))
+    if on_cpu:
+        line("ratio colorgan / bare, median CPU time per step",
+             lambda r: f"**{statistics.median(r['bare_steps']) / statistics.median(r['colorgan_steps']):.3f}** "
+                       f"({len(r['bare_steps'])} steps each)")
+    def extra_ms(r) -> float:
+        """colorgan's extra time per step: median CPU time on a CPU, from wall-clock rates on a GPU."""
+        if on_cpu:
+            return 1e3 * (statistics.median(r["colorgan_steps"]) - statistics.median(r["bare_steps"]))
+        return 1e3 * r["batch_size"] * (1 / med(r["colorgan"]) - 1 / med(r["bare"]))
+
+    line("colorgan's extra time per step; the data pipeline's share",
+         lambda r: f"{extra_ms(r):.1f} ms; {1e3 * r['batch_size'] / r['pipeline'][0]:.1f} ms")
+    line("peak memory, colorgan / bare", lambda r: f"{r['colorgan_memory']} / {r['bare_memory']}")
+    line("train-step FLOPs per image; achieved by colorgan", lambda r: f"{r['flops'] / 1e9:.2f} GFLOP; "
+         f"{r['flops'] * med(r['colorgan']) / 1e12:.3g} TFLOP/s")
+    line("operators per step (~kernel launches in eager GPU mode): bare step + data transform",
+         lambda r: f"{r['ops'][0]:,} + {r['ops'][1]:,}")
+    line("data pipeline alone (img/s)", lambda r: f"{r['pipeline'][0]:,.0f}")
+    line("validation with all metrics (img/s)", lambda r: f"{r['validation'][0]:,.0f} (batch {r['eval_batch_size']})")
+
+    def epoch(r) -> tuple[float, float]:
+        train, val, _ = r["sizes"]
+        return train / med(r["colorgan"]), val / r["validation"][0]
+
+    line("one epoch: train + validation (sizes below)",
+         lambda r: f"{duration(sum(epoch(r)))} ({duration(epoch(r)[0])} + {duration(epoch(r)[1])})")
+    line("50,000 training images", lambda r: duration(50_000 / med(r["colorgan"])))
+    line("the seed's study: max_epochs epochs + test",
+         lambda r: f"{duration(r['epochs'] * sum(epoch(r)) + r['sizes'][2] / r['validation'][0])} ({r['epochs']} epochs)")
+    sizes = first["sizes"]
+    lines += ["", f"Data: {sizes[0]:,} train, {sizes[1]:,} validation, {sizes[2]:,} test images."]
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m colorgan.bench", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides of conf/train.yaml for every experiment")
+    parser.add_argument("--experiments", nargs="+", default=["unet_lrelu", "gan_lrelu"], help="conf/experiment names")
+    parser.add_argument("--steps", type=int, default=10, help="timed training steps per run")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps before them (>= 1)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each path, interleaved")
+    parser.add_argument("--val-batches", type=int, default=2, help="timed validation batches")
+    parser.add_argument("--pipeline-batches", type=int, default=50, help="timed batches of the data pipeline")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (None: torch's choice)")
+    parser.add_argument("--markdown", type=Path, default=None, help="append the report to this file")
+    args = parser.parse_intermixed_args(argv)
+    if args.warmup < 1 or args.steps < 1 or args.repeats < 1:
+        parser.error("--warmup, --steps and --repeats must be at least 1.")
+    return args
+
+
+def main(argv: list[str] | None = None) -> str:
+    args = parse_args(argv)
+    command = " ".join(["python -m colorgan.bench", *(sys.argv[1:] if argv is None else argv)])
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*(does not have many workers|GPU available but not used"
+                                              "|could not find the monitored key|exists and is not empty).*")
+    loads = [os.getloadavg()]
+    with tempfile.TemporaryDirectory(prefix="colorgan-bench-") as output_dir:
+        configs = compose_experiments(args.experiments, args.overrides, output_dir)
+        rows = {name: bench_experiment(cfg, args) for name, cfg in configs.items()}
+    loads.append(os.getloadavg())
+    text = report(rows, args, command, loads)
+    print(text)
+    if args.markdown:
+        with open(args.markdown, "a") as f:
+            f.write("\n" + text)
+    return text
+
+
+if __name__ == "__main__":
+    main()

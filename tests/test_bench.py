@@ -1,0 +1,93 @@
+"""`python -m colorgan.bench` on a tiny configuration: it prints every field (not how fast), its
+overrides reach the right experiments, and its bare loop trains the model's own networks."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import REPO
+from hydra.errors import ConfigCompositionException
+
+from colorgan.bench import bare_step, compose_experiments
+from colorgan.models.gan_colorizer import GANColorizer
+from colorgan.models.unet_colorizer import UNetColorizer
+
+TINY_BENCH = ["--steps", "1", "--warmup", "1", "--repeats", "2", "--val-batches", "1", "--pipeline-batches", "2",
+              "--threads", "1", "model.generator.channels=[8,16,32]", "model.discriminator.channels=8",
+              "data.batch_size=8", "data.eval_batch_size=8", "data.val_size=16", "trainer.accelerator=cpu"]
+FIELDS = ["training, colorgan (img/s; per CPU-second of the median step)",
+          "training, bare loop (img/s; per CPU-second of the median step)",
+          "ratio colorgan / bare, wall clock (each repeat)", "ratio colorgan / bare, median CPU time per step",
+          "colorgan's extra time per step; the data pipeline's share", "peak memory, colorgan / bare", "train-step FLOPs per image; achieved by colorgan", "data pipeline alone (img/s)",
+          "validation with all metrics (img/s)", "one epoch: train + validation (sizes below)", "50,000 training images",
+          "the seed's study: max_epochs epochs + test"]
+
+
+def run(cmd: list[str], data_dir) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLORGAN_DATA": str(data_dir), "PYTHONPATH": str(REPO)}
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+def check_report(text: str) -> None:
+    assert "### " in text and "command: `python -m colorgan.bench" in text and "load average" in text
+    rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    assert rows[""] == "| | unet_lrelu | gan_lrelu |"
+    for field in FIELDS:
+        cells = rows[field].strip("| ").split(" | ")[1:]
+        assert len(cells) == 2 and all(re.search(r"\d", cell) for cell in cells), rows[field]
+    # The median, then each of the 2 repeats, for each experiment; then from the 2 timed steps.
+    ratios = re.findall(r"\*\*([\d.]+)\*\* \(([\d.]+), ([\d.]+)\)", rows["ratio colorgan / bare, wall clock (each repeat)"])
+    assert len(ratios) == 2 and all(float(x) > 0 for ratio in ratios for x in ratio)
+    cpu = re.findall(r"\*\*([\d.]+)\*\* \(2 steps each\)", rows["ratio colorgan / bare, median CPU time per step"])
+    assert len(cpu) == 2 and all(float(x) > 0 for x in cpu)
+    assert "GiB RSS" in rows["peak memory, colorgan / bare"]
+    assert "Data: 64 train, 16 validation, 16 test images." in text
+    # colorgan's path is the training command's Trainer: its callbacks and (by default) the CSV logger.
+    path = next(line for line in text.splitlines() if line.startswith("- colorgan's path"))
+    assert all(name in path for name in ("progress_bar", "model_checkpoint", "last_checkpoint", "loggers csv")), path
+
+
+def test_python_m_colorgan_bench_prints_every_field(tiny_cifar, tmp_path):
+    out = run([sys.executable, "-m", "colorgan.bench", *TINY_BENCH, "--markdown", str(tmp_path / "B.md")], tiny_cifar)
+    assert out.returncode == 0, out.stderr[-3000:]
+    check_report(out.stdout)
+    assert (tmp_path / "B.md").read_text().strip() in out.stdout  # --markdown appends the same report
+
+
+@pytest.mark.skipif(not (REPO / ".venv" / "bin" / "python").exists(), reason="make targets use .venv")
+def test_make_bench(tiny_cifar):
+    out = subprocess.run(["make", "bench", f"ARGS={' '.join(TINY_BENCH)}"], cwd=REPO, capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "COLORGAN_DATA": str(tiny_cifar)})
+    assert out.returncode == 0, out.stderr[-3000:]
+    check_report(out.stdout)
+
+
+def test_overrides_reach_the_experiments_that_have_the_key(tmp_path):
+    configs = compose_experiments(["unet_lrelu", "gan_lrelu"], ["model.discriminator.channels=8", "data.batch_size=4"],
+                                  str(tmp_path))
+    assert configs["gan_lrelu"].model.discriminator.channels == 8 and "discriminator" not in configs["unet_lrelu"].model
+    assert configs["unet_lrelu"].data.batch_size == configs["gan_lrelu"].data.batch_size == 4
+    assert all(list(cfg.logger) == ["csv"] for cfg in configs.values())  # the default for a benchmark
+    assert list(compose_experiments(["unet"], ["logger=wandb"], str(tmp_path))["unet"].logger) == ["csv", "wandb"]
+    with pytest.raises(ConfigCompositionException, match="model.discriminatr"):  # a key no experiment has
+        compose_experiments(["unet_lrelu", "gan_lrelu"], ["model.discriminatr.channels=8"], str(tmp_path))
+
+
+@pytest.mark.parametrize("cls", [UNetColorizer, GANColorizer])
+def test_bare_step_trains_the_models_own_networks(cls):
+    torch.manual_seed(0)
+    model = cls(generator={"channels": [8, 16, 32]}, **({"discriminator": {"channels": 8}} if cls is GANColorizer else {}))
+    optimizers = model.configure_optimizers()
+    optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
+    before = [p.detach().clone() for p in model.parameters()]
+    inputs, targets = torch.rand(4, 1, 32, 32) * 2 - 1, torch.rand(4, 2, 32, 32) * 2 - 1
+    bare_step(model, optimizers, inputs, targets, torch.autocast("cpu", enabled=False))
+    for network in model.networks():
+        assert any(not torch.equal(p, before[i]) for i, p in enumerate(model.parameters())
+                   if any(p is q for q in network.parameters()))
+    assert all(p.requires_grad for p in model.parameters())  # D's weights are trainable again afterwards
