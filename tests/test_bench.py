@@ -53,7 +53,7 @@ def check_report(text: str) -> None:
 
 
 def test_python_m_colorgan_bench_prints_every_field(tiny_cifar, tmp_path):
-    out = run([sys.executable, "-m", "colorgan.bench", *TINY_BENCH, "--markdown", str(tmp_path / "B.md")], tiny_cifar)
+    out = run([sys.executable, "-m", "colorgan.bench", "--experiments", "unet_lrelu", "gan_lrelu", *TINY_BENCH, "--markdown", str(tmp_path / "B.md")], tiny_cifar)
     assert out.returncode == 0, out.stderr[-3000:]
     check_report(out.stdout)
     assert (tmp_path / "B.md").read_text().strip() in out.stdout  # --markdown appends the same report

@@ -32,6 +32,17 @@ def test_make_train(tiny_cifar, tmp_path):
     assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
 
 
+def test_fast_path_command(tiny_cifar, tmp_path):
+    """README's GPU fast-path command (here on the CPU: bf16 autocast works there too)."""
+    fast = ["trainer.precision=bf16-mixed", "data.on_device=true", "model.channels_last=true"]
+    out = run([sys.executable, "-m", "colorgan.train", "+experiment=gan_lrelu", *fast, *TINY,
+               "model.discriminator.channels=8", f"hydra.run.dir={tmp_path}/run"], COLORGAN_DATA=str(tiny_cifar))
+    assert out.returncode == 0, out.stderr[-3000:]
+    config = (tmp_path / "run" / "config.yaml").read_text()
+    assert "precision: bf16-mixed" in config and "on_device: true" in config and "channels_last: true" in config
+    assert json.loads((tmp_path / "run" / "test_metrics.json").read_text())["test/mae"] > 0
+
+
 def test_bad_experiment_and_bad_names_fail_clearly(tiny_cifar, tmp_path):
     out = run([sys.executable, "-m", "colorgan.train", "+experiment=unet", *TINY, f"hydra.run.dir={tmp_path}/run",
                "model.generator.activation=swish2"], COLORGAN_DATA=str(tiny_cifar))
