@@ -1,0 +1,31 @@
+"""Without a terminal (as under SLURM or nohup), a run logs its progress and validation as plain lines."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from conftest import TINY, compose_train
+
+from colorgan.train import train
+
+
+def test_a_run_without_a_terminal_logs_progress_and_validation(tiny_cifar, tmp_path, caplog):
+    cfg = compose_train(["+experiment=unet", *TINY, "callbacks.progress_log.every_n_seconds=0",
+                         "trainer.log_every_n_steps=2"], tmp_path / "run", tiny_cifar)
+    with caplog.at_level(logging.INFO, logger="colorgan.progress_log"):
+        train(cfg)  # pytest captures stdout: not a terminal
+    lines = [r.getMessage() for r in caplog.records if r.name == "colorgan.progress_log"]
+    # Training values appear once Lightning has logged them (every trainer.log_every_n_steps).
+    assert re.fullmatch(r"epoch 1/1, batch 1/2, [\d.]+ img/s, epoch ends in 0:00:\d\d", lines[0]), lines
+    assert re.fullmatch(r"epoch 1/1, batch 2/2, [\d.]+ img/s, epoch ends in 0:00:00; train/loss=[\d.]+", lines[1]), lines
+    assert re.fullmatch(r"epoch 1 validation: val/acc=.*val/mae=[\d.]+.*val_baseline/mae=[\d.]+.*", lines[2]), lines
+    assert len(lines) == 3  # no line for the sanity check, nor for the test stage
+
+
+def test_silent_when_a_terminal_shows_the_progress_bar(tiny_cifar, tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    cfg = compose_train(["+experiment=unet", *TINY, "callbacks.progress_log.every_n_seconds=0"], tmp_path / "run", tiny_cifar)
+    with caplog.at_level(logging.INFO, logger="colorgan.progress_log"):
+        train(cfg)
+    assert not [r for r in caplog.records if r.name == "colorgan.progress_log"]
