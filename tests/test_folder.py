@@ -197,3 +197,42 @@ def test_folder_experiments_train_on_a_folder(experiment, photo_tree, tmp_path):
     )
     metrics = train(cfg)  # test_folder_cli.py runs places_unet in full, as a user would
     assert np.isfinite(metrics["test/mae"]) and np.isfinite(metrics["test_baseline/mae"])
+
+
+class TrainedBatches(L.Callback):
+    def __init__(self) -> None:
+        self.batches: list[torch.Tensor] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.batches.append(batch.rgb.cpu().clone())
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_folder_training_resumed_mid_epoch_continues_with_the_next_batches(photo_tree, tmp_path, workers):
+    """Same files, same crops, same flips: the loader's position and the random states come back with
+    a mid-epoch checkpoint, and crops do not depend on the workers' random states."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from colorgan.checkpointing import RNGStates
+
+    root, _ = photo_tree
+
+    def fit(max_steps: int, ckpt_path=None) -> TrainedBatches:
+        L.seed_everything(3)
+        data = FolderDataModule(str(root), image_size=64, val_size=2, test_size=2, num_workers=workers, batch_size=2, seed=5)
+        model = UNetColorizer(generator={"channels": [8, 16, 32]})
+        seen = TrainedBatches()
+        every_2 = ModelCheckpoint(dirpath=tmp_path, filename="{step}", every_n_train_steps=2, save_top_k=-1)
+        trainer = L.Trainer(accelerator="cpu", max_steps=max_steps, limit_val_batches=0, logger=False,
+                            enable_progress_bar=False, enable_model_summary=False,
+                            callbacks=[RNGStates(), seen, every_2], use_distributed_sampler=False)
+        trainer.fit(model, datamodule=data, ckpt_path=ckpt_path)
+        return seen
+
+    uninterrupted = fit(5)  # 6 batches of 2 in an epoch: steps 1-5 are all in epoch 0
+    saved = torch.load(tmp_path / "step=2.ckpt", weights_only=True)
+    assert saved["loops"]["fit_loop"]["state_dict"]["combined_loader"] == [{"epoch": 0, "batches": 2}]
+    resumed = fit(5, tmp_path / "step=2.ckpt")
+    assert len(resumed.batches) == 3
+    for got, expected in zip(resumed.batches, uninterrupted.batches[2:], strict=True):
+        assert torch.equal(got, expected)

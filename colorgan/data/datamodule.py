@@ -20,6 +20,7 @@ class ColorizationDataModule(L.LightningDataModule):
     ((N, 3, H, W) uint8 tensors) in `setup`; this class turns them into device-side batches."""
 
     on_device = False  # keep the uint8 images on the trainer's root device (CIFAR10DataModule's option)
+    batch_sampler_class = IndexBatches
 
     def __init__(
         self,
@@ -42,7 +43,7 @@ class ColorizationDataModule(L.LightningDataModule):
         """This rank's whole batches of `size` items: shuffled and full for training, in order for eval.
         With `device`, the index tensors are made there (for images that live on that device)."""
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
-        return IndexBatches(
+        return self.batch_sampler_class(
             size,
             self.batch_size if train else self.eval_batch_size,
             shuffle=train,

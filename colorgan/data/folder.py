@@ -18,6 +18,7 @@ import json
 import logging
 import os
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -29,6 +30,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from PIL import Image, ImageOps
 from torch.utils.data import DataLoader, Dataset
 
+from colorgan.data.batches import IndexBatches, ResumableDataLoader
 from colorgan.data.cifar10 import DatasetError
 from colorgan.data.datamodule import ColorizationDataModule
 
@@ -97,13 +99,16 @@ def load_eval_image(path: Path, image_size: int) -> torch.Tensor:
     return to_tensor(image.crop((left, top, left + image_size, top + image_size)))
 
 
-def load_train_image(path: Path, image_size: int, train_scale: float) -> torch.Tensor:
-    """Shorter side resized to `train_scale * image_size`, random crop of `image_size`."""
+def load_train_image(
+    path: Path, image_size: int, train_scale: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Shorter side resized to `train_scale * image_size`, random crop of `image_size` (drawn from
+    `generator`, else from torch's global generator)."""
     side = max(image_size, round(image_size * train_scale))
     image = resize_shorter_side(open_rgb(path, side), side)
     width, height = image.size
-    left = int(torch.randint(width - image_size + 1, ()))
-    top = int(torch.randint(height - image_size + 1, ()))
+    left = int(torch.randint(width - image_size + 1, (), generator=generator))
+    top = int(torch.randint(height - image_size + 1, (), generator=generator))
     return to_tensor(image.crop((left, top, left + image_size, top + image_size)))
 
 
@@ -235,8 +240,21 @@ class FolderBatch(NamedTuple):
     failed: list[tuple[str, str]]
 
 
+class CropSeededBatches(IndexBatches):
+    """IndexBatches whose batches also carry a crop seed per image, made from (seed, epoch, index):
+    a (2, B) tensor of indices and seeds. Random crops then depend neither on the global random
+    state nor on which worker decodes the batch, so a run resumed mid-epoch crops as an
+    uninterrupted one (a worker's random state is seeded anew for every epoch's iterator, and is
+    in no checkpoint)."""
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        for indices in super().__iter__():
+            yield torch.stack([indices, (self.seed * 1_000_003 + self.epoch) * 10_000_019 + indices])
+
+
 class FolderImages(Dataset):
-    """Image files indexable by a 1-D index tensor: decodes that batch (in a DataLoader worker).
+    """Image files indexable by a 1-D index tensor, or by CropSeededBatches' (2, B) indices and crop
+    seeds: decodes that batch (in a DataLoader worker).
 
     Args:
         paths: the image files.
@@ -258,19 +276,21 @@ class FolderImages(Dataset):
     def __len__(self) -> int:
         return len(self.paths)
 
-    def load(self, index: int) -> torch.Tensor:
+    def load(self, index: int, crop_seed: int | None = None) -> torch.Tensor:
         path = self.paths[index]
         if self.train:
-            return load_train_image(path, self.image_size, self.train_scale)
+            generator = None if crop_seed is None else torch.Generator().manual_seed(crop_seed)
+            return load_train_image(path, self.image_size, self.train_scale, generator)
         return load_eval_image(path, self.image_size)
 
     def __getitem__(self, indices: torch.Tensor) -> FolderBatch:
+        indices, seeds = (indices[0], indices[1].tolist()) if indices.dim() == 2 else (indices, None)
         images, failed = [], []
-        for index in indices.tolist():
+        for n, index in enumerate(indices.tolist()):
             for attempt in range(self.MAX_CONSECUTIVE_FAILURES if self.replace_failed else 1):
                 i = (index + attempt) % len(self.paths)
                 try:
-                    images.append(self.load(i))
+                    images.append(self.load(i, None if seeds is None else seeds[n]))
                     break
                 except Exception as err:  # a file that changed or broke after the scan
                     failed.append((str(self.paths[i]), f"{type(err).__name__}: {err}"))
@@ -325,6 +345,8 @@ class FolderDataModule(ColorizationDataModule):
         scan_cache: folder for the scan's results, so the next run decodes only new or changed files.
         **kwargs: ColorizationDataModule's (color_space, batch_size, eval_batch_size, flip, seed).
     """
+
+    batch_sampler_class = CropSeededBatches  # random crops from (seed, epoch, image), see there
 
     def __init__(
         self,
@@ -450,14 +472,17 @@ class FolderDataModule(ColorizationDataModule):
                 f"{len(dataset)} training images make no full batch of data.batch_size={self.batch_size}. "
                 "Use a smaller batch size or add images."
             )
-        # batch_size=None: each index tensor is a whole batch, decoded by one worker.
-        return DataLoader(
+        # batch_size=None: each index tensor is a whole batch, decoded by one worker. The training
+        # loader checkpoints its position in the epoch, so a mid-epoch resume continues the order.
+        loader = ResumableDataLoader if train else DataLoader
+        return loader(
             dataset,
             sampler=sampler,
             batch_size=None,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=torch.cuda.is_available(),
+            generator=torch.Generator().manual_seed(self.seed),
         )
 
     def train_dataloader(self) -> DataLoader:
