@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
@@ -108,3 +109,12 @@ def tiny_checkpoint(tiny_cifar, tmp_path_factory):
         return made[color_space]
 
     return make
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny tensors: one intra-op thread is fastest, and does not spin against other processes."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
