@@ -5,8 +5,12 @@ from __future__ import annotations
 import logging
 import re
 
+import lightning as L
 from conftest import TINY, compose_train
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
 
+from colorgan.progress_log import ProgressLog
 from colorgan.train import train
 
 
@@ -29,3 +33,21 @@ def test_silent_when_a_terminal_shows_the_progress_bar(tiny_cifar, tmp_path, cap
     with caplog.at_level(logging.INFO, logger="colorgan.progress_log"):
         train(cfg)
     assert not [r for r in caplog.records if r.name == "colorgan.progress_log"]
+
+
+def test_a_run_resumed_mid_epoch_logs_its_progress(tiny_cifar, tmp_path, caplog):
+    """Lightning calls no on_train_epoch_start for the epoch a resumed run continues."""
+    cfg = compose_train(["+experiment=unet", *TINY], tmp_path / "run", tiny_cifar)
+
+    def fit(callbacks: list, ckpt_path=None) -> None:
+        model, data = instantiate(cfg.model, _convert_="all"), instantiate(cfg.data, _convert_="all")
+        L.Trainer(accelerator="cpu", max_steps=4, limit_train_batches=4, limit_val_batches=0, logger=False,
+                  default_root_dir=tmp_path,
+                  enable_progress_bar=False, enable_model_summary=False, callbacks=callbacks,
+                  ).fit(model, datamodule=data, ckpt_path=ckpt_path)
+
+    fit([ModelCheckpoint(dirpath=tmp_path, filename="{step}", every_n_train_steps=2, save_top_k=-1)])
+    with caplog.at_level(logging.INFO, logger="colorgan.progress_log"):
+        fit([ProgressLog(every_n_seconds=0)], ckpt_path=tmp_path / "step=2.ckpt")
+    lines = [r.getMessage() for r in caplog.records if r.name == "colorgan.progress_log"]
+    assert lines[0].startswith("epoch 1, batch 3/4, ") and lines[1].startswith("epoch 1, batch 4/4, "), lines
