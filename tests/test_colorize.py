@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import CONF_DIR
+from conftest import CONF_DIR, TINY
 from PIL import Image, ImageOps
+from test_folder import FOLDER_TINY, write_tree
 
 from colorgan import Colorizer
 from colorgan.image_io import read_photo
@@ -171,8 +172,12 @@ def test_gray_and_colour_modes_all_read(tmp_path):
 @pytest.mark.parametrize("space", ["lab", "rgb"])
 @pytest.mark.parametrize("experiment", sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml")))
 def test_every_experiment_checkpoint_colorizes(experiment, space, tiny_cfg, tmp_path):
-    """Whatever module an experiment trains (U-Net, GAN...), its checkpoint colorizes photos."""
-    train(tiny_cfg(f"data.color_space={space}", "test=false", experiment=experiment))
+    """Whatever module an experiment trains (U-Net, GAN...), on whatever data, its checkpoint colorizes photos."""
+    data = []
+    if "override /data: folder" in (CONF_DIR / "experiment" / f"{experiment}.yaml").read_text():
+        write_tree(tmp_path / "photos")
+        data = [f"data.root={tmp_path / 'photos'}", *FOLDER_TINY[len(TINY):]]
+    train(tiny_cfg(f"data.color_space={space}", "test=false", *data, experiment=experiment))
     colorizer = Colorizer.from_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt", device="cpu")
     assert colorizer.color_space.name == space
     image = photo(45, 30)
