@@ -433,6 +433,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_intermixed_args(argv)
     if args.warmup < 1 or args.steps < 1 or args.repeats < 1:
         parser.error("--warmup, --steps and --repeats must be at least 1.")
+    if overrides := [e for e in args.experiments if "=" in e]:
+        parser.error(f"--experiments takes conf/experiment names, got {' '.join(overrides)}: "
+                     "put Hydra overrides before --experiments (or after another option).")
     return args
 
 

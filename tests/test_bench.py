@@ -13,7 +13,7 @@ import torch
 from conftest import REPO
 from hydra.errors import ConfigCompositionException
 
-from colorgan.bench import bare_step, compose_experiments
+from colorgan.bench import bare_step, compose_experiments, parse_args
 from colorgan.models.gan_colorizer import GANColorizer
 from colorgan.models.unet_colorizer import UNetColorizer
 
@@ -91,3 +91,11 @@ def test_bare_step_trains_the_models_own_networks(cls):
         assert any(not torch.equal(p, before[i]) for i, p in enumerate(model.parameters())
                    if any(p is q for q in network.parameters()))
     assert all(p.requires_grad for p in model.parameters())  # D's weights are trainable again afterwards
+
+
+def test_experiments_and_overrides_are_told_apart(capsys):
+    readme = parse_args(["data.batch_size=256", "--experiments", "gan_lrelu", "--markdown", "BENCHMARKS.md"])
+    assert readme.experiments == ["gan_lrelu"] and readme.overrides == ["data.batch_size=256"]
+    with pytest.raises(SystemExit):  # nargs="+" would take the override for an experiment name
+        parse_args(["--experiments", "gan_lrelu", "data.batch_size=256"])
+    assert "put Hydra overrides before --experiments" in capsys.readouterr().err
