@@ -5,8 +5,9 @@
 #   echo /.whl/ >> .git/info/exclude
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-#     -d .whl hydra-core==1.3.2 omegaconf==2.3.0 antlr4-python3-runtime==4.9.3 kornia kornia-rs PyYAML rich
-#   (check the versions against pyproject.toml; W&B is not needed: the bench logs to CSV)
+#     -d .whl hydra-core==1.3.8 omegaconf==2.3.1 antlr4-python3-runtime==4.9.3 kornia==0.9.0 kornia_rs==0.2.0
+#   (the versions this repo was tested with; numpy, Pillow, PyYAML, rich are there already; W&B is
+#   not needed: the bench logs to CSV)
 # Then: run(command="bash .ci/gpu_checks.sh", carry=[".whl"], timeout_s=540)
 #
 # CIFAR-10 itself cannot travel (over the 64 MiB a call carries), so the bench runs on synthetic
