@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from colorgan.color_space import ColorSpace
 from colorgan.data import cifar10
@@ -61,18 +61,18 @@ class ColorizationDataModule(L.LightningDataModule):
             images = images.to(device)  # once per split and device: about 150 MB for CIFAR-10's train split
             setattr(self, f"{split}_images", images)
         sampler = self._batch_sampler(len(images), train, device)
-        # batch_size=None: the sampler's index tensors are whole batches. The loader's own generator
-        # draws the per-iterator seed that DataLoader otherwise takes from torch's global one, so
-        # creating an iterator does not move the global state the training flip draws from
-        # (a resumed run creates its iterator at another moment than an uninterrupted one).
+        pin = torch.cuda.is_available() and images.device.type == "cpu"
+        return self._whole_batch_loader(TensorImages(images), sampler, train, pin_memory=pin)
+
+    def _whole_batch_loader(self, dataset: Dataset, sampler: IndexBatches, train: bool, **options) -> DataLoader:
+        """A loader of the sampler's whole batches (batch_size=None: each index tensor is a batch).
+        The training loader checkpoints its position in the epoch, so a mid-epoch resume continues
+        the order. The loader's own generator draws the per-iterator seed that DataLoader otherwise
+        takes from torch's global one, so creating an iterator does not move the global state the
+        training flip draws from (a resumed run creates its iterator at another moment)."""
         loader = ResumableDataLoader if train else DataLoader
-        return loader(
-            TensorImages(images),
-            sampler=sampler,
-            batch_size=None,
-            pin_memory=torch.cuda.is_available() and images.device.type == "cpu",
-            generator=torch.Generator().manual_seed(self.seed),
-        )
+        return loader(dataset, sampler=sampler, batch_size=None, generator=torch.Generator().manual_seed(self.seed),
+                      **options)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", train=True)

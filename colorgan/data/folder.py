@@ -30,7 +30,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from PIL import Image, ImageOps
 from torch.utils.data import DataLoader, Dataset
 
-from colorgan.data.batches import IndexBatches, ResumableDataLoader
+from colorgan.data.batches import IndexBatches
 from colorgan.data.cifar10 import DatasetError
 from colorgan.data.datamodule import ColorizationDataModule
 
@@ -464,7 +464,7 @@ class FolderDataModule(ColorizationDataModule):
             self.root, found, describe_skipped(self.skipped, self.min_size, self.gray_chroma), sizes, self.image_size,
         )
 
-    def _folder_loader(self, split: str, train: bool) -> DataLoader:
+    def _loader(self, split: str, train: bool) -> DataLoader:
         dataset = FolderImages(self.files[split], self.image_size, train, self.train_scale, replace_failed=True)
         sampler = self._batch_sampler(len(dataset), train)
         if train and len(sampler) == 0:
@@ -472,27 +472,9 @@ class FolderDataModule(ColorizationDataModule):
                 f"{len(dataset)} training images make no full batch of data.batch_size={self.batch_size}. "
                 "Use a smaller batch size or add images."
             )
-        # batch_size=None: each index tensor is a whole batch, decoded by one worker. The training
-        # loader checkpoints its position in the epoch, so a mid-epoch resume continues the order.
-        loader = ResumableDataLoader if train else DataLoader
-        return loader(
-            dataset,
-            sampler=sampler,
-            batch_size=None,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            pin_memory=torch.cuda.is_available(),
-            generator=torch.Generator().manual_seed(self.seed),
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._folder_loader("train", train=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._folder_loader("val", train=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._folder_loader("test", train=False)
+        # Each index tensor is a whole batch, decoded by one worker.
+        return self._whole_batch_loader(dataset, sampler, train, num_workers=self.num_workers,
+                                        persistent_workers=self.num_workers > 0, pin_memory=torch.cuda.is_available())
 
     def on_before_batch_transfer(self, batch: FolderBatch, dataloader_idx: int) -> torch.Tensor:
         """In the main process: count and report files that failed in a worker, pass the images on."""
