@@ -213,6 +213,12 @@ def bare_step(model: ColorizerModule, optimizers: list, inputs: torch.Tensor, ta
     model.discriminator.requires_grad_(True)
 
 
+def optimizer_list(model: ColorizerModule) -> list[torch.optim.Optimizer]:
+    """Fresh optimizers of the model, as a list (the U-Net returns one, the GAN a list of two)."""
+    optimizers = model.configure_optimizers()
+    return optimizers if isinstance(optimizers, list) else [optimizers]
+
+
 def device_batches(data: ColorizationDataModule, device: torch.device, batch_size: int, count: int = 4):
     """A few training batches split into (inputs, targets) on the device, made before timing."""
     images = data.train_images[: batch_size * count].to(device)
@@ -225,8 +231,7 @@ def time_bare(model: ColorizerModule, batches: list, precision: str, warmup: int
     device = batches[0][0].device
     model.to(device).train()
     model.configure_model()  # compiles once when model.compile is set, as a Trainer stage would
-    optimizers = model.configure_optimizers()
-    optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
+    optimizers = optimizer_list(model)
     dtype = AUTOCAST[precision]
     autocast = torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
     reset_peak_memory(device)
@@ -265,8 +270,7 @@ def step_costs(model: ColorizerModule, data: ColorizationDataModule) -> tuple[fl
     model.cpu().train()
     counts = []
     for mode in (FlopCounterMode(display=False), OpCounter()):
-        optimizers = model.configure_optimizers()
-        optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
+        optimizers = optimizer_list(model)
         for group in (g for opt in optimizers for g in opt.param_groups):
             group["foreach"] = True  # as on a GPU, where it is the default: a few ops for all tensors
         with mode:

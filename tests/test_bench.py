@@ -13,7 +13,7 @@ import torch
 from conftest import REPO
 from hydra.errors import ConfigCompositionException
 
-from colorgan.bench import bare_step, compose_experiments, parse_args
+from colorgan.bench import bare_step, compose_experiments, optimizer_list, parse_args
 from colorgan.models.gan_colorizer import GANColorizer
 from colorgan.models.unet_colorizer import UNetColorizer
 
@@ -82,8 +82,7 @@ def test_overrides_reach_the_experiments_that_have_the_key(tmp_path):
 def test_bare_step_trains_the_models_own_networks(cls):
     torch.manual_seed(0)
     model = cls(generator={"channels": [8, 16, 32]}, **({"discriminator": {"channels": 8}} if cls is GANColorizer else {}))
-    optimizers = model.configure_optimizers()
-    optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
+    optimizers = optimizer_list(model)
     before = [p.detach().clone() for p in model.parameters()]
     inputs, targets = torch.rand(4, 1, 32, 32) * 2 - 1, torch.rand(4, 2, 32, 32) * 2 - 1
     bare_step(model, optimizers, inputs, targets, torch.autocast("cpu", enabled=False))

@@ -46,6 +46,7 @@ class ColorizerModule(L.LightningModule):
         self.generator = UNetGenerator(space.in_channels, space.out_channels, **dict(generator or {}))
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.compile_mode = compile
+        self._compiled = False  # configure_model runs at every Trainer stage; compile once
         self._epoch_sums: dict[str, list] = {}  # name -> [sum of value * batch size, images], see log_train
         # (H, W) of the training images, saved in checkpoints: inference's default working resolution.
         self.train_image_size: list[int] | None = None
@@ -73,7 +74,7 @@ class ColorizerModule(L.LightningModule):
 
     def configure_model(self) -> None:
         """Lightning calls this when a stage starts: compile the networks once, in place."""
-        if self.compile_mode and not getattr(self, "_compiled", False):
+        if self.compile_mode and not self._compiled:
             mode = None if self.compile_mode is True else self.compile_mode
             for network in self.networks():
                 network.compile(mode=mode)
