@@ -10,6 +10,10 @@ The ratio colorgan / bare is the framework's cost. It also reports peak memory, 
 pipeline and validation (with every metric) alone, and estimates one CIFAR-10 epoch and the
 seed's 15-epoch study. Warm-up steps are not timed; on a GPU the clock reads after a synchronize.
 
+It also says what else used the CPU during the run (other processes' CPU time, steal), and with
+`--shared` measures how much slower each model trains while a second training shares the CPU
+(colorgan/bench_shared.py).
+
 GPU fast path (docs/bench.md): `trainer.precision=bf16-mixed data.on_device=true
 model.channels_last=true model.compile=true +trainer.benchmark=true`.
 """
@@ -39,6 +43,8 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
+from colorgan.bench_shared import shared_slowdown
+from colorgan.cpu_usage import CPUUsage
 from colorgan.data.datamodule import ColorizationDataModule
 from colorgan.models.base import ColorizerModule
 from colorgan.models.gan_colorizer import GANColorizer
@@ -301,7 +307,7 @@ def compose_experiments(experiments: list[str], overrides: list[str], output_dir
         }
 
 
-def bench_experiment(cfg: DictConfig, args: argparse.Namespace) -> dict:
+def bench_experiment(name: str, cfg: DictConfig, args: argparse.Namespace) -> dict:
     precision = str(cfg.trainer.precision)
     if precision not in AUTOCAST:
         raise ValueError(f"The bench's bare loop supports trainer.precision {', '.join(AUTOCAST)}; got {precision!r}.")
@@ -321,6 +327,9 @@ def bench_experiment(cfg: DictConfig, args: argparse.Namespace) -> dict:
         row["ratio"].append(ips[0] / bare[0])
         row["colorgan_steps"] += steps
         row["bare_steps"] += bare_steps
+    if args.shared:  # seconds per step of colorgan's path, alone and beside a second training
+        row["shared"] = shared_slowdown(
+            cfg, name, args.overrides, lambda: batch_size / time_colorgan(cfg, model, data, args.warmup, args.steps)[0][0])
     row.update(
         device=device, batch_size=batch_size, eval_batch_size=data.eval_batch_size, precision=precision, flops=flops,
         ops=(step_ops, data_ops),
@@ -353,7 +362,7 @@ def machine(device: torch.device) -> str:
     return f"CPU {cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
 
 
-def report(rows: dict[str, dict], args: argparse.Namespace, command: str, loads: list[tuple]) -> str:
+def report(rows: dict[str, dict], args: argparse.Namespace, command: str, usage: CPUUsage) -> str:
     first = next(iter(rows.values()))
     names = list(rows)
     lines = [
@@ -361,8 +370,7 @@ def report(rows: dict[str, dict], args: argparse.Namespace, command: str, loads:
         "",
         f"- command: `{command}`",
         f"- torch {torch.__version__}, lightning {L.__version__}, Python {platform.python_version()}",
-        f"- load average (1, 5, 15 min) at start {' '.join(f'{x:.1f}' for x in loads[0])}, "
-        f"at end {' '.join(f'{x:.1f}' for x in loads[1])}",
+        f"- the machine during the run{' (shared scenario included)' if args.shared else ''}: {usage.describe()}",
         f"- batch {first['batch_size']}, precision {first['precision']}, {first['options']}; "
         f"{args.steps} timed steps after {args.warmup} warm-up, {args.repeats} interleaved repeats (median)",
         f"- colorgan's path: Trainer.fit with the DataModule, {first['path']}",
@@ -417,6 +425,10 @@ def report(rows: dict[str, dict], args: argparse.Namespace, command: str, loads:
     line("50,000 training images", lambda r: duration(50_000 / med(r["colorgan"])))
     line("the seed's study: max_epochs epochs + test",
          lambda r: f"{duration(r['epochs'] * sum(epoch(r)) + r['sizes'][2] / r['validation'][0])} ({r['epochs']} epochs)")
+    if args.shared:
+        line("**shared/idle** wall time per step while a second `colorgan.train` of the model runs",
+             lambda r: f"**{r['shared']['ratio']:.2f}x** ({r['shared']['shared']:.2f} s against "
+                       f"{r['shared']['idle']:.2f} s alone{'' if r['shared']['competitor_ran_throughout'] else '; the second training ended early'})")
     sizes = first["sizes"]
     lines += ["", f"Data: {sizes[0]:,} train, {sizes[1]:,} validation, {sizes[2]:,} test images."]
     return "\n".join(lines) + "\n"
@@ -433,6 +445,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--val-batches", type=int, default=2, help="timed validation batches")
     parser.add_argument("--pipeline-batches", type=int, default=50, help="timed batches of the data pipeline")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (None: torch's choice)")
+    parser.add_argument("--shared", action="store_true",
+                        help="also time each model while a second `python -m colorgan.train` of it shares the CPU")
     parser.add_argument("--markdown", type=Path, default=None, help="append the report to this file")
     args = parser.parse_intermixed_args(argv)
     if args.warmup < 1 or args.steps < 1 or args.repeats < 1:
@@ -451,12 +465,11 @@ def main(argv: list[str] | None = None) -> str:
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*(does not have many workers|GPU available but not used"
                                               "|could not find the monitored key|exists and is not empty).*")
-    loads = [os.getloadavg()]
     with tempfile.TemporaryDirectory(prefix="colorgan-bench-") as output_dir:
         configs = compose_experiments(args.experiments, args.overrides, output_dir)
-        rows = {name: bench_experiment(cfg, args) for name, cfg in configs.items()}
-    loads.append(os.getloadavg())
-    text = report(rows, args, command, loads)
+        usage = CPUUsage()
+        rows = {name: bench_experiment(name, cfg, args) for name, cfg in configs.items()}
+    text = report(rows, args, command, usage.stop())
     print(text)
     if args.markdown:
         with open(args.markdown, "a") as f:

@@ -18,9 +18,10 @@ from hydra.utils import get_object
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from colorgan.color_space import COLOR_SPACES
-from colorgan.layers import ACTIVATIONS, NORMS
+from colorgan.layers import ACTIVATIONS, INITS, NORMS
 from colorgan.models.unet_colorizer import LOSSES
 from colorgan.resume import LAST, ResumeError, checkpoint_to_resume, checkpoints_in
+from colorgan.unet import OUTPUT_LAYERS
 
 CIFAR10_SIZE = 32
 WANDB_MODES = (None, "online", "offline", "disabled", "dryrun")
@@ -100,6 +101,8 @@ def _check_model(c: _Checker) -> None:
     for key in ("activation", "decoder_activation"):
         c.choice(f"model.generator.{key}", ACTIVATIONS)
     c.choice("model.generator.norm", NORMS)
+    c.choice("model.generator.output_layer", OUTPUT_LAYERS)
+    c.choice("model.init", INITS)
     c.choice("model.loss", _gan_losses() if is_gan else LOSSES)
     c.choice("model.gan_loss", _gan_losses())
     for key in ("name", "type"):

@@ -3,7 +3,7 @@
 - `hydra/launcher=parallel` (Hydra's joblib launcher) runs `n_jobs` jobs at once on one machine. Each
   job takes the first free one of `n_jobs` device slots (a lock file under the sweep dir, held until the
   job ends), so no two running jobs share a slot whichever order they finish in. On a GPU machine the
-  job trains on GPU `slot % gpu_count`; on CPU the slot is only recorded (`device_slot` in the config).
+  job trains on GPU `slot % gpu_count`; on CPU it takes cores / n_jobs threads (colorgan/threads.py).
 - Lightning's `strategy=ddp` re-launches `python -m colorgan.train <argv>` for ranks 1..N-1. Inside a
   Hydra multirun that argv is the whole sweep, so every rank would start a sweep of its own (an open
   upstream problem). `check_ddp_launch` stops such a job before it forks, and says what works instead.
@@ -21,6 +21,8 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
+
+from colorgan.threads import share_cores
 
 SLOT_DIR = ".device_slots"  # under the sweep dir
 
@@ -80,8 +82,9 @@ def _uses_gpu(trainer_cfg: DictConfig) -> bool:
 def job_device(cfg: DictConfig) -> Iterator[DictConfig]:
     """Run the block on this job's own device when the job is part of a parallel sweep.
 
-    Sets `cfg.device_slot` and, on GPU, `cfg.trainer.devices=[gpu]`; outside a parallel sweep `cfg`
-    is left as it is.
+    Sets `cfg.device_slot` and, on GPU, `cfg.trainer.devices=[gpu]`; on CPU, `cfg.cpu_threads`: the
+    job's share of the cores (colorgan.threads.share_cores). Outside a parallel sweep `cfg` is left
+    as it is.
     """
     slots = parallel_slots()
     if slots is None:
@@ -98,6 +101,8 @@ def job_device(cfg: DictConfig) -> Iterator[DictConfig]:
             cfg.device_slot = slot
             if _uses_gpu(cfg.trainer):
                 cfg.trainer.devices = [slot % gpu_count()]
+            else:  # CPU jobs share the cores: each takes its part, not all of them
+                cfg.cpu_threads = share_cores(slots)
         yield cfg
 
 
@@ -115,3 +120,18 @@ def check_ddp_launch(strategy) -> None:
             "whose tasks are the ranks (hydra/launcher=slurm hydra.launcher.gpus_per_node=N trainer=ddp). "
             "trainer=ddp works as it is for a single run (no -m)."
         )
+
+
+def fit_ddp_to(model, strategy) -> None:
+    """Tell DDP's reducer that a manually optimized model (the GAN) leaves parameters unused in a
+    backward pass: its D step never reaches G, its G step runs with D frozen. Without this, DDP
+    stops at the GAN's first step ("parameters that were not used in producing the loss").
+
+    find_unused_parameters walks the autograd graph of each backward (cheap next to the
+    convolutions); static_graph cannot be used, since the set of used parameters differs between
+    the two backward passes of one step. Automatic optimization (the U-Net) keeps DDP's default.
+    """
+    from lightning.pytorch.strategies import DDPStrategy
+
+    if isinstance(strategy, DDPStrategy) and not model.automatic_optimization:
+        strategy._ddp_kwargs.setdefault("find_unused_parameters", True)  # read when fit wraps the model

@@ -45,3 +45,25 @@ def check_layer_names(activation: str, norm: str) -> None:
     """Fail early, before any data is loaded, on an unknown activation or norm name."""
     _lookup(ACTIVATIONS, "activation", activation)
     _lookup(NORMS, "normalization", norm)
+
+
+INITS = ("default", "normal")
+
+
+def init_weights(module: nn.Module, scheme: str) -> None:
+    """Initialise `module`'s convolutions and norms in place.
+
+    "default" keeps PyTorch's (Kaiming-uniform); "normal" is pix2pix's and the seed paper's:
+    convolution weights ~ N(0, 0.02), norm scales ~ N(1, 0.02), biases 0.
+    """
+    _lookup({name: name for name in INITS}, "init", scheme)
+    if scheme == "default":
+        return
+    for layer in module.modules():
+        if isinstance(layer, nn.Conv2d | nn.ConvTranspose2d):
+            nn.init.normal_(layer.weight, 0.0, 0.02)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+        elif isinstance(layer, nn.BatchNorm2d | nn.InstanceNorm2d | nn.GroupNorm) and layer.weight is not None:
+            nn.init.normal_(layer.weight, 1.0, 0.02)
+            nn.init.zeros_(layer.bias)

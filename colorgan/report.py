@@ -1,8 +1,9 @@
 """Compare finished runs: `python -m colorgan.report <run or sweep dirs>... [--sort mae] [--out DIR]`.
 
 Writes `report.md` (the seed's results table done right: one row per run, the grayscale baseline,
-and the seed's own numbers for reference) and `comparison.png` (the same test images colorized by
-every run, labelled). Reads only what runs wrote to disk (colorgan/run_dir.py), so it works offline
+bootstrap intervals and paired differences that say which differences are real, seed repeats, and
+the seed's own numbers for reference), `comparison.png` (the same test images colorized by every
+run, labelled) and `learning_curves.png` (validation MAE and colorfulness per epoch). Reads only what runs wrote to disk (colorgan/run_dir.py), so it works offline
 and without W&B.
 """
 
@@ -14,16 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
-from PIL import Image, ImageDraw, ImageFont
 
-from colorgan.color_space import ColorSpace
 from colorgan.data.cifar10 import DatasetError
-from colorgan.image_grid import comparison_rows, make_grid
+from colorgan.figures import comparison_image, learning_curves
 from colorgan.run_dir import Run, find_runs
-from colorgan.unet import UNetGenerator
+from colorgan.stats import RESAMPLES, Interval, mean_interval, paired_difference
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,6 @@ SEED_RESULTS = (
     ("GAN (U-Net)", 15, 0.012059, 0.559959),
     ("GAN (U-Net) (LeakyReLU)", 15, 0.012037, 0.567164),
 )
-
-LABEL_WIDTH = 200  # pixels of the label column in comparison.png
 
 
 class ReportError(RuntimeError):
@@ -113,7 +111,8 @@ def _common_overrides(runs: Sequence[Run]) -> list[str]:
 
 def render_markdown(runs: Sequence[Run], without_results: Sequence[Run], sort_by: str,
                     image_note: str | None = None) -> str:
-    """report.md: runs sorted by `sort_by`, one grayscale row per colour space, the seed's numbers."""
+    """report.md: runs sorted by `sort_by`, one grayscale row per colour space, the bootstrap
+    intervals and paired differences, seed repeats, the seed's numbers."""
     header = ["model", "activation", "norm", "colour space", "epochs", "train time", *(m.title for m in METRICS), "run"]
     lines = [
         "# Colorization results",
@@ -137,6 +136,9 @@ def render_markdown(runs: Sequence[Run], without_results: Sequence[Run], sort_by
     true_colorfulness = runs[0].test_metrics.get("test/colorfulness_true")
     if true_colorfulness is not None:
         lines += ["", f"Colorfulness (Hasler and Süsstrunk, 0-255 scale) of the true test images: {true_colorfulness:.2f}."]
+    names = run_names(runs)
+    lines += render_statistics(runs, names)
+    lines += render_seed_repeats(runs, names)
     if without_results:
         lines += ["", "## Runs without results", ""]
         lines += [f"- `{run.path}`: {run.problem()}" for run in without_results]
@@ -157,22 +159,128 @@ def render_markdown(runs: Sequence[Run], without_results: Sequence[Run], sort_by
     return "\n".join(lines)
 
 
-# -- the comparison image -----------------------------------------------------------------------
+LEARNING_CURVES = "learning_curves.png"
 
 
-def _load_generator(path: Path) -> tuple[torch.nn.Module, ColorSpace]:
-    """The generator and colour space of a Lightning checkpoint, read with weights_only=True so no
-    pickled code runs. (Stands in for colorgan.checkpoint_io until that lands.)"""
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    hparams = checkpoint.get("hyper_parameters") or {}
-    if "color_space" not in hparams or "generator" not in hparams:
-        raise ValueError(f"{path} has no color_space/generator hyper-parameters: not a colorgan checkpoint.")
-    space = ColorSpace(hparams["color_space"])
-    generator = UNetGenerator(space.in_channels, space.out_channels, **dict(hparams["generator"]))
-    prefix = "generator."
-    state = {k.removeprefix(prefix): v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
-    generator.load_state_dict(state)
-    return generator.eval(), space
+# -- the statistics ------------------------------------------------------------------------------
+
+STATS_METRICS = (("mae", "MAE", 2), ("psnr", "PSNR", 2), ("colorfulness", "colorfulness", 1))
+
+
+def run_names(runs: Sequence[Run]) -> dict[Path, str]:
+    """A short name per run for tables and figures: model and colour space, and the seed where the
+    same configuration was trained with several seeds."""
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(_repeat_key(run), []).append(run)
+    names = {}
+    for group in groups.values():
+        repeated = len({OmegaConf.select(r.config, "seed") for r in group}) > 1
+        for run in group:
+            d = describe(run)
+            names[run.path] = f"{d['model']} {d['color_space']}" + (
+                f" seed {OmegaConf.select(run.config, 'seed')}" if repeated else "")
+    taken = [name for name in names.values()]
+    for path, name in names.items():  # runs that differ in something else: their directory says which
+        if taken.count(name) > 1:
+            names[path] = f"{name} ({path.name})"
+    return names
+
+
+def _interval_cell(interval: Interval, digits: int, paired: bool = False) -> str:
+    text = f"{interval.mean:+.{digits}f}" if paired else f"{interval.mean:.{digits}f}"
+    text += f" [{interval.low:.{digits}f}, {interval.high:.{digits}f}]"
+    return text if not paired or interval.excludes_zero else text + " ≈"
+
+
+def render_statistics(runs: Sequence[Run], names: dict[Path, str]) -> list[str]:
+    """Each run's mean with its 95% bootstrap interval, and the paired difference of every two runs
+    scored on the same test images (and of each run against its grayscale input)."""
+    scored = [r for r in runs if r.per_image]
+    if not scored:
+        return []
+    lines = [
+        "",
+        "## Which differences are real",
+        "",
+        f"Means over the test images with 95% percentile-bootstrap intervals ({RESAMPLES} resamples of the "
+        "images). The intervals cover the choice of test images, not the randomness of training (seed "
+        "repeats measure that).",
+        "",
+        "| run | images | " + " | ".join(f"{title} [95% CI]" for _, title, _ in STATS_METRICS) + " |",
+        "|---|---|" + "---|" * len(STATS_METRICS),
+    ]
+    for run in scored:
+        cells = [_interval_cell(mean_interval(run.per_image[key]), digits) for key, _, digits in STATS_METRICS]
+        lines.append(f"| {names[run.path]} | {len(run.per_image['mae'])} | " + " | ".join(cells) + " |")
+    spaces = {}
+    for run in scored:
+        spaces.setdefault(describe(run)["color_space"], run)
+    for space, run in spaces.items():
+        cells = [_interval_cell(mean_interval(run.per_image[f"baseline_{key}"]), digits)
+                 for key, _, digits in STATS_METRICS]
+        lines.append(f"| *grayscale input* {space} | {len(run.per_image['mae'])} | " + " | ".join(cells) + " |")
+
+    pairs = [(a, b, "") for i, a in enumerate(scored) for b in scored[i + 1:] if _same_images(a, b)]
+    pairs += [(run, run, "baseline_") for run in scored]
+    lines += [
+        "",
+        "Paired differences (first minus second) over the same images, with 95% bootstrap intervals; "
+        "≈ marks an interval that holds 0: those two are not distinguishable on this test set.",
+        "",
+        "| first | second | " + " | ".join(f"Δ {title}" for _, title, _ in STATS_METRICS) + " |",
+        "|---|---|" + "---|" * len(STATS_METRICS),
+    ]
+    for a, b, prefix in pairs:
+        cells = [_interval_cell(paired_difference(a.per_image[key], b.per_image[prefix + key]), digits, paired=True)
+                 for key, _, digits in STATS_METRICS]
+        second = "*grayscale input*" if prefix else names[b.path]
+        lines.append(f"| {names[a.path]} | {second} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _same_images(a: Run, b: Run) -> bool:
+    """Scored on the same test images: the same data set and as many per-image rows."""
+    data_a, data_b = (OmegaConf.select(r.config, "data") for r in (a, b))
+    same_data = all(OmegaConf.select(data_a, k) == OmegaConf.select(data_b, k) for k in ("_target_", "data_dir", "root"))
+    return same_data and len(a.per_image["mae"]) == len(b.per_image["mae"])
+
+
+def _repeat_key(run: Run) -> str:
+    """What a run would be without its seed (its model, data and training settings, not where it
+    wrote): runs that share it are seed repeats."""
+    cfg = OmegaConf.to_container(run.config, resolve=False)
+    data = {k: v for k, v in (cfg.get("data") or {}).items() if k not in ("seed", "data_dir", "root")}
+    trainer = {k: v for k, v in (cfg.get("trainer") or {}).items() if k != "default_root_dir"}
+    return repr((run.experiment, cfg.get("model"), data, trainer))
+
+
+def render_seed_repeats(runs: Sequence[Run], names: dict[Path, str]) -> list[str]:
+    """Spread over seeds of the same configuration: the training's randomness, which the bootstrap
+    intervals above do not cover."""
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(_repeat_key(run), []).append(run)
+    repeated = [g for g in groups.values() if len({OmegaConf.select(r.config, "seed") for r in g}) > 1]
+    if not repeated:
+        return []
+    lines = ["", "## Seed repeats", "",
+             "The same configuration trained with other seeds: mean ± standard deviation over seeds, and each seed's value.",
+             "", "| model | seeds | " + " | ".join(title for _, title, _ in STATS_METRICS) + " |",
+             "|---|---|" + "---|" * len(STATS_METRICS)]
+    for group in repeated:
+        cells = []
+        for key, _, digits in STATS_METRICS:
+            values = np.array([r.test_metrics[f"test/{key}"] for r in group])
+            each = ", ".join(f"{v:.{digits}f}" for v in values)
+            cells.append(f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f} ({each})")
+        seeds = ", ".join(str(OmegaConf.select(r.config, "seed")) for r in group)
+        name = names[group[0].path].rsplit(" seed ", 1)[0]
+        lines.append(f"| {name} | {seeds} | " + " | ".join(cells) + " |")
+    return lines
+
+
+# -- the figures -----------------------------------------------------------------------------------
 
 
 def test_images(run: Run, count: int, data_dir: str | None = None) -> torch.Tensor:
@@ -183,33 +291,10 @@ def test_images(run: Run, count: int, data_dir: str | None = None) -> torch.Tens
     return instantiate(data_cfg, _convert_="all").sample_images(count)
 
 
-def _label(run: Run) -> str:
+def figure_label(run: Run, names: dict[Path, str]) -> str:
     d = describe(run)
     mae = run.test_metrics.get("test/mae")
-    return f"{d['model']}\n{d['activation']} / {d['norm']} / {d['color_space']}\nMAE {mae:.2f}"
-
-
-def comparison_image(runs: Sequence[Run], images: torch.Tensor, scale: int = 4) -> Image.Image:
-    """Rows: original, grayscale, then each run's colorization of the same `images`; labels on the left."""
-    rgb = images.float() / 255.0
-    rows, labels = [], []
-    with torch.no_grad():
-        for run in runs:
-            generator, space = _load_generator(run.checkpoint())
-            original, gray, prediction = comparison_rows(rgb, space, generator)
-            if not rows:
-                rows, labels = [original, gray], ["original", "grayscale input"]
-            rows.append(prediction)
-            labels.append(_label(run))
-    grid = make_grid(rows, scale)
-    canvas = Image.new("RGB", (LABEL_WIDTH + grid.shape[1], grid.shape[0]), "white")
-    canvas.paste(Image.fromarray(grid), (LABEL_WIDTH, 0))
-    draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default(size=13)
-    row_height = (grid.shape[0] - 2) // len(rows)
-    for index, text in enumerate(labels):
-        draw.multiline_text((6, 2 + index * row_height + 6), text, fill="black", font=font, spacing=3)
-    return canvas
+    return f"{names[run.path]}\n{d['activation']} / {d['norm']}\nMAE {mae:.2f}"
 
 
 # -- the command ---------------------------------------------------------------------------------
@@ -217,7 +302,8 @@ def comparison_image(runs: Sequence[Run], images: torch.Tensor, scale: int = 4) 
 
 def write_report(folders: Sequence[str | Path], out: Path, sort_by: str = "mae", num_images: int = 8,
                  scale: int = 4, data_dir: str | None = None) -> tuple[Path, Path | None]:
-    """Find the runs under `folders`, write out/report.md and out/comparison.png; returns their paths."""
+    """Find the runs under `folders`, write out/report.md, out/comparison.png and
+    out/learning_curves.png; returns the paths of the first two."""
     runs = find_runs(folders)
     if not runs:
         raise ReportError(
@@ -236,10 +322,13 @@ def write_report(folders: Sequence[str | Path], out: Path, sort_by: str = "mae",
     if missing:
         note = "Not in comparison.png (no checkpoint): " + ", ".join(f"`{r.path.name}`" for r in missing) + "."
     image_path = None
+    names = run_names(finished)
+    label = lambda run: figure_label(run, names)  # noqa: E731
     if pictured:
         images = test_images(pictured[0], num_images, data_dir)
         image_path = out / "comparison.png"
-        comparison_image(pictured, images, scale).save(image_path)
+        comparison_image(pictured, images, label, scale).save(image_path)
+    learning_curves(finished, label, out / LEARNING_CURVES)
     report_path = out / "report.md"
     report_path.write_text(render_markdown(finished, without_results, sort_by, note))
     return report_path, image_path
@@ -266,7 +355,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               "Or pass --data-dir.", file=sys.stderr)
         return 1
     print(report_path.read_text())
-    print(f"Wrote {report_path}" + (f" and {image_path}" if image_path else ""))
+    curves = report_path.parent / LEARNING_CURVES
+    written = [report_path, image_path, curves if curves.is_file() else None]
+    print("Wrote " + ", ".join(str(p) for p in written if p))
     return 0
 
 

@@ -7,12 +7,14 @@ A run directory holds:
     csv/metrics.csv      every logged metric            (CSVLogger)
     run_info.json        fit wall time, epochs, steps   (train, after fit)
     test_metrics.json    test/* and test_baseline/*     (train, after test)
+    test_per_image.csv   mae, psnr, colorfulness of each test image, model and baseline (train, after test)
     job_status.json      COMPLETED or FAILED + error    (sweep_summary.JobStatusFile, at job end)
     checkpoints/         best-*.ckpt, last.ckpt
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -27,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 CONFIG = "config.yaml"
 RUN_INFO = "run_info.json"
 TEST_METRICS = "test_metrics.json"
+TEST_PER_IMAGE = "test_per_image.csv"
 JOB_STATUS = "job_status.json"
 # Folders inside a run that never hold another run (W&B's offline dir has its own config.yaml).
 NOT_RUNS = {".hydra", ".submitit", ".device_slots", "wandb", "csv", "checkpoints", "images"}
@@ -37,6 +40,34 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
     os.replace(tmp, path)
+
+
+def write_per_image(path: Path, columns: dict[str, Any]) -> None:
+    """One row per test image (`image`: its index in the test set), one column per metric."""
+    names = list(columns)
+    rows = zip(*(columns[n].tolist() for n in names), strict=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["image", *names])
+        writer.writerows([i, *(f"{v:.6g}" for v in row)] for i, row in enumerate(rows))
+    os.replace(tmp, path)
+
+
+def read_per_image(path: Path) -> dict[str, list[float]] | None:
+    """test_per_image.csv as {column: values}, or None when the run has none."""
+    try:
+        with path.open(newline="") as f:
+            reader = csv.DictReader(f)
+            columns: dict[str, list[float]] = {name: [] for name in reader.fieldnames or []}
+            for row in reader:
+                for name, value in row.items():
+                    columns[name].append(float(value))
+    except FileNotFoundError:
+        return None
+    except (ValueError, TypeError, csv.Error) as err:
+        raise ValueError(f"{path} is not a valid per-image metrics file ({err}); delete it or re-run the test.") from err
+    return columns
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -62,6 +93,10 @@ class Run:
     @cached_property
     def test_metrics(self) -> dict[str, float] | None:
         return _read_json(self.path / TEST_METRICS)
+
+    @cached_property
+    def per_image(self) -> dict[str, list[float]] | None:
+        return read_per_image(self.path / TEST_PER_IMAGE)
 
     @cached_property
     def info(self) -> dict[str, Any]:

@@ -7,7 +7,6 @@ checkpoint, and return the metric a sweeper optimises.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -25,9 +24,9 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from colorgan.config_validation import validate_config
-from colorgan.devices import check_ddp_launch, job_device
+from colorgan.devices import check_ddp_launch, fit_ddp_to, job_device
 from colorgan.resume import checkpoint_to_resume, resume_command_line, wandb_run_id
-from colorgan.run_dir import RUN_INFO, write_json
+from colorgan.run_dir import RUN_INFO, TEST_METRICS, TEST_PER_IMAGE, write_json, write_per_image
 from colorgan.wandb_logging import choose_mode, describe_offline_run, finish_wandb
 
 log = logging.getLogger(__name__)
@@ -89,6 +88,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     loggers = build_loggers(cfg)
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     check_ddp_launch(trainer.strategy)
+    fit_ddp_to(model, trainer.strategy)
     for logger in loggers:
         if hasattr(logger, "log_hyperparams") and type(logger).__name__ == "WandbLogger":
             logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
@@ -110,8 +110,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
         test_metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test")}
         metrics.update(test_metrics)
-        (output_dir / "test_metrics.json").write_text(json.dumps(test_metrics, indent=2, sort_keys=True))
         if trainer.is_global_zero:
+            write_json(output_dir / TEST_METRICS, test_metrics)
+            if model.test_per_image is not None:
+                write_per_image(output_dir / TEST_PER_IMAGE, model.test_per_image)
             print_test_table(test_metrics)
     return metrics
 

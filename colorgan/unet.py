@@ -1,5 +1,7 @@
 """U-Net generator of the seed and of pix2pix: strided 4x4 convolutions down, transposed
-convolutions up, skip concatenations, a 1x1 output convolution and tanh."""
+convolutions up, skip concatenations, tanh output. The last layer is either the seed's and
+pix2pix's one transposed convolution to the output channels (`output_layer="upconv"`) or a
+full-resolution layer plus a 1x1 convolution that also sees the input (`"head"`)."""
 
 from __future__ import annotations
 
@@ -32,6 +34,9 @@ def _up(c_in: int, c_out: int, norm: str, activation: str, dropout: float) -> nn
     return nn.Sequential(*layers)
 
 
+OUTPUT_LAYERS = ("upconv", "head")
+
+
 def unet_channels(image_size: int, base: int = 64, max_width: int = 512) -> list[int]:
     """pix2pix widths (base, 2*base, ... capped at max_width) with one level per halving of
     `image_size` while it stays even: 32 -> the seed's 5 levels, 256 -> pix2pix's 8, both down
@@ -60,6 +65,12 @@ class UNetGenerator(nn.Module):
         dropout: dropout in the innermost decoder layers (pix2pix uses 0.5 as its noise).
         image_size: side of the training images, if known: required by "auto", and checked
             against explicit `channels` here, so a wrong pair fails before any data is read.
+        output_layer: "upconv": the seed's and pix2pix's outermost layer, one transposed
+            convolution from the last skip concatenation straight to the output channels.
+            "head": a transposed convolution to channels[0] at full resolution, then a 1x1
+            convolution over those features and the input (1.4x the FLOPs of "upconv" at 32x32).
+            The configs choose (conf/model/*.yaml, BENCHMARKS.md says why); the default here is
+            "head" so that checkpoints written before this option existed load unchanged.
     """
 
     def __init__(
@@ -72,9 +83,13 @@ class UNetGenerator(nn.Module):
         norm: str = "batch",
         dropout: float = 0.0,
         image_size: int | None = None,
+        output_layer: str = "head",
     ) -> None:
         super().__init__()
         check_layer_names(activation, norm)
+        if output_layer not in OUTPUT_LAYERS:
+            raise ValueError(f"Unknown output_layer {output_layer!r}; valid names: {', '.join(OUTPUT_LAYERS)}.")
+        self.output_layer = output_layer
         check_layer_names(decoder_activation, norm)
         if channels == "auto":
             if image_size is None:
@@ -102,9 +117,13 @@ class UNetGenerator(nn.Module):
             inner = i >= self.depth - 4  # dropout only near the bottleneck, as in pix2pix
             self.decoder.append(_up(c_in, channels[i], norm, decoder_activation, dropout if inner else 0.0))
             c_in = 2 * channels[i]
-        self.final_up = _up(c_in, channels[0], norm, decoder_activation, 0.0)
-        # 1x1 output on the full-resolution features and the input itself (keeps fine detail).
-        self.head = nn.Sequential(nn.Conv2d(channels[0] + in_channels, out_channels, 1), nn.Tanh())
+        if output_layer == "upconv":
+            # The seed's and pix2pix's outermost layer: no norm, bias on, tanh.
+            self.final_up = nn.Sequential(nn.ConvTranspose2d(c_in, out_channels, 4, stride=2, padding=1), nn.Tanh())
+        else:
+            self.final_up = _up(c_in, channels[0], norm, decoder_activation, 0.0)
+            # 1x1 output on the full-resolution features and the input itself (keeps fine detail).
+            self.head = nn.Sequential(nn.Conv2d(channels[0] + in_channels, out_channels, 1), nn.Tanh())
         if image_size is not None:
             self.check_input_size(image_size, image_size)
 
@@ -131,4 +150,6 @@ class UNetGenerator(nn.Module):
         for up in self.decoder:
             h = torch.cat([up(h), skips.pop()], dim=1)
         h = self.final_up(h)
+        if self.output_layer == "upconv":
+            return h
         return self.head(torch.cat([h, x], dim=1))

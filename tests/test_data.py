@@ -153,3 +153,34 @@ def test_datamodule_downloads_when_asked(tmp_path):
     dm.prepare_data()
     dm.setup("fit")
     assert len(dm.train_images) == 16 and len(dm.test_images) == 4
+
+
+class _Payload:
+    """Unpickling this runs `touch <marker>`: what a planted batch file would do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_planted_batch_file_is_refused_and_its_payload_never_runs(tmp_path):
+    marker = tmp_path / "payload_ran"
+    path = tmp_path / "data_batch_1"
+    with open(path, "wb") as f:
+        pickle.dump({b"data": np.zeros((1, 3072), np.uint8), b"labels": [_Payload(marker)]}, f)
+    with pytest.raises(cifar10.UnsafeBatchError, match="asks for posix.system.*Nothing in it was run"):
+        cifar10.read_batch(path)
+    assert not marker.exists()
+
+
+def test_batches_written_by_numpy_1_and_2_still_read(tmp_path):
+    """The official files (Python 2, numpy.core) and ones written here (numpy._core) both load."""
+    images = np.arange(2 * 3072, dtype=np.uint8).reshape(2, 3, 32, 32)
+    cifar10.write_batch(tmp_path / "b", images)
+    assert np.array_equal(cifar10.read_batch(tmp_path / "b"), images)
+    if REAL_CIFAR.is_dir():
+        assert cifar10.read_batch(REAL_CIFAR / "test_batch").shape == (10000, 3, 32, 32)

@@ -14,11 +14,11 @@ from hydra.utils import instantiate
 from omegaconf import open_dict, read_write
 from train_cli import failure_text, job_dirs, only_sweep_dir, train_cli
 
+from colorgan.checkpoint_io import load_generator
 from colorgan.data import cifar10
 from colorgan.data.batches import IndexBatches
 from colorgan.devices import check_ddp_launch
 from colorgan.metrics import colorization_metrics
-from colorgan.report import _load_generator
 from colorgan.run_dir import Run
 
 TWO_CPU_RANKS = ["trainer.accelerator=cpu", "trainer.devices=2", "data.eval_batch_size=8"]  # 16 test images: a batch a rank
@@ -52,7 +52,8 @@ def test_ddp_relaunch_is_refused_only_inside_a_multirun(trainer, mode, refused, 
 def reference_metrics(run: Run, data_dir) -> tuple[dict, dict, dict]:
     """Model and grayscale metrics over all 16 test images in one process, and the baseline on the
     first 8 only (what rank 0 alone would report)."""
-    generator, space = _load_generator(run.checkpoint())
+    loaded = load_generator(run.checkpoint())
+    generator, space = loaded.generator, loaded.color_space
     rgb = cifar10.load_split(data_dir, train=False).float() / 255.0
     results = []
     for images, predict in ((rgb, generator), (rgb, None), (rgb[:8], None)):
@@ -101,3 +102,32 @@ def test_in_a_sweep_ddp_spawn_works_and_ddp_stops_with_advice(tiny_cifar, tmp_pa
     assert status["status"] == "FAILED" and "trainer=ddp_spawn" in status["error"]  # ... and says what to use
     assert not (relaunched / "run_info.json").exists()  # stopped before training, nothing forked
 
+
+
+@pytest.mark.slow
+def test_the_gan_trains_on_two_gloo_processes(tiny_cifar, tmp_path):
+    """The GAN's two backward passes per step each leave one network unused: DDP must be told."""
+    run_dir = tmp_path / "run"
+    result = train_cli("+experiment=gan_lrelu", "trainer=ddp_spawn", *TWO_CPU_RANKS, "trainer.max_steps=3",
+                       "test=false", f"hydra.run.dir={run_dir}", data_dir=tiny_cifar, log_dir=tmp_path)
+    assert result.returncode == 0, failure_text(result)
+    info = json.loads((run_dir / "run_info.json").read_text())
+    assert info["world_size"] == 2 and info["global_step"] == 2  # limit_train_batches=2 ends the epoch first
+
+
+def test_only_manual_optimization_asks_ddp_to_find_unused_parameters():
+    from lightning.pytorch.strategies import DDPStrategy
+
+    from colorgan.devices import fit_ddp_to
+    from colorgan.models.gan_colorizer import GANColorizer
+    from colorgan.models.unet_colorizer import UNetColorizer
+
+    tiny = {"channels": [8, 16, 32]}
+    gan_strategy, unet_strategy = DDPStrategy(), DDPStrategy()
+    fit_ddp_to(GANColorizer(generator=tiny), gan_strategy)
+    fit_ddp_to(UNetColorizer(generator=tiny), unet_strategy)
+    assert gan_strategy._ddp_kwargs["find_unused_parameters"] is True
+    assert "find_unused_parameters" not in unet_strategy._ddp_kwargs
+    user = DDPStrategy(find_unused_parameters=False)  # a user's explicit choice stands
+    fit_ddp_to(GANColorizer(generator=tiny), user)
+    assert user._ddp_kwargs["find_unused_parameters"] is False

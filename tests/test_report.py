@@ -9,8 +9,10 @@ import torch
 from conftest import TINY, compose_train
 from PIL import Image
 
+from colorgan.checkpoint_io import load_generator
+from colorgan.figures import LABEL_WIDTH
 from colorgan.models.unet_colorizer import UNetColorizer
-from colorgan.report import LABEL_WIDTH, ReportError, _load_generator, main, write_report
+from colorgan.report import ReportError, main, write_report
 from colorgan.run_dir import find_runs, write_json
 from colorgan.train import train
 
@@ -74,7 +76,8 @@ def test_it_explains_when_a_folder_holds_no_finished_run(two_runs, tmp_path, cap
 
 def test_the_safe_loader_rebuilds_the_trained_generator(two_runs):
     (run,) = [r for r in find_runs([two_runs]) if r.path.name == "unet_lrelu_rgb"]
-    generator, space = _load_generator(run.checkpoint())
+    loaded = load_generator(run.checkpoint())
+    generator, space = loaded.generator, loaded.color_space
     module = UNetColorizer.load_from_checkpoint(run.checkpoint(), map_location="cpu", weights_only=False).eval()
     inputs = torch.rand(2, 1, 32, 32) * 2 - 1
     assert space.name == "rgb"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import torch
@@ -10,6 +11,7 @@ from conftest import compose_train
 from train_cli import failure_text, job_dirs, only_sweep_dir, train_cli
 
 from colorgan.devices import gpu_count
+from colorgan.threads import threads_per_job
 
 
 @pytest.mark.slow
@@ -21,6 +23,10 @@ def test_the_parallel_launcher_runs_two_jobs_at_once_each_on_its_own_device(tiny
     infos = [json.loads((run / "run_info.json").read_text()) for run in job_dirs(only_sweep_dir(tmp_path, "seed_study"))]
     # A job takes the lowest free slot, so slot 1 is only ever taken while slot 0 is held.
     assert sorted(info["device_slot"] for info in infos) == [0, 1]
+    # On a CPU each of the 2 jobs trains with its half of the cores, not all of them.
+    configs = [(run / "config.yaml").read_text() for run in job_dirs(only_sweep_dir(tmp_path, "seed_study"))]
+    expected = "null" if "OMP_NUM_THREADS" in os.environ else threads_per_job(2)  # the user's count wins
+    assert all(f"cpu_threads: {expected}" in c for c in configs)
     assert max(info["started_at"] for info in infos) < min(info["fit_ended_at"] for info in infos)  # overlapping
 
 

@@ -36,3 +36,34 @@ def test_unknown_layer_names_list_the_valid_ones():
         get_norm_layer("layer", 8)
     with pytest.raises(ValueError, match="Unknown activation 'prelu'"):
         UNetGenerator(activation="prelu")
+
+
+def test_the_seed_output_layer_is_one_transposed_convolution_and_lighter():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    def flops(net):
+        with FlopCounterMode(display=False) as counter:
+            net(torch.zeros(1, 1, 32, 32))
+        return counter.get_total_flops()
+
+    seed, head = UNetGenerator(output_layer="upconv"), UNetGenerator(output_layer="head")
+    assert isinstance(seed.final_up[0], torch.nn.ConvTranspose2d) and seed.final_up[0].out_channels == 2
+    assert not hasattr(seed, "head")
+    assert flops(head) / flops(seed) > 1.3  # the full-resolution layer and the 1x1 head cost ~40% more
+    assert UNetGenerator().output_layer == "head"  # older checkpoints name no output_layer: they load as they were
+    with pytest.raises(ValueError, match="Unknown output_layer 'conv'; valid names: upconv, head"):
+        UNetGenerator(output_layer="conv")
+
+
+def test_normal_init_is_pix2pix_s():
+    from colorgan.layers import init_weights
+
+    net = UNetGenerator(channels=(64, 128, 128), output_layer="upconv")
+    init_weights(net, "normal")
+    conv = net.encoder[1][0].weight
+    assert abs(conv.std().item() - 0.02) < 0.002 and abs(conv.mean().item()) < 0.002
+    norm = net.encoder[1][1]
+    assert abs(norm.weight.mean().item() - 1.0) < 0.01 and norm.bias.abs().max() == 0
+    assert net.final_up[0].bias.abs().max() == 0
+    with pytest.raises(ValueError, match="Unknown init 'xavier'"):
+        init_weights(net, "xavier")

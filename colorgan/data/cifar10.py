@@ -33,15 +33,52 @@ class DatasetError(RuntimeError):
     """A dataset is missing or unreadable; the message says which file and what to do."""
 
 
+# The only globals a CIFAR-10 batch needs: numpy arrays (how numpy 1 and 2 pickle them, and
+# latin-1 bytes of protocol-2 pickles). Anything else (os.system, eval, ...) is refused unrun.
+BATCH_GLOBALS = {
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+    ("_codecs", "encode"),
+}
+
+
+class _RefusedGlobal(pickle.UnpicklingError):
+    pass
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickles what the CIFAR-10 format holds (dicts, lists, ints, bytes/str, numpy arrays) and
+    nothing else: a planted batch file cannot run code when it is read."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in BATCH_GLOBALS:
+            raise _RefusedGlobal(f"it asks for {module}.{name}, where a CIFAR-10 batch holds only numpy arrays, "
+                                 "lists, numbers and strings")
+        return super().find_class(module, name)
+
+
+class UnsafeBatchError(DatasetError):
+    """A batch file asks to run code or build objects that the format never holds."""
+
+
 def read_batch(path: Path) -> np.ndarray:
     """One batch file -> (N, 3, 32, 32) uint8."""
     if not path.is_file():
         raise DatasetError(f"CIFAR-10 file not found: {path}. " + HOW_TO_GET.format(folder=FOLDER))
     try:
         with open(path, "rb") as f:
-            entry = pickle.load(f, encoding="bytes")
+            entry = _BatchUnpickler(f, encoding="bytes").load()
         data = np.asarray(entry[b"data"], dtype=np.uint8)
         return data.reshape(-1, 3, 32, 32)
+    except PermissionError as err:
+        raise DatasetError(f"CIFAR-10 file {path}: permission denied. Make it readable for this user "
+                           f"(e.g. `chmod a+r {path}`), or point COLORGAN_DATA at a copy you can read.") from err
+    except _RefusedGlobal as err:
+        raise UnsafeBatchError(
+            f"CIFAR-10 file {path} is not a plain CIFAR-10 batch and was not loaded: {err}. Nothing in it was run. "
+            f"Replace {path.parent} with a copy from a source you trust. " + HOW_TO_GET.format(folder=FOLDER)
+        ) from err
     except Exception as err:  # any unpickling, key or shape error means the same thing to a user
         raise DatasetError(
             f"CIFAR-10 file {path} is corrupt or not a CIFAR-10 python batch ({type(err).__name__}: {err}). "

@@ -12,7 +12,8 @@ import torch
 
 from colorgan.color_space import ColorSpace
 from colorgan.data.batches import ColorBatch
-from colorgan.metrics import colorization_metrics
+from colorgan.layers import init_weights
+from colorgan.metrics import colorization_metrics, per_image_metrics
 from colorgan.unet import UNetGenerator
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -29,6 +30,8 @@ class ColorizerModule(L.LightningModule):
         compile: False, True or a torch.compile mode (see COMPILE_MODES): compile every network
             in place (`nn.Module.compile`, so checkpoint keys do not change) when a Trainer stage
             starts. The first steps then take longer while it compiles.
+        init: weight initialisation of every network, "default" (PyTorch's) or "normal"
+            (N(0, 0.02), as pix2pix and the seed's paper); see colorgan.layers.init_weights.
     """
 
     def __init__(
@@ -37,6 +40,7 @@ class ColorizerModule(L.LightningModule):
         generator: dict[str, Any] | None = None,
         channels_last: bool = False,
         compile: bool | str = False,  # the config key is named after torch.compile
+        init: str = "default",
     ) -> None:
         super().__init__()
         if not (isinstance(compile, bool) or compile in COMPILE_MODES):
@@ -44,12 +48,17 @@ class ColorizerModule(L.LightningModule):
         self.color_space = ColorSpace(color_space)
         space = self.color_space
         self.generator = UNetGenerator(space.in_channels, space.out_channels, **dict(generator or {}))
+        self.init = init
+        init_weights(self.generator, init)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.compile_mode = compile
         self._compiled = False  # configure_model runs at every Trainer stage; compile once
         self._epoch_sums: dict[str, list] = {}  # name -> [sum of value * batch size, images], see log_train
         # (H, W) of the training images, saved in checkpoints: inference's default working resolution.
         self.train_image_size: list[int] | None = None
+        # Per-image test metrics (model and baseline) of the last test, in test-set order; see on_test_epoch_end.
+        self.test_per_image: dict[str, torch.Tensor] | None = None
+        self._per_image_parts: list[dict[str, torch.Tensor]] = []
         self.metrics = torch.nn.ModuleDict(
             {
                 f"{stage}{kind}": colorization_metrics(prefix=f"{stage}{kind}/")
@@ -153,6 +162,22 @@ class ColorizerModule(L.LightningModule):
         # Logging the collections lets Lightning compute, sync and reset them at epoch end.
         self.log_dict(model, on_step=False, on_epoch=True, prog_bar=stage == "val", batch_size=len(batch.rgb))
         self.log_dict(baseline, on_step=False, on_epoch=True, batch_size=len(batch.rgb))
+        if stage == "test":
+            with torch.autocast(pred_rgb.device.type, enabled=False):
+                part = per_image_metrics(pred_rgb, batch.rgb)
+                part.update({f"baseline_{k}": v for k, v in per_image_metrics(gray_rgb, batch.rgb).items()})
+            self._per_image_parts.append(part)
+
+    def on_test_epoch_start(self) -> None:
+        self._per_image_parts, self.test_per_image = [], None
+
+    def on_test_epoch_end(self) -> None:
+        """Keep the per-image metrics for colorgan.train to write (test_per_image.csv): the report's
+        bootstrap intervals and paired differences resample them. Single-process tests only: DDP
+        shards the test set by batches and the image order would have to be rebuilt."""
+        parts, self._per_image_parts = self._per_image_parts, []
+        if parts and self.trainer.world_size == 1:
+            self.test_per_image = {k: torch.cat([p[k] for p in parts]).cpu() for k in parts[0]}
 
     def validation_step(self, batch: ColorBatch, batch_idx: int) -> None:
         self._evaluate(batch, "val")

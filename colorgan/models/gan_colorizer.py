@@ -27,6 +27,7 @@ from colorgan.color_space import ColorSpace
 from colorgan.data.batches import ColorBatch
 from colorgan.discriminators import build_discriminator
 from colorgan.gan_losses import GANLoss
+from colorgan.layers import init_weights
 from colorgan.models.base import ColorizerModule
 from colorgan.unet import UNetGenerator
 
@@ -42,7 +43,8 @@ class GANColorizer(ColorizerModule):
         color_space: "lab" or "rgb".
         generator: UNetGenerator keyword arguments (the same U-Net as UNetColorizer).
         discriminator: `name` ("patch" or "global") and that discriminator's keyword arguments
-            (channels, n_layers, norm, activation); see colorgan.discriminators.
+            (channels, n_layers, norm, activation); see colorgan.discriminators. `channels` None
+            (the config's default): the generator's first width, so narrowing G narrows D.
         gan_loss: "vanilla" (the paper's log loss, non-saturating for G), "lsgan" or "hinge".
         lambda_l1: weight of the L1 term in G's loss (100 in the paper and pix2pix).
         real_label: D's target for real images; 0.9 is one-sided label smoothing.
@@ -54,7 +56,7 @@ class GANColorizer(ColorizerModule):
             is correct under 16-mixed too. Trainer-level clipping is refused by Lightning here.
         generator_init: path to a U-Net (or GAN) colorizer checkpoint whose generator starts the
             adversarial training ("NoGAN" warm start). Loaded when fitting starts, not on resume.
-        channels_last, compile: speed options for G and D, see ColorizerModule.
+        channels_last, compile, init: for G and D, see ColorizerModule.
     """
 
     def __init__(
@@ -73,8 +75,9 @@ class GANColorizer(ColorizerModule):
         generator_init: str | None = None,
         channels_last: bool = False,
         compile: bool | str = False,
+        init: str = "default",
     ) -> None:
-        super().__init__(color_space, generator, channels_last, compile)
+        super().__init__(color_space, generator, channels_last, compile, init)
         self.save_hyperparameters()
         self.automatic_optimization = False
         if d_steps_per_g_step < 1:
@@ -83,8 +86,11 @@ class GANColorizer(ColorizerModule):
             raise ValueError(f"grad_clip_norm must be positive or null (no clipping), got {grad_clip_norm}.")
         self.loss = GANLoss(gan_loss, real_label)
         d_kwargs = dict(discriminator or {})
+        if d_kwargs.get("channels") is None:
+            d_kwargs["channels"] = self.generator.encoder[0][0].out_channels
         space = self.color_space
         self.discriminator = build_discriminator(space.in_channels + space.out_channels, **d_kwargs)
+        init_weights(self.discriminator, init)
         self.use_memory_format()
         self._last_finite: tuple[int, dict[str, float]] | None = None
 

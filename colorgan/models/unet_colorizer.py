@@ -24,7 +24,7 @@ class UNetColorizer(ColorizerModule):
         lr: Adam learning rate.
         betas: Adam betas.
         weight_decay: Adam weight decay.
-        channels_last, compile: speed options, see ColorizerModule.
+        channels_last, compile, init: see ColorizerModule.
     """
 
     def __init__(
@@ -37,10 +37,11 @@ class UNetColorizer(ColorizerModule):
         weight_decay: float = 0.0,
         channels_last: bool = False,
         compile: bool | str = False,
+        init: str = "default",
     ) -> None:
         if loss not in LOSSES:
             raise ValueError(f"Unknown loss {loss!r}; valid names: {', '.join(LOSSES)}.")
-        super().__init__(color_space, generator, channels_last, compile)
+        super().__init__(color_space, generator, channels_last, compile, init)
         self.save_hyperparameters()
         self.use_memory_format()
         self.loss_fn = LOSSES[loss]
