@@ -18,10 +18,11 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-# The second training: the same experiment and overrides, one epoch at most, nothing written
-# that matters, no progress bar. It is stopped as soon as the measurement ends.
-COMPETITOR_SETTINGS = ("logger=csv", "test=false", "print_config=false", "trainer.max_epochs=1",
-                       "trainer.num_sanity_val_steps=0", "callbacks.progress_bar=null")
+# The second training: the same experiment and overrides, training without end (it is killed as
+# soon as the measurement ends), in a scratch directory, without a progress bar.
+COMPETITOR_SETTINGS = ("logger=csv", "test=false", "print_config=false", "trainer.max_epochs=-1",
+                       "trainer.max_steps=-1", "trainer.limit_val_batches=0", "trainer.num_sanity_val_steps=0",
+                       "callbacks.progress_bar=null")
 
 
 def start_competitor(experiment: str, overrides: list[str], run_dir: Path, data_dir: str) -> subprocess.Popen:

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -98,3 +99,45 @@ def test_experiments_and_overrides_are_told_apart(capsys):
     with pytest.raises(SystemExit):  # nargs="+" would take the override for an experiment name
         parse_args(["--experiments", "gan_lrelu", "data.batch_size=256"])
     assert "put Hydra overrides before --experiments" in capsys.readouterr().err
+
+
+def test_the_shared_scenario_times_each_model_beside_a_second_training(tiny_cifar):
+    out = run([sys.executable, "-m", "colorgan.bench", *TINY_BENCH, "--experiments", "unet_lrelu", "--shared"], tiny_cifar)
+    assert out.returncode == 0, out.stderr[-3000:]
+    (row,) = [line for line in out.stdout.splitlines() if line.startswith("| **shared/idle**")]
+    ratio, shared, alone = re.search(r"\*\*([\d.]+)x\*\* \(([\d.]+) s against ([\d.]+) s alone", row).groups()
+    assert float(ratio) == pytest.approx(float(shared) / float(alone), rel=0.02)
+    assert "the machine during the run (shared scenario included):" in out.stdout
+    assert "colorgan-bench-competitor" not in subprocess.run(["ps", "ax"], capture_output=True, text=True).stdout
+
+
+def test_cpu_usage_sees_another_process():
+    from colorgan.cpu_usage import CPUUsage
+
+    usage = CPUUsage()
+    busy = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 1.5\nwhile time.time() < end: pass"])
+    time.sleep(1.6)
+    usage.stop()  # before waiting for it: the busy loop is another process's CPU time, not ours
+    busy.wait()
+    assert usage.others >= 1.0 and usage.shared
+    assert usage.describe().startswith("**shared machine")
+
+
+def test_bench_threads_times_a_setting_in_fresh_processes():
+    from colorgan.bench_threads import measure
+
+    (alone,) = measure({"GOMP_SPINCOUNT": "1000", "OMP_NUM_THREADS": "1"}, steps=3, processes=1)
+    assert 0 < alone < 60
+
+
+@pytest.mark.slow
+def test_bench_threads_cli_times_two_real_commands_side_by_side(tiny_cifar, monkeypatch):
+    from colorgan.bench_threads import cli_table
+
+    monkeypatch.setenv("COLORGAN_DATA", str(tiny_cifar))
+    tiny = ["model.generator.channels=[8,16,32]", "data.batch_size=8", "data.val_size=16", "trainer.accelerator=cpu"]
+    (row,) = cli_table(["unet"], 1, 3, tiny)[4:]
+    cells = row.strip("| ").split(" | ")
+    assert cells[0] == "unet" and len(cells[2].split(" / ")) == 2 and cells[3].endswith("x")
+    numbers = [float(cells[1]), *map(float, cells[2].split(" / "))]  # tiny steps: numbers, not their size
+    assert len(numbers) == 3
