@@ -286,6 +286,12 @@ def step_costs(model: ColorizerModule, data: ColorizationDataModule) -> tuple[fl
 
 
 # -- one experiment ------------------------------------------------------------------------------
+def applies(cfg: DictConfig, override: str) -> bool:
+    """Whether `cfg` has the key of `override` (additions and deletions always apply)."""
+    key = override.split("=", 1)[0]
+    return key[0] in "+~" or OmegaConf.select(cfg, key, default=MISSING) is not MISSING
+
+
 def compose_experiments(experiments: list[str], overrides: list[str], output_dir: str) -> dict[str, DictConfig]:
     """Each experiment's config with the overrides. An override of a key that only some of the
     experiments have (model.discriminator.* has only the GAN) applies to those; a key that none
@@ -296,13 +302,9 @@ def compose_experiments(experiments: list[str], overrides: list[str], output_dir
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         plain = {e: compose("train", overrides=[f"+experiment={e}"]) for e in experiments}
 
-        def has(cfg: DictConfig, override: str) -> bool:
-            key = override.split("=", 1)[0]
-            return key[0] in "+~" or OmegaConf.select(cfg, key, default=MISSING) is not MISSING
-
         return {
             e: compose("train", overrides=[f"+experiment={e}", f"paths.output_dir={output_dir}",
-                                           *(o for o in overrides if has(cfg, o) or not any(has(c, o) for c in plain.values()))])
+                                           *(o for o in overrides if applies(cfg, o) or not any(applies(c, o) for c in plain.values()))])
             for e, cfg in plain.items()
         }
 
@@ -328,8 +330,9 @@ def bench_experiment(name: str, cfg: DictConfig, args: argparse.Namespace) -> di
         row["colorgan_steps"] += steps
         row["bare_steps"] += bare_steps
     if args.shared:  # seconds per step of colorgan's path, alone and beside a second training
+        mine = [o for o in args.overrides if applies(cfg, o)]
         row["shared"] = shared_slowdown(
-            cfg, name, args.overrides, lambda: batch_size / time_colorgan(cfg, model, data, args.warmup, args.steps)[0][0])
+            cfg, name, mine, lambda: batch_size / time_colorgan(cfg, model, data, args.warmup, args.steps)[0][0])
     row.update(
         device=device, batch_size=batch_size, eval_batch_size=data.eval_batch_size, precision=precision, flops=flops,
         ops=(step_ops, data_ops),

@@ -17,7 +17,7 @@ import os
 import sys
 
 # Spin iterations before an idle OpenMP thread sleeps (libgomp's default: 300,000).
-SPIN_COUNT = "10000"
+SPIN_COUNT = "1000"
 USER_SETTINGS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 
 

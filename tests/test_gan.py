@@ -182,7 +182,8 @@ def unet_checkpoint(tmp_path_factory):
     """A real UNetColorizer Lightning checkpoint (Lab, channels [8, 16, 32], 1 step)."""
     folder = tmp_path_factory.mktemp("unet")
     data = FixedBatch(steps=1)
-    model = UNetColorizer(color_space="lab", generator={"channels": [8, 16, 32], "activation": "relu", "norm": "none"})
+    model = UNetColorizer(color_space="lab", generator={"channels": [8, 16, 32], "activation": "relu", "norm": "none",
+                                                        "output_layer": "upconv"})  # as conf/model/*.yaml
     fit = trainer(folder, max_steps=1)
     fit.fit(model, datamodule=data)
     fit.save_checkpoint(folder / "unet.ckpt")

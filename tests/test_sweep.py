@@ -17,7 +17,7 @@ from PIL import Image
 from train_cli import failure_text, job_dirs, only_sweep_dir, run_module, train_cli
 
 from colorgan.devices import device_slot, job_device
-from colorgan.report import LABEL_WIDTH
+from colorgan.figures import LABEL_WIDTH
 from colorgan.resume import resume_command_line
 
 SWEEPS = sorted(p.stem for p in (CONF_DIR / "sweep").glob("*.yaml"))
