@@ -46,13 +46,12 @@ def threads_per_job(jobs: int) -> int:
     return max(1, usable_cores() // max(1, jobs))
 
 
-def share_cores(jobs: int) -> int | None:
-    """Give this process its share of the cores when `jobs` run at once; OMP_NUM_THREADS wins.
-    Returns the thread count set, or None when the user's setting was kept."""
-    if "OMP_NUM_THREADS" in os.environ:
-        return None
+def share_cores(jobs: int) -> int:
+    """Give this process its share of the cores when `jobs` run at once, unless OMP_NUM_THREADS
+    already chose (a user, or joblib's workers, which set it to cores / jobs themselves).
+    Returns the intra-op thread count in effect."""
     import torch
 
-    threads = threads_per_job(jobs)
-    torch.set_num_threads(threads)
-    return threads
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(threads_per_job(jobs))
+    return torch.get_num_threads()
