@@ -79,5 +79,4 @@ def shared_slowdown(cfg: DictConfig, experiment: str, overrides: list[str], time
             stop(competitor)
     after = time_idle()
     idle = (before + after) / 2
-    return {"idle": idle, "shared": shared, "ratio": shared / idle, "idle_each": (before, after),
-            "competitor_ran_throughout": still_training}
+    return {"idle": idle, "shared": shared, "ratio": shared / idle, "competitor_ran_throughout": still_training}

@@ -154,9 +154,6 @@ def colorization_metrics(prefix: str = "") -> MetricCollection:
     )
 
 
-PER_IMAGE = ("mae", "psnr", "colorfulness")
-
-
 def per_image_metrics(preds: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
     """MAE (0-255), PSNR (dB) and colorfulness of each image of a (B, 3, H, W) RGB pair in [0, 1]:
     what the report's bootstrap intervals resample. Their means equal the collection's mae, psnr

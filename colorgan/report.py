@@ -170,17 +170,13 @@ STATS_METRICS = (("mae", "MAE", 2), ("psnr", "PSNR", 2), ("colorfulness", "color
 def run_names(runs: Sequence[Run]) -> dict[Path, str]:
     """A short name per run for tables and figures: model and colour space, and the seed where the
     same configuration was trained with several seeds."""
-    groups: dict[str, list[Run]] = {}
-    for run in runs:
-        groups.setdefault(_repeat_key(run), []).append(run)
     names = {}
-    for group in groups.values():
-        repeated = len({OmegaConf.select(r.config, "seed") for r in group}) > 1
+    for group, repeated in seed_groups(runs):
         for run in group:
             d = describe(run)
             names[run.path] = f"{d['model']} {d['color_space']}" + (
                 f" seed {OmegaConf.select(run.config, 'seed')}" if repeated else "")
-    taken = [name for name in names.values()]
+    taken = list(names.values())
     for path, name in names.items():  # runs that differ in something else: their directory says which
         if taken.count(name) > 1:
             names[path] = f"{name} ({path.name})"
@@ -255,13 +251,18 @@ def _repeat_key(run: Run) -> str:
     return repr((run.experiment, cfg.get("model"), data, trainer))
 
 
-def render_seed_repeats(runs: Sequence[Run], names: dict[Path, str]) -> list[str]:
-    """Spread over seeds of the same configuration: the training's randomness, which the bootstrap
-    intervals above do not cover."""
+def seed_groups(runs: Sequence[Run]) -> list[tuple[list[Run], bool]]:
+    """Runs grouped by everything but their seed, each group with whether it holds several seeds."""
     groups: dict[str, list[Run]] = {}
     for run in runs:
         groups.setdefault(_repeat_key(run), []).append(run)
-    repeated = [g for g in groups.values() if len({OmegaConf.select(r.config, "seed") for r in g}) > 1]
+    return [(g, len({OmegaConf.select(r.config, "seed") for r in g}) > 1) for g in groups.values()]
+
+
+def render_seed_repeats(runs: Sequence[Run], names: dict[Path, str]) -> list[str]:
+    """Spread over seeds of the same configuration: the training's randomness, which the bootstrap
+    intervals above do not cover."""
+    repeated = [group for group, several in seed_groups(runs) if several]
     if not repeated:
         return []
     lines = ["", "## Seed repeats", "",

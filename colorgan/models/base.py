@@ -48,7 +48,6 @@ class ColorizerModule(L.LightningModule):
         self.color_space = ColorSpace(color_space)
         space = self.color_space
         self.generator = UNetGenerator(space.in_channels, space.out_channels, **dict(generator or {}))
-        self.init = init
         init_weights(self.generator, init)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.compile_mode = compile
@@ -159,14 +158,13 @@ class ColorizerModule(L.LightningModule):
         with torch.autocast(pred_rgb.device.type, enabled=False):
             model.update(pred_rgb, batch.rgb)
             baseline.update(gray_rgb, batch.rgb)
+            if stage == "test":  # per image too, for the report's bootstrap intervals
+                part = per_image_metrics(pred_rgb, batch.rgb)
+                part.update({f"baseline_{k}": v for k, v in per_image_metrics(gray_rgb, batch.rgb).items()})
+                self._per_image_parts.append(part)
         # Logging the collections lets Lightning compute, sync and reset them at epoch end.
         self.log_dict(model, on_step=False, on_epoch=True, prog_bar=stage == "val", batch_size=len(batch.rgb))
         self.log_dict(baseline, on_step=False, on_epoch=True, batch_size=len(batch.rgb))
-        if stage == "test":
-            with torch.autocast(pred_rgb.device.type, enabled=False):
-                part = per_image_metrics(pred_rgb, batch.rgb)
-                part.update({f"baseline_{k}": v for k, v in per_image_metrics(gray_rgb, batch.rgb).items()})
-            self._per_image_parts.append(part)
 
     def on_test_epoch_start(self) -> None:
         self._per_image_parts, self.test_per_image = [], None
