@@ -1,9 +1,11 @@
-"""Load a colorizer's generator from any checkpoint colorgan writes, without running pickled code.
+"""The one reader of checkpoints: every command that opens one (colorize, export, evaluate, report,
+`resume=`, `ckpt_path=`, `model.generator_init=`) comes through here, so each failure (missing,
+truncated, not a checkpoint, carrying code, another model) is said the same way, with what to do.
 
 `torch.load(..., weights_only=True)` only rebuilds tensors and plain containers, so a crafted file
-cannot execute anything on load. From a Lightning checkpoint of a U-Net or GAN colorizer we keep
-what inference needs: the colour space and UNetGenerator settings (`hyper_parameters`), the
-`generator.*` weights, and the training image size. A GAN's discriminator is ignored.
+cannot execute anything on load. For inference we keep what a U-Net or GAN colorizer needs: the
+colour space and UNetGenerator settings (`hyper_parameters`), the `generator.*` weights, and the
+training image size. A GAN's discriminator is ignored.
 """
 
 from __future__ import annotations
@@ -16,14 +18,17 @@ from typing import Any
 import torch
 
 from colorgan.color_space import COLOR_SPACES, ColorSpace
+from colorgan.errors import UserError
 from colorgan.unet import UNetGenerator
 
 GENERATOR_PREFIX = "generator."
+WRITTEN_BY = "Pass a .ckpt file written by `python -m colorgan.train`"
+LIGHTNING_KEYS = ("pytorch-lightning_version", "state_dict")
 # Checkpoints written before the training size was recorded were all CIFAR-10 (32x32) runs.
 DEFAULT_TRAIN_IMAGE_SIZE = (32, 32)
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
     """A checkpoint is missing, unreadable, unsafe or not a colorgan colorizer; the message says which."""
 
 
@@ -42,7 +47,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The checkpoint file as a dict of plain objects and tensors (on the CPU); never unpickles code."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"Checkpoint not found: {path}.")
+        where = "it is a directory; pass a .ckpt file in it" if path.is_dir() else "no such file"
+        raise CheckpointError(f"Checkpoint not found: {path} ({where}). Runs write theirs to <run dir>/checkpoints/.")
     if path.stat().st_size == 0:
         raise CheckpointError(f"Checkpoint {path} is empty (0 bytes): the save was interrupted or the copy failed.")
     try:
@@ -52,17 +58,50 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(checkpoint, dict):
         raise CheckpointError(
             f"{path} holds a {type(checkpoint).__name__}, not a checkpoint dict. "
-            "Pass a .ckpt file written by `python -m colorgan.train`."
+            f"{WRITTEN_BY}."
         )
     return checkpoint
+
+
+def read_training_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A checkpoint to continue training from (`resume=`, `ckpt_path=`, testing the best one)."""
+    checkpoint = read_checkpoint(path)
+    missing = [key for key in LIGHTNING_KEYS if key not in checkpoint]
+    if missing:
+        raise CheckpointError(
+            f"{path} is not a Lightning training checkpoint (it has no {' or '.join(missing)}; top-level keys: "
+            f"{sorted(map(str, checkpoint))[:8]}). Continue a run from its own checkpoints (resume=<run dir>); "
+            "to start a GAN from a colorizer's weights use model.generator_init=<ckpt>."
+        )
+    return checkpoint
+
+
+def check_fits(checkpoint: dict[str, Any], model: torch.nn.Module, path: str | Path) -> None:
+    """Raise unless the checkpoint's weights and colour space are those of `model`: said in one
+    paragraph here rather than in Lightning's page of missing and unexpected keys."""
+    problems = []
+    trained = (checkpoint.get("hyper_parameters") or {}).get("color_space")
+    wanted = getattr(getattr(model, "color_space", None), "name", None)
+    if trained and wanted and trained != wanted:
+        problems.append(f"it was trained in {trained}, this run uses {wanted} (data.color_space)")
+    have, want = checkpoint.get("state_dict") or {}, model.state_dict()
+    missing = [k for k in want if k not in have]
+    unexpected = [k for k in have if k not in want]
+    resized = [k for k in want if k in have and tuple(have[k].shape) != tuple(want[k].shape)]
+    for label, keys in (("missing", missing), ("unexpected", unexpected), ("of another shape", resized)):
+        if keys:
+            problems.append(f"{len(keys)} weights {label} ({', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''})")
+    if problems:
+        raise CheckpointError(
+            f"{path} does not fit this run's model: {'; '.join(problems)}. Continue a run with the settings it was "
+            "trained with (resume=<run dir> rebuilds them), or pass a checkpoint of the same model and colour space."
+        )
 
 
 def describe_load_error(path: Path, err: Exception) -> str:
     """One sentence for a failed torch.load: refused code, truncation, or not a torch file at all."""
     text = str(err)
-    not_torch = (
-        f"{path} is not a PyTorch checkpoint ({{}}). Pass a .ckpt file written by `python -m colorgan.train`."
-    )
+    not_torch = f"{path} is not a PyTorch checkpoint ({{}}). {WRITTEN_BY}."
     if "Weights only load failed" in text:
         if "Unsupported operand" in text and not _starts_like_pickle(path):  # text or other bytes
             return not_torch.format("its bytes are not a pickle stream")
@@ -75,6 +114,8 @@ def describe_load_error(path: Path, err: Exception) -> str:
         )
     if "zip archive" in text or "central directory" in text or isinstance(err, EOFError):
         return f"Checkpoint {path} is truncated or corrupt ({type(err).__name__}); copy or save it again."
+    if isinstance(err, PermissionError):
+        return f"Permission denied reading checkpoint {path}; make it readable (chmod u+r) or copy it somewhere readable."
     return not_torch.format(f"{type(err).__name__}: {text.splitlines()[0] if text else 'unreadable'}")
 
 
@@ -91,8 +132,7 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Gene
     hparams = checkpoint.get("hyper_parameters")
     state = checkpoint.get("state_dict")
     not_colorizer = (
-        f"{path} is not a colorgan colorizer checkpoint: {{}}. "
-        "Pass a .ckpt file written by `python -m colorgan.train` (U-Net or GAN)."
+        f"{path} is not a colorgan colorizer checkpoint: {{}}. {WRITTEN_BY} (U-Net or GAN)."
     )
     if not isinstance(state, dict):
         raise CheckpointError(not_colorizer.format(f"it has no state_dict (top-level keys: {sorted(checkpoint)[:8]})"))
@@ -126,3 +166,32 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Gene
         path=path,
         hyper_parameters=hparams,
     )
+
+
+def load_generator_weights(
+    generator: UNetGenerator, path: str | Path, color_space: ColorSpace, settings: dict[str, Any] | None = None
+) -> None:
+    """Copy a colorizer checkpoint's (U-Net or GAN) `generator.*` weights into `generator`, e.g. to
+    warm-start a GAN (`model.generator_init`); a mismatch names both configurations."""
+    checkpoint = read_checkpoint(path)
+    state = checkpoint.get("state_dict")
+    weights = {k.removeprefix(GENERATOR_PREFIX): v for k, v in (state or {}).items() if k.startswith(GENERATOR_PREFIX)}
+    if not isinstance(state, dict) or not weights:
+        raise CheckpointError(f"{path} has no '{GENERATOR_PREFIX}*' weights: it is not a colorgan colorizer checkpoint. "
+                              f"{WRITTEN_BY} (U-Net or GAN).")
+    hparams = checkpoint.get("hyper_parameters") or {}
+    trained = hparams.get("color_space")
+    fits = trained in (None, color_space.name)
+    if fits:
+        try:
+            generator.load_state_dict(weights)
+        except RuntimeError:
+            fits = False
+    if not fits:
+        raise CheckpointError(
+            f"The generator in {path} does not fit this model's generator.\n"
+            f"  checkpoint: color_space={trained!r}, generator={hparams.get('generator')}\n"
+            f"  this model: color_space={color_space.name!r}, generator={settings}\n"
+            "(keys not shown take UNetGenerator's defaults). Use the checkpoint's data.color_space and "
+            "model.generator settings."
+        )

@@ -23,16 +23,15 @@ from lightning.pytorch.callbacks import Checkpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from colorgan.checkpoint_io import read_checkpoint
+from colorgan.errors import UserError
+
 log = logging.getLogger(__name__)
 
 
 # -- atomic files ------------------------------------------------------------------------------
-class CheckpointSaveError(RuntimeError):
+class CheckpointSaveError(UserError, RuntimeError):
     """A checkpoint could not be written; the message names the file and what to do."""
-
-
-class CheckpointLoadError(RuntimeError):
-    """A checkpoint file exists but cannot be read."""
 
 
 _NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
@@ -116,14 +115,12 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             raise
         _fsync_dir(path.parent)
 
-    def load_checkpoint(self, path, map_location=lambda storage, loc: storage, weights_only: bool | None = None):
-        try:
+    def load_checkpoint(self, path, map_location=None, weights_only: bool | None = None) -> dict[str, Any]:
+        """Through colorgan's one reader: weights only (never code), and every failure said the same
+        way as by colorize or evaluate (missing, truncated, not a checkpoint, carrying code)."""
+        if "://" in str(path):
             return super().load_checkpoint(path, map_location=map_location, weights_only=weights_only)
-        except (RuntimeError, EOFError) as err:  # what torch raises for truncated or foreign files
-            raise CheckpointLoadError(
-                f"Could not load checkpoint {path} ({type(err).__name__}: {err}). If it is truncated (written "
-                "without atomic saves), resume from another one: checkpoints/ holds last.ckpt and the best."
-            ) from err
+        return read_checkpoint(path)
 
 
 # -- random states -----------------------------------------------------------------------------
@@ -300,7 +297,7 @@ class LastCheckpoint(Checkpoint):
         signum = self.stop_signal if self.stop_signal is not None else signal.SIGTERM
         run_dir = Path(trainer.default_root_dir).resolve()
         message = (
-            f"Training stopped by {signal.Signals(signum).name} at epoch {trainer.current_epoch}, step "
+            f"Training stopped by {signal.Signals(signum).name} during epoch {trainer.current_epoch + 1}, step "
             f"{trainer.global_step}. Checkpoint saved: {self.path}. Resume with:\n"
             f"    python -m colorgan.train resume={run_dir}"
         )

@@ -18,6 +18,8 @@ from hydra.utils import get_object
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from colorgan.color_space import COLOR_SPACES
+from colorgan.data import cifar10
+from colorgan.errors import UserError
 from colorgan.layers import ACTIVATIONS, INITS, NORMS
 from colorgan.models.unet_colorizer import LOSSES
 from colorgan.resume import LAST, ResumeError, checkpoint_to_resume, checkpoints_in
@@ -27,7 +29,7 @@ CIFAR10_SIZE = 32
 WANDB_MODES = (None, "online", "offline", "disabled", "dryrun")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """The config has invalid values; the message lists each with what is valid."""
 
 
@@ -171,6 +173,21 @@ def _check_data_and_trainer(c: _Checker) -> None:
             c.choice(f"logger.{name}.mode", WANDB_MODES)
 
 
+def _check_data_present(c: _Checker) -> None:
+    """The data is where the config says (a missing folder fails now, not after the run started)."""
+    data = c.cfg.get("data") or {}
+    try:
+        if "data_dir" in data and not data.get("download"):
+            folder = Path(str(data.data_dir)) / cifar10.FOLDER
+            if not cifar10.folder_exists(folder):
+                c.fail("paths.data_dir", str(data.data_dir),
+                       f"CIFAR-10 folder not found: {folder}. " + cifar10.HOW_TO_GET.format(folder=cifar10.FOLDER))
+        elif "root" in data and not OmegaConf.is_missing(data, "root") and not cifar10.folder_exists(Path(str(data.root))):
+            c.fail("data.root", str(data.root), "no such folder; point data.root at a folder of photos")
+    except cifar10.DatasetError as err:  # permission denied
+        c.problems.append(str(err))
+
+
 def _check_targets(c: _Checker) -> None:
     """Every `_target_` imports (a typo in a class path fails here, not after loading data)."""
     nodes = [("data", c.cfg.get("data")), ("model", c.cfg.get("model")), ("trainer", c.cfg.get("trainer"))]
@@ -212,7 +229,8 @@ def validate_config(cfg: DictConfig) -> None:
     _check_targets(c)
     _check_model(c)
     _check_data_and_trainer(c)
-    if not c.problems:  # a config that cannot even be built says so first; the run dir comes after
+    if not c.problems:  # a config that cannot even be built says so first; data and run dir come after
+        _check_data_present(c)
         _check_run_dir(c)
     if c.problems:
         raise ConfigError("Invalid config, nothing was run:\n" + "\n".join(f"  - {p}" for p in c.problems))

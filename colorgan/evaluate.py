@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import pickle
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +24,7 @@ import torch
 from torch.utils.data import DataLoader
 from torchmetrics import Metric
 
+from colorgan.checkpoint_io import load_generator
 from colorgan.color_space import ColorSpace
 from colorgan.data.batches import IndexBatches
 from colorgan.data.folder import (
@@ -35,32 +35,17 @@ from colorgan.data.folder import (
     scan_images,
     warn_unreadable,
 )
+from colorgan.errors import UserError
 from colorgan.metrics import colorization_metrics
 from colorgan.unet import UNetGenerator
 
 log = logging.getLogger(__name__)
 
 
-def load_colorizer(path: str | Path) -> tuple[UNetGenerator, ColorSpace, dict[str, Any]]:
-    """The generator (in eval mode), colour space and generator settings of a colorgan checkpoint.
-
-    `weights_only=True`: a checkpoint is data, never code, so a file from elsewhere cannot run
-    anything on this machine.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Checkpoint not found: {path}. Runs write them to <run dir>/checkpoints/*.ckpt.")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    try:
-        hparams = checkpoint["hyper_parameters"]
-        color_space = ColorSpace(hparams["color_space"])
-        settings = dict(hparams.get("generator") or {})
-        state = {k.removeprefix("generator."): v for k, v in checkpoint["state_dict"].items() if k.startswith("generator.")}
-    except (KeyError, TypeError) as err:
-        raise ValueError(f"{path} is not a colorgan colorizer checkpoint (missing {err}).") from err
-    generator = UNetGenerator(color_space.in_channels, color_space.out_channels, **settings)
-    generator.load_state_dict(state)
-    return generator.eval(), color_space, settings
+def load_colorizer(path: str | Path) -> tuple[UNetGenerator, ColorSpace, tuple[int, int]]:
+    """The generator (eval mode), colour space and training image size of a colorgan checkpoint."""
+    loaded = load_generator(path)
+    return loaded.generator, loaded.color_space, loaded.train_image_size
 
 
 # -- optional metrics with pretrained weights ------------------------------------------------------
@@ -238,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("folder", help="folder of colour photos (any depth, any format Pillow opens)")
     parser.add_argument("--size", type=int, default=None,
                         help="side of the square the images are resized and centre-cropped to "
-                             "(default: the checkpoint's training size when recorded, else 256)")
+                             "(default: the checkpoint's training size; 32 for CIFAR-10 runs)")
     parser.add_argument("--min-size", type=int, default=None, help="skip images whose shorter side is smaller (default: --size)")
     parser.add_argument("--gray-chroma", type=float, default=5.0,
                         help="skip images whose Lab chroma (p99 over pixels) is below this, i.e. grayscale ones (default: 5)")
@@ -258,15 +243,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     try:
-        generator, color_space, settings = load_colorizer(args.checkpoint)
-        size = args.size or settings.get("image_size") or 256
+        generator, color_space, train_size = load_colorizer(args.checkpoint)
+        size = args.size or min(train_size)
         result = evaluate_folder(
             generator, color_space, args.folder, size,
             batch_size=args.batch_size, num_workers=args.workers, device=device,
             min_size=args.min_size, gray_chroma=None if args.keep_gray else args.gray_chroma,
             extra_metrics=not args.no_extra,
         )
-    except (ValueError, FileNotFoundError, pickle.UnpicklingError) as err:
+    except UserError as err:  # a checkpoint or dataset problem: said once, no traceback
+        parser.exit(1, f"error: {err}\n")
+    except (ValueError, FileNotFoundError) as err:
         parser.error(str(err))
     result = {"checkpoint": str(args.checkpoint), "color_space": color_space.name, **result}
     print_table(result)

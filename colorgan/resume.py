@@ -21,6 +21,8 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 
+from colorgan.errors import UserError
+
 log = logging.getLogger(__name__)
 
 LAST = Path("checkpoints") / "last.ckpt"
@@ -29,7 +31,7 @@ WANDB_ID_FILE = "wandb_run_id"
 _RESUME_ARG = re.compile(r"^\+{0,2}resume=(.*)$")
 
 
-class ResumeError(ValueError):
+class ResumeError(UserError, ValueError):
     """`resume=` points at nothing resumable; the message says what was looked for."""
 
 

@@ -2,8 +2,9 @@
 `colorgan.train` (writes), the sweep summary and `colorgan.report` (read), so both work offline.
 
 A run directory holds:
+    .colorgan.lock       the process writing the run    (run_lock, while it runs)
     config.yaml          the resolved config            (train, at start)
-    .hydra/              Hydra's own record of the job  (Hydra, at start)
+    .hydra/              Hydra's record of the job      (train, once the run owns the directory)
     csv/metrics.csv      every logged metric            (CSVLogger)
     run_info.json        fit wall time, epochs, steps   (train, after fit)
     test_metrics.json    test/* and test_baseline/*     (train, after test)
@@ -31,6 +32,7 @@ RUN_INFO = "run_info.json"
 TEST_METRICS = "test_metrics.json"
 TEST_PER_IMAGE = "test_per_image.csv"
 JOB_STATUS = "job_status.json"
+HYDRA_RECORD = ".hydra"  # config.yaml, hydra.yaml, overrides.yaml (what resume= rebuilds the command from)
 # Folders inside a run that never hold another run (W&B's offline dir has its own config.yaml).
 NOT_RUNS = {".hydra", ".submitit", ".device_slots", "wandb", "csv", "checkpoints", "images"}
 
@@ -40,6 +42,25 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
     os.replace(tmp, path)
+
+
+def write_hydra_record(run_dir: Path, task_cfg: DictConfig) -> None:
+    """Hydra's record of the job, as Hydra writes it, but only once the run owns its directory
+    (conf/hydra sets `output_subdir: null`): a refused run must not rewrite another run's record."""
+    from hydra.core.hydra_config import HydraConfig
+
+    hydra_cfg = HydraConfig.get()
+    folder = run_dir / HYDRA_RECORD
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {
+        "config.yaml": task_cfg,
+        "hydra.yaml": OmegaConf.create({"hydra": OmegaConf.to_container(hydra_cfg, resolve=False)}),
+        "overrides.yaml": hydra_cfg.overrides.task,
+    }
+    for name, node in record.items():
+        tmp = folder / f".{name}.{os.getpid()}.tmp"
+        tmp.write_text(OmegaConf.to_yaml(node))
+        os.replace(tmp, folder / name)
 
 
 def write_per_image(path: Path, columns: dict[str, Any]) -> None:

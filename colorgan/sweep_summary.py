@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.utils import JobReturn, JobStatus
+from hydra.types import RunMode
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from colorgan.run_dir import JOB_STATUS, Run, find_runs, write_json
+from colorgan.run_dir import JOB_STATUS, Run, find_runs, is_run_dir, write_json
+from colorgan.run_lock import claimed
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,16 @@ def _error_text(error: BaseException) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
+def write_job_status(output_dir: Path, num: int | None, overrides: list[str] | None,
+                     error: BaseException | None = None) -> None:
+    """`<run dir>/job_status.json`: COMPLETED, or FAILED with the error."""
+    status: dict[str, Any] = {"status": "FAILED" if error else "COMPLETED", "num": num, "overrides": list(overrides or [])}
+    if error is not None:
+        status["error"] = _error_text(error)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    write_json(output_dir / JOB_STATUS, status)
+
+
 class SweepSummary(Callback):
     """`hydra.callbacks.sweep_summary: {_target_: colorgan.sweep_summary.SweepSummary}`."""
 
@@ -37,16 +49,11 @@ class SweepSummary(Callback):
         self.sweep_dir: Path | None = None
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
-        status: dict[str, Any] = {
-            "status": job_return.status.name,
-            "num": config.hydra.job.get("num"),
-            "overrides": list(job_return.overrides or []),
-        }
-        if job_return.status == JobStatus.FAILED:
-            status["error"] = _error_text(job_return._return_value)  # the exception; .return_value re-raises it
         output_dir = Path(config.hydra.runtime.output_dir)
-        output_dir.mkdir(parents=True, exist_ok=True)
-        write_json(output_dir / JOB_STATUS, status)
+        if not claimed(output_dir) and (config.hydra.mode != RunMode.MULTIRUN or is_run_dir(output_dir)):
+            return  # a refused run: the directory is another run's, or was removed with nothing in it
+        error = job_return._return_value if job_return.status == JobStatus.FAILED else None  # .return_value re-raises
+        write_job_status(output_dir, config.hydra.job.get("num"), job_return.overrides, error)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self.sweep_dir = Path(config.hydra.sweep.dir)

@@ -19,14 +19,27 @@ import rich
 import rich.syntax
 import rich.table
 import rich.tree
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from colorgan.checkpoint_io import check_fits, read_training_checkpoint
 from colorgan.config_validation import validate_config
 from colorgan.devices import check_ddp_launch, fit_ddp_to, job_device
+from colorgan.errors import UserExit, exit_on_user_error, user_error_in, wants_traceback
 from colorgan.resume import checkpoint_to_resume, resume_command_line, wandb_run_id
-from colorgan.run_dir import RUN_INFO, TEST_METRICS, TEST_PER_IMAGE, write_json, write_per_image
+from colorgan.run_dir import (
+    RUN_INFO,
+    TEST_METRICS,
+    TEST_PER_IMAGE,
+    write_hydra_record,
+    write_json,
+    write_per_image,
+)
+from colorgan.run_lock import claimed, own_run_dir
+from colorgan.sweep_summary import write_job_status
 from colorgan.wandb_logging import choose_mode, describe_offline_run, finish_wandb
 
 log = logging.getLogger(__name__)
@@ -68,9 +81,10 @@ def print_test_table(metrics: dict[str, float]) -> None:
     rich.print(table)
 
 
-def train(cfg: DictConfig) -> dict[str, Any]:
+def train(cfg: DictConfig, validated: bool = False) -> dict[str, Any]:
     """Fit and test one model as `cfg` says; returns every logged metric as floats."""
-    validate_config(cfg)  # before anything slow: bad values fail in a second
+    if not validated:
+        validate_config(cfg)  # before anything slow: bad values fail in a second
     if cfg.get("print_config", True):
         print_config_tree(cfg)
     started = time.time()
@@ -84,6 +98,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     datamodule = instantiate(cfg.data, _convert_="all")
     model = instantiate(cfg.model, _convert_="all")
+    if ckpt_path:  # a foreign or mismatched file is said in one paragraph, before the trainer starts
+        check_fits(read_training_checkpoint(ckpt_path), model, ckpt_path)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     loggers = build_loggers(cfg)
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
@@ -120,12 +136,25 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    output_dir = Path(cfg.paths.output_dir)
+
+    def accept() -> None:  # before anything in the run directory changes
+        validate_config(cfg)
+        write_hydra_record(output_dir, cfg)
+
     try:
-        with job_device(cfg) as cfg:
-            metrics = train(cfg)
-    except Exception:
-        log.exception("Training failed; outputs so far are in %s", cfg.paths.output_dir)
-        raise
+        with own_run_dir(output_dir, accept, keep_parents_of=Path(cfg.paths.log_dir)), job_device(cfg) as cfg:
+            metrics = train(cfg, validated=True)
+    except Exception as error:
+        user_error = user_error_in(error)
+        if user_error is None:  # a bug: its traceback follows, once
+            log.error("Training failed; outputs so far are in %s", output_dir)
+            raise
+        if HydraConfig.get().mode == RunMode.MULTIRUN or wants_traceback():
+            raise  # the sweep records it and goes on to its next job
+        if claimed(output_dir):
+            write_job_status(output_dir, None, HydraConfig.get().overrides.task, error)
+        raise UserExit(user_error) from None  # said once, by exit_on_user_error
     finally:
         finish_wandb()
     optimized = cfg.get("optimized_metric")
@@ -133,5 +162,8 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    sys.argv = resume_command_line(sys.argv)  # resume=<run dir>: that run's command line and directory
-    main()
+    def run() -> None:
+        sys.argv = resume_command_line(sys.argv)  # resume=<run dir>: that run's command line and directory
+        main()
+
+    exit_on_user_error(run)

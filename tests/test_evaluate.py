@@ -12,6 +12,7 @@ import torch
 from conftest import TINY, compose_train, synthetic_images
 from PIL import Image
 
+from colorgan.checkpoint_io import CheckpointError
 from colorgan.evaluate import WeightsUnavailable, load_colorizer, main, no_downloads
 from colorgan.metrics import colorization_metrics
 from colorgan.models.unet_colorizer import UNetColorizer
@@ -92,5 +93,5 @@ def test_wrong_size_and_wrong_file_say_what_to_do(checkpoint, photos, tmp_path, 
     assert "multiples of 8. Try --size 32" in capsys.readouterr().err
     not_a_checkpoint = tmp_path / "model.ckpt"
     torch.save({"state_dict": {}}, not_a_checkpoint)
-    with pytest.raises(ValueError, match="not a colorgan colorizer checkpoint"):
+    with pytest.raises(CheckpointError, match="not a colorgan colorizer checkpoint"):
         load_colorizer(not_a_checkpoint)

@@ -18,7 +18,8 @@ from torch.utils.data import DataLoader
 from colorgan.color_space import ColorSpace
 from colorgan.data.batches import TensorImages
 from colorgan.data.datamodule import ColorizationDataModule
-from colorgan.models.gan_colorizer import LOSS_NAMES, GANColorizer, load_generator_weights
+from colorgan.checkpoint_io import CheckpointError, load_generator_weights
+from colorgan.models.gan_colorizer import LOSS_NAMES, GANColorizer
 from colorgan.models.unet_colorizer import UNetColorizer
 from colorgan.train import train
 
@@ -207,15 +208,15 @@ def test_generator_init_warm_starts_from_a_unet(tiny_cfg, tmp_path, unet_checkpo
 def test_generator_init_of_the_wrong_shape_is_explained(unet_checkpoint, tmp_path):
     path, _ = unet_checkpoint
     rgb = GANColorizer(color_space="rgb", generator={"channels": [8, 16, 32]})
-    with pytest.raises(ValueError, match=r"does not fit(.|\n)*color_space='lab'(.|\n)*this model: color_space='rgb'"):
+    with pytest.raises(CheckpointError, match=r"does not fit(.|\n)*color_space='lab'(.|\n)*this model: color_space='rgb'"):
         load_generator_weights(rgb.generator, path, ColorSpace("rgb"))
     # Through fitting, as `model.generator_init=...` runs it: fails before the first step.
     deeper = GANColorizer(color_space="lab", generator={"channels": [8, 16, 32, 64]},
                           discriminator={"n_layers": 1}, generator_init=str(path))
-    with pytest.raises(ValueError, match=r"checkpoint: color_space='lab', generator=\{'channels': \[8, 16, 32\]"
+    with pytest.raises(CheckpointError, match=r"checkpoint: color_space='lab', generator=\{'channels': \[8, 16, 32\]"
                                          r"(.|\n)*this model: color_space='lab', generator=\{'channels': \[8, 16, 32, 64\]"):
         trainer(tmp_path, max_steps=1).fit(deeper, datamodule=FixedBatch(steps=1))
-    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
+    with pytest.raises(CheckpointError, match="Checkpoint not found"):
         load_generator_weights(rgb.generator, tmp_path / "missing.ckpt", ColorSpace("rgb"))
 
 

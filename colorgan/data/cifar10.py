@@ -7,6 +7,7 @@ each batch a pickled dict with b"data" (N, 3072) uint8 (1024 R, 1024 G, 1024 B, 
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 import shutil
 import tarfile
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from colorgan.errors import UserError
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"  # of the archive, not of the extracted files
@@ -29,7 +32,7 @@ HOW_TO_GET = (
 )
 
 
-class DatasetError(RuntimeError):
+class DatasetError(UserError, RuntimeError):
     """A dataset is missing or unreadable; the message says which file and what to do."""
 
 
@@ -58,22 +61,39 @@ class _BatchUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
+def permission_denied(path: Path) -> DatasetError:
+    return DatasetError(
+        f"Permission denied: this user cannot read {path}. Make it readable (e.g. `chmod -R u+rX {path}`), "
+        "or point the data setting at a copy you can read. The data itself is not at fault."
+    )
+
+
+def folder_exists(folder: Path) -> bool:
+    """Path.is_dir(), except that a folder this user may not list is a DatasetError saying so."""
+    try:
+        if not folder.is_dir():
+            return False
+        os.listdir(folder)
+    except PermissionError:
+        raise permission_denied(folder) from None
+    return True
+
+
 class UnsafeBatchError(DatasetError):
     """A batch file asks to run code or build objects that the format never holds."""
 
 
 def read_batch(path: Path) -> np.ndarray:
     """One batch file -> (N, 3, 32, 32) uint8."""
-    if not path.is_file():
-        raise DatasetError(f"CIFAR-10 file not found: {path}. " + HOW_TO_GET.format(folder=FOLDER))
     try:
         with open(path, "rb") as f:
             entry = _BatchUnpickler(f, encoding="bytes").load()
         data = np.asarray(entry[b"data"], dtype=np.uint8)
         return data.reshape(-1, 3, 32, 32)
-    except PermissionError as err:
-        raise DatasetError(f"CIFAR-10 file {path}: permission denied. Make it readable for this user "
-                           f"(e.g. `chmod a+r {path}`), or point COLORGAN_DATA at a copy you can read.") from err
+    except (FileNotFoundError, IsADirectoryError):
+        raise DatasetError(f"CIFAR-10 file not found: {path}. " + HOW_TO_GET.format(folder=FOLDER)) from None
+    except PermissionError:
+        raise permission_denied(path) from None
     except _RefusedGlobal as err:
         raise UnsafeBatchError(
             f"CIFAR-10 file {path} is not a plain CIFAR-10 batch and was not loaded: {err}. Nothing in it was run. "
@@ -89,7 +109,7 @@ def read_batch(path: Path) -> np.ndarray:
 def load_split(root: str | Path, train: bool) -> torch.Tensor:
     """All images of the train (50,000) or test (10,000) split as one (N, 3, 32, 32) uint8 tensor."""
     folder = Path(root) / FOLDER
-    if not folder.is_dir():
+    if not folder_exists(folder):
         raise DatasetError(f"CIFAR-10 folder not found: {folder}. " + HOW_TO_GET.format(folder=FOLDER))
     files = TRAIN_FILES if train else TEST_FILES
     return torch.from_numpy(np.concatenate([read_batch(folder / name) for name in files]))

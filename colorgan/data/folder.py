@@ -31,7 +31,7 @@ from PIL import Image, ImageOps
 from torch.utils.data import DataLoader, Dataset
 
 from colorgan.data.batches import IndexBatches
-from colorgan.data.cifar10 import DatasetError
+from colorgan.data.cifar10 import DatasetError, folder_exists
 from colorgan.data.datamodule import ColorizationDataModule
 
 log = logging.getLogger(__name__)
@@ -418,7 +418,7 @@ class FolderDataModule(ColorizationDataModule):
 
     # -- Lightning hooks ---------------------------------------------------------------------------
     def _split_and_scan(self) -> tuple[dict[str, list[Path]], dict[Path, ImageInfo]]:
-        if not self.root.is_dir():
+        if not folder_exists(self.root):
             raise DatasetError(
                 f"Image folder not found: {self.root}. Point data.root at a folder of photos "
                 "(any depth; train/ val/ test/ sub-folders are used as splits when present)."

@@ -16,13 +16,13 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.core.optimizer import LightningOptimizer, do_nothing_closure
 
+from colorgan.checkpoint_io import load_generator_weights
 from colorgan.color_space import ColorSpace
 from colorgan.data.batches import ColorBatch
 from colorgan.discriminators import build_discriminator
@@ -184,33 +184,3 @@ class GANColorizer(ColorizerModule):
                 f"Refusing to save a checkpoint at step {self.trainer.global_step}: non-finite values in "
                 f"{', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}. Training diverged; see the losses logged before."
             )
-
-
-def load_generator_weights(
-    generator: UNetGenerator, path: str | Path, color_space: ColorSpace, config: dict[str, Any] | None = None
-) -> None:
-    """Copy the `generator.*` weights of a colorizer checkpoint (U-Net or GAN) into `generator`.
-
-    Raises a ValueError that names both configurations (`config`: this generator's keyword
-    arguments) when the shapes do not fit.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"model.generator_init: no checkpoint at {path}. Give the path of a U-Net colorizer's .ckpt.")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    state = checkpoint.get("state_dict", {}) if isinstance(checkpoint, dict) else {}
-    weights = {k.removeprefix("generator."): v for k, v in state.items() if k.startswith("generator.")}
-    if not weights:
-        raise ValueError(f"model.generator_init: {path} has no generator.* weights; is it a colorgan colorizer checkpoint?")
-    try:
-        generator.load_state_dict(weights)
-    except RuntimeError as err:
-        hp = checkpoint.get("hyper_parameters", {})
-        raise ValueError(
-            f"model.generator_init: the generator in {path} does not fit this model's generator.\n"
-            f"  checkpoint: color_space={hp.get('color_space')!r}, generator={hp.get('generator')}\n"
-            f"  this model: color_space={color_space.name!r}, generator={config}\n"
-            "(keys not shown take UNetGenerator's defaults). Use the checkpoint's data.color_space and "
-            "model.generator settings.\n"
-            f"PyTorch says: {err}"
-        ) from err
