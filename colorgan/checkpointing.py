@@ -19,7 +19,7 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.fabric.plugins.environments import SLURMEnvironment
-from lightning.pytorch.callbacks import Checkpoint
+from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
@@ -121,6 +121,17 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         if "://" in str(path):
             return super().load_checkpoint(path, map_location=map_location, weights_only=weights_only)
         return read_checkpoint(path)
+
+
+class BestCheckpoint(ModelCheckpoint):
+    """Lightning's ModelCheckpoint with epochs counted from 1 in file names (`best-epoch003` holds
+    the third epoch), as the progress bar, train.log and the stop messages count them."""
+
+    def format_checkpoint_name(self, metrics: dict[str, Any], filename: str | None = None,
+                               ver: int | None = None, prefix: str | None = None) -> str:
+        if "epoch" in metrics:
+            metrics = {**metrics, "epoch": metrics["epoch"] + 1}
+        return super().format_checkpoint_name(metrics, filename=filename, ver=ver, prefix=prefix)
 
 
 # -- random states -----------------------------------------------------------------------------
@@ -289,7 +300,7 @@ class LastCheckpoint(Checkpoint):
         return bool(should_check and should_check(trainer.fit_loop._data_fetcher))
 
     def save(self, trainer: L.Trainer) -> None:
-        trainer.save_checkpoint(self.path)
+        trainer.save_checkpoint(self.path, weights_only=False)  # everything a resume needs; said, not defaulted
         self._last_save = time.monotonic()
         self._save_pending = False
 

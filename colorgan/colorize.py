@@ -31,6 +31,7 @@ from colorgan.image_io import (
     to_pil,
 )
 from colorgan.inference import GAMUT_MODES, LAB, Colorizer
+from colorgan.quiet import silence_library_noise
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_CANNOT_START = 0, 1, 2
 MIN_METRIC_SIDE = 11  # SSIM's 11x11 Gaussian window
@@ -238,6 +239,7 @@ def print_metrics(metrics: dict, console: Console) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    silence_library_noise()
     out, err = Console(), Console(stderr=True)
 
     def cannot_start(message: str) -> int:

@@ -17,6 +17,7 @@ from typing import Any
 from hydra.utils import get_object
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from colorgan.checkpoint_io import CheckpointError, read_training_checkpoint
 from colorgan.color_space import COLOR_SPACES
 from colorgan.data import cifar10
 from colorgan.errors import UserError
@@ -206,10 +207,13 @@ def _check_run_dir(c: _Checker) -> None:
     directory must be writable (checkpoints are saved there)."""
     output_dir = Path(c.get("paths.output_dir"))
     try:
-        resuming = checkpoint_to_resume(c.cfg, output_dir) is not None
-    except ResumeError as err:
+        checkpoint = checkpoint_to_resume(c.cfg, output_dir)
+        if checkpoint is not None:
+            read_training_checkpoint(checkpoint)  # missing, truncated, foreign or unsafe: refused before the run
+    except (ResumeError, CheckpointError) as err:
         c.problems.append(str(err))
         return
+    resuming = checkpoint is not None
     if not resuming and checkpoints_in(output_dir):
         c.fail("hydra.run.dir", str(output_dir),
                f"already holds a run with a checkpoint ({output_dir / LAST}); continue it with "

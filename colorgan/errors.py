@@ -15,6 +15,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 FULL_ERROR = "HYDRA_FULL_ERROR"
+EXIT_USER_ERROR = 2  # as colorize and export: a problem the user can fix; 1 stays for crashes
 _SET_BY_US = "COLORGAN_SET_HYDRA_FULL_ERROR"  # children (DDP ranks, sweep workers) inherit both
 
 
@@ -48,7 +49,7 @@ def wants_traceback() -> bool:
 
 
 def exit_on_user_error(run: Callable[[], T], prefix: str = "error") -> T:
-    """Run an entry point; a UserError ends it with its message on stderr and exit status 1.
+    """Run an entry point; a UserError ends it with its message on stderr and exit status 2.
 
     Hydra is asked to re-raise (HYDRA_FULL_ERROR) so the error reaches this function once,
     instead of being printed by Hydra with a stripped traceback.
@@ -65,4 +66,4 @@ def exit_on_user_error(run: Callable[[], T], prefix: str = "error") -> T:
         if found is None or developer:
             raise
     print(f"{prefix}: {found}", file=sys.stderr, flush=True)
-    raise SystemExit(1)
+    raise SystemExit(EXIT_USER_ERROR)

@@ -35,11 +35,14 @@ from colorgan.data.folder import (
     scan_images,
     warn_unreadable,
 )
-from colorgan.errors import UserError
+from colorgan.errors import EXIT_USER_ERROR, UserError
 from colorgan.metrics import colorization_metrics
+from colorgan.quiet import silence_library_noise
 from colorgan.unet import UNetGenerator
 
 log = logging.getLogger(__name__)
+
+SKIPPED_NAMED = 5  # skipped files named per reason in the printed summary
 
 
 def load_colorizer(path: str | Path) -> tuple[UNetGenerator, ColorSpace, tuple[int, int]]:
@@ -184,15 +187,15 @@ def evaluate_folder(
             model[name], baseline[name] = float(model_metric.compute()), float(baseline_metric.compute())
         except Exception as err:  # e.g. FID of fewer than 2 images
             unavailable[name] = f"{type(err).__name__}: {err}"
-    skipped = dict(scan.skipped)
-    if failed:
-        skipped["unreadable"] = skipped.get("unreadable", 0) + len(failed)
+    skipped_files = {reason: [str(p) for p in found] for reason, found in scan.skipped_paths.items()}
+    skipped_files["unreadable"] += [str(p) for p in failed]
     return {
         "folder": str(folder),
         "image_size": size,
         "found": len(paths),
         "images": used,
-        "skipped": {k: skipped.get(k, 0) for k in ("gray", "small", "unreadable")},
+        "skipped": {reason: len(found) for reason, found in skipped_files.items()},
+        "skipped_files": skipped_files,
         "model": model,
         "baseline": baseline,
         "unavailable": unavailable,
@@ -208,8 +211,13 @@ def print_table(result: dict[str, Any]) -> None:
     for name, value in result["model"].items():
         table.add_row(name, f"{value:.4f}", f"{result['baseline'][name]:.4f}")
     rich.print(table)
-    skipped = result["skipped"]
-    print(f"Skipped {skipped['gray']} grayscale, {skipped['small']} too small, {skipped['unreadable']} unreadable.")
+    labels = {"gray": "grayscale", "small": "too small", "unreadable": "unreadable"}
+    found = {reason: files for reason, files in result["skipped_files"].items() if files}
+    print("Skipped " + (", ".join(f"{len(files)} {labels[reason]}" for reason, files in found.items()) or "none") + ".")
+    for reason, files in found.items():  # by name, so a user can look at them (all of them are in the JSON)
+        names = ", ".join(Path(f).name for f in files[:SKIPPED_NAMED])
+        more = f" and {len(files) - SKIPPED_NAMED} more" if len(files) > SKIPPED_NAMED else ""
+        print(f"  {labels[reason]}: {names}{more}")
     for name, reason in result["unavailable"].items():
         print(f"{name.upper()} not computed: {reason}")
 
@@ -240,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = build_parser()
     args = parser.parse_args(argv)
+    silence_library_noise()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     try:
@@ -252,7 +261,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             extra_metrics=not args.no_extra,
         )
     except UserError as err:  # a checkpoint or dataset problem: said once, no traceback
-        parser.exit(1, f"error: {err}\n")
+        parser.exit(EXIT_USER_ERROR, f"error: {err}\n")
     except (ValueError, FileNotFoundError) as err:
         parser.error(str(err))
     result = {"checkpoint": str(args.checkpoint), "color_space": color_space.name, **result}

@@ -22,6 +22,7 @@ import torch
 
 from colorgan.checkpoint_io import CheckpointError, load_generator
 from colorgan.inference import ColorNet, WorkingResolutionColorizer
+from colorgan.quiet import silence_library_noise
 
 FORMATS = ("onnx",)
 INPUT_NAME, OUTPUT_NAME = "rgb", "colorized"
@@ -104,6 +105,7 @@ def check_shape(checkpoint: str | Path, path: str | Path, fixed_shape: bool) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
+    silence_library_noise()
     parser = argparse.ArgumentParser(
         prog="python -m colorgan.export",
         description="Export a colorgan checkpoint's colorizer (working resolution, RGB in -> RGB out, "

@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import secrets
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +67,20 @@ def resolve_checkpoint(target: str | Path) -> Path:
             return found[0]
         raise ResumeError(
             f"resume={target}: no checkpoint in that run directory (looked for {path / LAST} and "
-            f"{path / HPC_PATTERN}). A run writes last.ckpt every few minutes; this one stopped before its first."
+            f"{path / HPC_PATTERN}). A run writes last.ckpt every few minutes; this one stopped before its first, "
+            f"so there is nothing to continue: run it again from the start with\n    {original_command(path)}"
         )
-    raise ResumeError(f"resume={target}: no such run directory or checkpoint file.")
+    raise ResumeError(f"resume={target}: not found: no such run directory or checkpoint file. Give a run directory "
+                      "(logs/runs/<name>/<time>) or a .ckpt file in one.")
+
+
+def original_command(run_dir: Path) -> str:
+    """The command line that started `run_dir` (from .hydra/overrides.yaml), into the same directory."""
+    overrides_file = run_dir / ".hydra" / "overrides.yaml"
+    overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.is_file() else None
+    if not overrides:
+        return f"python -m colorgan.train <its overrides> hydra.run.dir={run_dir}"
+    return " ".join(["python -m colorgan.train", *map(shlex.quote, overrides), shlex.quote(f"hydra.run.dir={run_dir}")])
 
 
 def checkpoint_to_resume(cfg: Any, output_dir: Path) -> Path | None:

@@ -167,7 +167,8 @@ class Run:
 
 
 def is_run_dir(path: Path) -> bool:
-    return path.name not in NOT_RUNS and ((path / CONFIG).is_file() or (path / ".hydra").is_dir())
+    """A run, or a sweep job refused before it started (it has only its job_status.json, saying why)."""
+    return path.name not in NOT_RUNS and any((path / name).exists() for name in (CONFIG, HYDRA_RECORD, JOB_STATUS))
 
 
 def find_runs(folders: Iterable[str | Path]) -> list[Run]:

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.utils import JobReturn, JobStatus
-from hydra.types import RunMode
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from colorgan.run_dir import JOB_STATUS, Run, find_runs, is_run_dir, write_json

@@ -29,11 +29,13 @@ from colorgan.checkpoint_io import check_fits, read_training_checkpoint
 from colorgan.config_validation import validate_config
 from colorgan.devices import check_ddp_launch, fit_ddp_to, job_device
 from colorgan.errors import UserExit, exit_on_user_error, user_error_in, wants_traceback
+from colorgan.quiet import silence_library_noise
 from colorgan.resume import checkpoint_to_resume, resume_command_line, wandb_run_id
 from colorgan.run_dir import (
     RUN_INFO,
     TEST_METRICS,
     TEST_PER_IMAGE,
+    Run,
     write_hydra_record,
     write_json,
     write_per_image,
@@ -81,6 +83,20 @@ def print_test_table(metrics: dict[str, float]) -> None:
     rich.print(table)
 
 
+def fit_info(cfg: DictConfig, trainer: L.Trainer, started: float, fit_started: float,
+             ckpt_path: Path | None) -> dict[str, Any]:
+    """run_info.json: `fit_seconds` is the training time of the whole run, every job of it (an
+    interrupted one and its resumes; a job killed with SIGKILL writes nothing and is not counted)."""
+    ended = time.time()
+    before = Run(Path(cfg.paths.output_dir)).info if ckpt_path else {}
+    earlier = before.get("fit_seconds_per_job") or ([before["fit_seconds"]] if "fit_seconds" in before else [])
+    per_job = [*earlier, ended - fit_started]
+    return {"fit_seconds": sum(per_job), "fit_seconds_per_job": per_job, "started_at": started,
+            "fit_ended_at": ended, "epochs": trainer.current_epoch, "global_step": trainer.global_step,
+            "world_size": trainer.world_size, "device_slot": cfg.get("device_slot"),
+            "resumed_from": str(ckpt_path) if ckpt_path else None}
+
+
 def train(cfg: DictConfig, validated: bool = False) -> dict[str, Any]:
     """Fit and test one model as `cfg` says; returns every logged metric as floats."""
     if not validated:
@@ -112,18 +128,15 @@ def train(cfg: DictConfig, validated: bool = False) -> dict[str, Any]:
                 log.info(describe_offline_run(logger))
 
     fit_started = time.time()
-    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
-    if trainer.is_global_zero:
-        ended = time.time()
-        info = {"fit_seconds": ended - fit_started, "started_at": started, "fit_ended_at": ended,
-                "epochs": trainer.current_epoch, "global_step": trainer.global_step,
-                "world_size": trainer.world_size, "device_slot": cfg.get("device_slot"),
-                "resumed_from": str(ckpt_path) if ckpt_path else None}  # fit_seconds: this process's part
-        write_json(output_dir / RUN_INFO, info)
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    finally:  # also when interrupted: a resumed run's time adds up over its jobs
+        if trainer.is_global_zero:
+            write_json(output_dir / RUN_INFO, fit_info(cfg, trainer, started, fit_started, ckpt_path))
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     if cfg.get("test", True):
         best = getattr(trainer.checkpoint_callback, "best_model_path", "")
-        trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
+        trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False)  # our table instead
         test_metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test")}
         metrics.update(test_metrics)
         if trainer.is_global_zero:
@@ -136,6 +149,7 @@ def train(cfg: DictConfig, validated: bool = False) -> dict[str, Any]:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    silence_library_noise()
     output_dir = Path(cfg.paths.output_dir)
 
     def accept() -> None:  # before anything in the run directory changes

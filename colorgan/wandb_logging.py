@@ -5,9 +5,27 @@ from __future__ import annotations
 
 import netrc
 import os
+import re
 from pathlib import Path
 
-from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.loggers import WandbLogger as LightningWandbLogger
+
+
+class WandbLogger(LightningWandbLogger):
+    """Lightning's WandbLogger, minus the `anonymous=None` it always passes to `wandb.init`
+    (W&B warns at every run that the setting has no effect)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self._wandb_init.get("anonymous") is None:
+            self._wandb_init.pop("anonymous", None)
+
+
+def offline_folders(save_dir: Path, run_id: str) -> list[Path]:
+    """Every offline folder of one W&B run: each job of a resumed run writes its own
+    (`offline-run-<time>-<id>`, or `...-<id>-1` when two start within a second)."""
+    pattern = re.compile(rf"^offline-run-\d{{8}}_\d{{6}}-{re.escape(run_id)}(-\d+)?$")
+    return sorted(p for p in (Path(save_dir) / "wandb").glob("offline-run-*") if pattern.match(p.name))
 
 
 def has_wandb_credentials() -> bool:
@@ -33,7 +51,11 @@ def choose_mode(configured: str | None) -> str:
 
 def describe_offline_run(logger: WandbLogger) -> str:
     run_dir = Path(logger.experiment.dir).parent
-    return f"W&B is offline (no credentials found): run written to {run_dir}; upload it later with `wandb sync {run_dir}`."
+    folders = offline_folders(run_dir.parent.parent, logger.experiment.id) or [run_dir]
+    if len(folders) == 1:
+        return f"W&B is offline (no credentials found): run written to {run_dir}; upload it later with `wandb sync {run_dir}`."
+    return (f"W&B is offline (no credentials found): this run's {len(folders)} parts (one per job) are in "
+            f"{run_dir.parent}; upload them later with `wandb sync {' '.join(map(str, folders))}`.")
 
 
 def finish_wandb() -> None:

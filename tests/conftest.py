@@ -33,6 +33,7 @@ TINY = [
     "trainer.limit_test_batches=1",
     "trainer.num_sanity_val_steps=0",
     "trainer.enable_model_summary=false",
+    "callbacks.model_summary=null",
     "logger=csv",
     "callbacks.progress_bar=null",
     "print_config=false",

@@ -31,7 +31,7 @@ COMMON = [
     ("trainer.max_epochs=0", "trainer.max_epochs=0"),
     ("callbacks.last_checkpoint.every_n_minutes=0", "must be a number > 0 or null"),
     ("model.betas=[0.5,1.5]", "Adam's betas are two numbers in [0, 1)"),
-    ("resume=/no/such/run", "resume=/no/such/run: no such run directory or checkpoint file"),
+    ("resume=/no/such/run", "resume=/no/such/run: not found: no such run directory or checkpoint file"),
     ("model._target_=colorgan.models.nope.Model", "model._target_='colorgan.models.nope.Model': cannot be imported"),
 ]
 UNET = [

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 import tarfile
+from pathlib import Path
 
 import lightning as L
 import numpy as np
@@ -184,3 +186,30 @@ def test_batches_written_by_numpy_1_and_2_still_read(tmp_path):
     assert np.array_equal(cifar10.read_batch(tmp_path / "b"), images)
     if REAL_CIFAR.is_dir():
         assert cifar10.read_batch(REAL_CIFAR / "test_batch").shape == (10000, 3, 32, 32)
+
+
+def test_unreadable_data_says_permission_denied_not_corrupt(tmp_path, monkeypatch):
+    """(Simulated: the tests run as root here, whom permissions do not stop.)"""
+    root = write_cifar(tmp_path, per_batch=2)
+    folder = root / cifar10.FOLDER
+    real_listdir, real_open = os.listdir, open
+
+    def listdir(path):
+        if Path(path) == folder:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_listdir(path)
+
+    monkeypatch.setattr(cifar10.os, "listdir", listdir)
+    with pytest.raises(cifar10.DatasetError, match=rf"Permission denied: this user cannot read {folder}\. Make it readable"):
+        cifar10.load_split(root, train=True)
+    monkeypatch.setattr(cifar10.os, "listdir", real_listdir)
+
+    def denied(path, *args, **kwargs):
+        if Path(path).name == "test_batch":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", denied)
+    with pytest.raises(cifar10.DatasetError, match="Permission denied") as raised:
+        cifar10.load_split(root, train=False)
+    assert "corrupt" not in str(raised.value) and "Delete" not in str(raised.value)

@@ -66,7 +66,9 @@ def test_evaluate_matches_metrics_computed_directly(checkpoint, photos, tmp_path
             assert written[row][name] == pytest.approx(float(value), rel=1e-5, abs=1e-6), (row, name)
     assert written["model"]["mae"] != pytest.approx(written["baseline"]["mae"])
     out = capsys.readouterr().out
-    assert "grayscale baseline" in out and "Skipped 1 grayscale, 0 too small, 1 unreadable." in out
+    assert "grayscale baseline" in out and "Skipped 1 grayscale, 1 unreadable." in out
+    assert "  grayscale: gray.png" in out and "  unreadable: corrupt.png" in out  # named, not only counted
+    assert written["skipped_files"]["gray"] == [str(root / "a" / "gray.png")]
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torch_fidelity") is not None, reason="torch-fidelity is installed here")

@@ -15,10 +15,10 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.precision import MixedPrecision
 from torch.utils.data import DataLoader
 
+from colorgan.checkpoint_io import CheckpointError, load_generator_weights
 from colorgan.color_space import ColorSpace
 from colorgan.data.batches import TensorImages
 from colorgan.data.datamodule import ColorizationDataModule
-from colorgan.checkpoint_io import CheckpointError, load_generator_weights
 from colorgan.models.gan_colorizer import LOSS_NAMES, GANColorizer
 from colorgan.models.unet_colorizer import UNetColorizer
 from colorgan.train import train

@@ -18,7 +18,7 @@ import torch
 from conftest import CONF_DIR, REPO, TINY, compose_train
 
 from colorgan.checkpointing import TrainingInterrupted
-from colorgan.resume import resume_command_line
+from colorgan.resume import ResumeError, resolve_checkpoint, resume_command_line
 from colorgan.train import train
 
 # Two epochs of four steps, every step logged, a periodic save every two steps, dropout and flips
@@ -122,8 +122,13 @@ def test_sigint_finishes_the_step_saves_and_the_resumed_run_matches(experiment, 
     assert (checkpoint["global_step"], checkpoint["epoch"]) == (3, 0)
     assert checkpoint["loops"]["fit_loop"]["state_dict"]["combined_loader"] == [{"epoch": 0, "batches": 3}]
 
+    interrupted_for = json.loads((run / "run_info.json").read_text())["fit_seconds"]
     resumed = final(train(compose(experiment, run, tiny_cifar, f"resume={run}")))
     assert resumed == expected
+    # The run's training time is both jobs', not the last one's.
+    info = json.loads((run / "run_info.json").read_text())
+    assert len(info["fit_seconds_per_job"]) == 2 and info["fit_seconds_per_job"][0] == interrupted_for
+    assert info["fit_seconds"] == pytest.approx(sum(info["fit_seconds_per_job"]))
     # Pre-interruption rows kept, none twice, the same values; the epoch means of the interrupted
     # epoch too (the checkpoint carries their running sums).
     assert csv_rows(run) == csv_rows(reference_run)
@@ -179,6 +184,16 @@ def test_cli_resume_needs_only_the_run_dir(reference, tiny_cifar, tmp_path):
     assert test_metrics == {k: v for k, v in expected.items() if k.startswith("test")} != {}
     assert csv_rows(run) == csv_rows(reference_run)
     assert "callbacks.signal_at.step=-1" in (run / ".hydra" / "overrides.yaml").read_text()  # for the next resume
+
+
+def test_resume_before_the_first_checkpoint_gives_the_command_that_starts_it_again(tmp_path):
+    run = tmp_path / "runs" / "unet" / "2026-01-01_00-00-00"
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "overrides.yaml").write_text("- +experiment=unet\n- model.generator.channels=[8,16,32]\n")
+    with pytest.raises(ResumeError, match="stopped before its first") as refused:
+        resolve_checkpoint(run)
+    assert str(refused.value).endswith(
+        f"python -m colorgan.train +experiment=unet 'model.generator.channels=[8,16,32]' hydra.run.dir={run}")
 
 
 def test_resume_command_line_is_the_runs_with_todays_overrides_on_top(tmp_path):

@@ -10,7 +10,7 @@ from test_resume import compose, csv_rows, final, signal_at
 from colorgan.checkpointing import TrainingInterrupted
 from colorgan.resume import WANDB_ID_FILE, ContinuedCSVLogger
 from colorgan.train import train
-from colorgan.wandb_logging import finish_wandb
+from colorgan.wandb_logging import finish_wandb, offline_folders
 
 
 def write_csv(path, rows):
@@ -62,6 +62,7 @@ def test_resumed_run_continues_its_wandb_run(tiny_cifar, tmp_path, monkeypatch):
     finally:
         finish_wandb()
     assert metrics["test/mae"] > 0
-    offline_runs = sorted(p.name for p in (run / "wandb").glob("offline-run-*"))
-    assert len(offline_runs) == 2 and all(name.endswith(f"-{run_id}") for name in offline_runs), offline_runs
+    # One folder per job, both of this run (the second is named `...-<id>-1` when both start in one second).
+    offline_runs = offline_folders(run, run_id)
+    assert len(offline_runs) == 2 and offline_runs == sorted((run / "wandb").glob("offline-run-*")), offline_runs
     assert [r["step"] for r in csv_rows(run) if r.get("train/loss")] == [str(s) for s in range(8)]

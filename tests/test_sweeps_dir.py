@@ -27,7 +27,7 @@ def test_there_is_a_wandb_sweep_file():
 
 
 @pytest.mark.parametrize("path", SWEEP_FILES, ids=lambda p: p.name)
-def test_every_value_of_a_wandb_sweep_is_a_valid_override(path, tmp_path):
+def test_every_value_of_a_wandb_sweep_is_a_valid_override(path, tmp_path, tiny_cifar):
     sweep = yaml.safe_load(path.read_text())
     assert sweep["metric"]["name"] in {"val/mae", "val/psnr", "val/ssim"} and sweep["method"] in {"grid", "random", "bayes"}
     command = sweep["command"]
@@ -37,7 +37,7 @@ def test_every_value_of_a_wandb_sweep_is_a_valid_override(path, tmp_path):
         for value in parameter_values(spec):
             # What the agent appends for ${args_no_hyphens}: here one parameter at a time.
             flags = create_sweep_command_args({"args": {name: {"value": value}}})["args_no_hyphens"]
-            cfg = compose_train([*fixed, *flags], tmp_path / "run")
+            cfg = compose_train([*fixed, *flags], tmp_path / "run", tiny_cifar)
             validate_config(cfg)
             key = name.split(".")
             node = cfg

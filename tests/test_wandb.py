@@ -52,3 +52,13 @@ def test_offline_run_holds_config_and_metrics(no_credentials, tiny_cifar, tmp_pa
     images = [row for row in run["history"] if "val/images/_type" in row]  # the image grid was logged
     assert len(images) == 1 and images[0]["val/images/count"] == 1
     assert (tmp_path / "run" / "csv" / "metrics.csv").is_file()  # CSV rides along
+
+
+def test_offline_folders_of_a_resumed_run_are_all_found(tmp_path):
+    from colorgan.wandb_logging import offline_folders
+
+    names = ["offline-run-20261201_101010-abcd1234", "offline-run-20261201_101010-abcd1234-1",
+             "offline-run-20261201_111111-abcd1234", "offline-run-20261201_101010-ffff0000", "run-20261201_101010-abcd1234"]
+    for name in names:
+        (tmp_path / "wandb" / name).mkdir(parents=True)
+    assert [p.name for p in offline_folders(tmp_path, "abcd1234")] == names[:3]

@@ -189,29 +189,31 @@ def scan_images(paths: list[Path], num_workers: int = 0, cache_file: Path | None
 
 
 class ScanResult(NamedTuple):
-    """Usable paths and how many were skipped, and why ("gray", "small", "unreadable")."""
+    """Usable paths and how many were skipped, and why ("gray", "small", "unreadable"), with their paths."""
 
     paths: list[Path]
     skipped: Counter
     errors: dict[Path, str]
+    skipped_paths: dict[str, list[Path]]
 
 
 def filter_images(
     paths: list[Path], infos: list[ImageInfo], min_size: int, gray_chroma: float | None
 ) -> ScanResult:
     """Keep the colour images whose shorter side is at least `min_size`. `gray_chroma` None keeps gray ones."""
-    kept, skipped, errors = [], Counter(), {}
+    kept, errors, skipped_paths = [], {}, {"gray": [], "small": [], "unreadable": []}
     for path, info in zip(paths, infos, strict=True):
         if info.error is not None:
-            skipped["unreadable"] += 1
+            skipped_paths["unreadable"].append(path)
             errors[path] = info.error
         elif min(info.width, info.height) < min_size:
-            skipped["small"] += 1
+            skipped_paths["small"].append(path)
         elif gray_chroma is not None and info.chroma < gray_chroma:
-            skipped["gray"] += 1
+            skipped_paths["gray"].append(path)
         else:
             kept.append(path)
-    return ScanResult(kept, skipped, errors)
+    skipped = Counter({reason: len(found) for reason, found in skipped_paths.items() if found})
+    return ScanResult(kept, skipped, errors, skipped_paths)
 
 
 def describe_skipped(skipped: Counter, min_size: int, gray_chroma: float | None) -> str:

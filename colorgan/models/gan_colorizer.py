@@ -23,13 +23,11 @@ import torch.nn.functional as F
 from lightning.pytorch.core.optimizer import LightningOptimizer, do_nothing_closure
 
 from colorgan.checkpoint_io import load_generator_weights
-from colorgan.color_space import ColorSpace
 from colorgan.data.batches import ColorBatch
 from colorgan.discriminators import build_discriminator
 from colorgan.gan_losses import GANLoss
 from colorgan.layers import init_weights
 from colorgan.models.base import ColorizerModule
-from colorgan.unet import UNetGenerator
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,38 @@
+"""Library noise that buries colorgan's own messages, silenced where colorgan's commands start
+(never at import, so a program that imports colorgan keeps its own settings). Each filter names
+the one message it drops; everything else still reaches the user.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+# Lightning's info lines that advertise or explain nothing about this run.
+_LIGHTNING_LINES = (
+    "litlogger",  # "Tip: For seamless cloud logging ... install litlogger"
+    "Trainer already configured with model summary callbacks",  # colorgan's summary replaces Lightning's
+)
+_RANK_ZERO_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
+
+
+class _DropLines(logging.Filter):
+    def __init__(self, fragments: tuple[str, ...]) -> None:
+        super().__init__()
+        self.fragments = fragments
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(fragment in message for fragment in self.fragments)
+
+
+def silence_library_noise() -> None:
+    """Drop the known noise of torch, Lightning and the ONNX exporter (idempotent)."""
+    # torch 2.13 deprecates a LeafSpec check that Lightning's _pytree still makes at every fit.
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning)
+    for name in _RANK_ZERO_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropLines) for f in logger.filters):
+            logger.addFilter(_DropLines(_LIGHTNING_LINES))
+    # The ONNX exporter lists torchvision operators it skips; colorgan uses none of them.
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)

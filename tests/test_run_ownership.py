@@ -1,0 +1,112 @@
+"""A run directory belongs to the run that writes it: a refused run changes nothing there and
+leaves nothing behind, a second process is kept out by a lock, and user errors are said once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO, TINY
+
+from colorgan import run_lock
+from colorgan.run_lock import LOCK, RunLocked, acquire, release
+
+
+def train_cli(*args: str, env: dict | None = None, **popen) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "colorgan.train", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, **(env or {})}, **popen)
+
+
+def snapshot(folder: Path) -> dict[str, tuple[str, int]]:
+    """Every file under `folder`: its content hash and modification time."""
+    return {str(p.relative_to(folder)): (hashlib.sha1(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_refused_run_changes_nothing_in_the_run_it_refused(tiny_cifar, tmp_path):
+    env = {"COLORGAN_DATA": str(tiny_cifar)}
+    run = tmp_path / "run"
+    assert train_cli("+experiment=unet", *TINY, f"hydra.run.dir={run}", env=env).returncode == 0
+    before = snapshot(run)
+    refused = train_cli("+experiment=unet", *TINY, "trainer.max_epochs=3", f"hydra.run.dir={run}", env=env)
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("error: Invalid config, nothing was run:") and "resume=" in refused.stderr
+    assert snapshot(run) == before  # .hydra/overrides.yaml, job_status.json, train.log: all as they were
+    assert json.loads((run / "job_status.json").read_text())["status"] == "COMPLETED"
+    assert "trainer.max_epochs=3" not in (run / ".hydra" / "overrides.yaml").read_text()
+
+
+def test_a_second_process_is_kept_out_while_the_first_writes(tiny_cifar, tmp_path):
+    env = {**os.environ, "COLORGAN_DATA": str(tiny_cifar)}
+    run = tmp_path / "run"
+    first = subprocess.Popen([sys.executable, "-m", "colorgan.train", "+experiment=unet", *TINY,
+                              "trainer.max_epochs=100000", f"hydra.run.dir={run}"], cwd=REPO, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (run / "checkpoints" / "last.ckpt").is_file():  # running, with a checkpoint to resume
+            assert first.poll() is None and time.monotonic() < deadline, "the first run did not start"
+            time.sleep(0.2)
+        overrides = (run / ".hydra" / "overrides.yaml").read_text()
+        second = train_cli(f"resume={run}", env=env)
+        assert second.returncode == 2, second.stderr[-2000:]
+        assert f"is being written by process {first.pid} on {socket.gethostname()}" in second.stderr
+        assert (run / ".hydra" / "overrides.yaml").read_text() == overrides
+        assert first.poll() is None  # the first run goes on
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=120)
+    assert not (run / LOCK).exists()  # released when the first run ended
+
+
+def test_user_errors_are_said_once_and_leave_no_directory(tiny_cifar, tmp_path):
+    env = {"COLORGAN_DATA": str(tiny_cifar), "COLORGAN_LOG_DIR": str(tmp_path / "logs")}
+    bad = ["+experiment=unet", *TINY, "model.generator.activation=swish2"]
+    out = train_cli(*bad, env=env)  # into the default run dir: logs/runs/<name>/<time>
+    assert out.returncode == 2
+    assert out.stderr.count("model.generator.activation='swish2'") == 1, out.stderr
+    for noise in ("Traceback", "Error executing job", "Training failed"):
+        assert noise not in out.stderr + out.stdout
+    assert not (tmp_path / "logs" / "runs").exists()  # the run dir Hydra made, and its empty parents
+    developer = train_cli(*bad, env={**env, "HYDRA_FULL_ERROR": "1"})
+    assert developer.returncode != 0 and "Traceback" in developer.stderr and "ConfigError" in developer.stderr
+
+
+def test_a_stale_lock_is_taken_over_and_a_live_one_named(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    lock = tmp_path / LOCK
+    owner = run_lock.Owner(int(dead.stdout), socket.gethostname(), None, time.time(), None)
+    lock.write_text(json.dumps(owner.__dict__))
+    assert acquire(tmp_path) == lock and run_lock.read_owner(lock).pid == os.getpid()  # the dead one's is stale
+    release(lock)
+    assert not lock.exists()
+    for holder, named in ((run_lock.Owner(os.getppid(), socket.gethostname(), None, time.time(), None),
+                           f"process {os.getppid()} on {socket.gethostname()}"),
+                          (run_lock.Owner(1234, "gpu-node-7", None, time.time(), "99"), "process 1234 on gpu-node-7, SLURM job 99")):
+        lock.write_text(json.dumps(holder.__dict__))
+        with pytest.raises(RunLocked, match=named + r".*If that process is certainly gone, delete"):
+            acquire(tmp_path)
+        release(lock)  # not ours: left in place
+        assert lock.exists()
+    os.environ["SLURM_JOB_ID"] = "99"  # the same SLURM job, requeued: its earlier incarnation is over
+    try:
+        assert acquire(tmp_path) == lock
+    finally:
+        del os.environ["SLURM_JOB_ID"]
+        release(lock)
+
+
+def test_only_the_first_process_of_a_job_takes_the_lock(monkeypatch):
+    assert run_lock.first_process()
+    for name, value in (("LOCAL_RANK", "1"), ("RANK", "3"), ("SLURM_PROCID", "2")):
+        with monkeypatch.context() as m:
+            m.setenv(name, value)
+            assert not run_lock.first_process()
