@@ -138,7 +138,7 @@ def comparison_image(photo: Photo, prediction: torch.Tensor) -> Image.Image:
 
     rgb = photo.rgb[None]
     lightness, _ = LAB.split(rgb)
-    gray = LAB.merge(lightness, LAB.gray_target(lightness))
+    gray = LAB.gray_rgb(lightness)
     scale = max(1, min(8, 256 // max(rgb.shape[-2:])))
     return Image.fromarray(make_grid([torch.cat([gray, prediction[None], rgb])], scale=scale))
 
@@ -214,7 +214,7 @@ class Run:
         rgb = photo.rgb[None]
         lightness, _ = LAB.split(rgb)
         self.model_metrics.update(prediction[None], rgb)
-        self.baseline_metrics.update(LAB.merge(lightness, LAB.gray_target(lightness)), rgb)
+        self.baseline_metrics.update(LAB.gray_rgb(lightness), rgb)
         self.measured += 1
 
     def metrics(self) -> dict | None:

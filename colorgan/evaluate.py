@@ -182,7 +182,7 @@ def evaluate_folder(
         rgb = batch.images.to(device).float() / 255.0  # (B, 3, S, S) in [0, 1]
         inputs, _ = color_space.split(rgb)
         pred = color_space.merge(inputs, generator(inputs))
-        gray = color_space.merge(inputs, color_space.gray_target(inputs))
+        gray = color_space.gray_rgb(inputs)
         model_metrics.update(pred, rgb)
         baseline_metrics.update(gray, rgb)
         for name, (model_metric, baseline_metric) in extra.items():

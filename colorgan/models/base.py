@@ -151,7 +151,7 @@ class ColorizerModule(L.LightningModule):
 
     def _evaluate(self, batch: ColorBatch, stage: str) -> None:
         pred_rgb = self.color_space.merge(batch.inputs, self(batch.inputs))
-        gray_rgb = self.color_space.merge(batch.inputs, self.color_space.gray_target(batch.inputs))
+        gray_rgb = self.color_space.gray_rgb(batch.inputs)
         model, baseline = self.metrics[stage], self.metrics[f"{stage}_baseline"]
         # Metrics in float32 even under bf16/fp16 autocast: in bf16, SSIM's variances (E[x^2] - E[x]^2)
         # cancel and Lab's conversion rounds (SSIM 0.875 -> 0.833 for the same fp32 predictions).
