@@ -13,7 +13,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import rich.table
 import torch
 from PIL import Image
 from rich.console import Console
@@ -31,6 +30,7 @@ from colorgan.image_io import (
     to_pil,
 )
 from colorgan.inference import GAMUT_MODES, LAB, Colorizer
+from colorgan.tables import print_comparison
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_CANNOT_START = 0, 1, 2
 MIN_METRIC_SIDE = 11  # SSIM's 11x11 Gaussian window
@@ -227,15 +227,6 @@ class Run:
         }
 
 
-def print_metrics(metrics: dict, console: Console) -> None:
-    table = rich.table.Table(title=f"metrics on {metrics['images']} image(s) (prediction vs original)")
-    for column in ("metric", "model", "grayscale baseline"):
-        table.add_column(column)
-    for name, value in metrics["model"].items():
-        table.add_row(name, f"{value:.4f}", f"{metrics['grayscale_baseline'][name]:.4f}")
-    console.print(table)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out, err = Console(), Console(stderr=True)
@@ -289,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             args.output.mkdir(parents=True, exist_ok=True)
             (args.output / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
-            print_metrics(metrics, out)
+            title = f"metrics on {metrics['images']} image(s) (prediction vs original)"
+            print_comparison(title, metrics["model"], metrics["grayscale_baseline"], out)
     skipped = f", {run.skipped} skipped (output exists; --overwrite replaces)" if run.skipped else ""
     out.print(f"{run.done} colorized into {args.output}{skipped}, {run.failed} failed", markup=False, highlight=False)
     return EXIT_SOME_FAILED if run.failed else EXIT_OK

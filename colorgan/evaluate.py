@@ -19,8 +19,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import rich
-import rich.table
 import torch
 from torch.utils.data import DataLoader
 from torchmetrics import Metric
@@ -36,6 +34,7 @@ from colorgan.data.folder import (
     warn_unreadable,
 )
 from colorgan.metrics import colorization_metrics
+from colorgan.tables import print_comparison
 from colorgan.unet import UNetGenerator
 
 log = logging.getLogger(__name__)
@@ -215,14 +214,8 @@ def evaluate_folder(
 
 
 def print_table(result: dict[str, Any]) -> None:
-    table = rich.table.Table(
-        title=f"{result['images']} images of {result['folder']} at {result['image_size']} px (RGB output vs truth)"
-    )
-    for column in ("metric", "model", "grayscale baseline"):
-        table.add_column(column)
-    for name, value in result["model"].items():
-        table.add_row(name, f"{value:.4f}", f"{result['baseline'][name]:.4f}")
-    rich.print(table)
+    title = f"{result['images']} images of {result['folder']} at {result['image_size']} px (RGB output vs truth)"
+    print_comparison(title, result["model"], result["baseline"])
     skipped = result["skipped"]
     print(f"Skipped {skipped['gray']} grayscale, {skipped['small']} too small, {skipped['unreadable']} unreadable.")
     for name, reason in result["unavailable"].items():
