@@ -23,9 +23,11 @@ from colorgan.image_io import (
     DEFAULT_MAX_PIXELS,
     ImageReadError,
     Photo,
+    find_images,
     output_format,
     output_suffix,
     read_photo,
+    readable_formats,
     save_image,
     to_pil,
 )
@@ -87,33 +89,22 @@ class Job:
     write_compare: bool = False
 
 
-def readable_extensions() -> dict[str, str]:
-    """Lower-case suffix -> Pillow format, for every format Pillow can open."""
-    Image.init()
-    return {ext: fmt for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
-
-
 def find_inputs(root: Path, output_dir: Path) -> list[tuple[Path, Path]]:
     """(file, path relative to what mirrors it) for one file, or every image under a folder
     (hidden files and the output folder itself skipped)."""
     if root.is_file():
         return [(root, Path(root.name))]
-    extensions = readable_extensions()
     output_dir = output_dir.resolve()
-    found = []
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root)
-        if any(part.startswith(".") for part in relative.parts) or path.suffix.lower() not in extensions:
-            continue
-        inside_output = output_dir != root.resolve() and output_dir in path.resolve().parents
-        if path.is_file() and not inside_output:
-            found.append((path, relative))
-    return found
+
+    def inside_output(path: Path) -> bool:
+        return output_dir != root.resolve() and output_dir in path.resolve().parents
+
+    return [(path, path.relative_to(root)) for path in find_images(root) if path.is_file() and not inside_output(path)]
 
 
 def plan_jobs(inputs: list[tuple[Path, Path]], output_dir: Path) -> tuple[list[Job], list[tuple[Path, str]]]:
     """Output paths for every input; refusals (output would replace an input or another output)."""
-    extensions = readable_extensions()
+    extensions = readable_formats()
     sources = {path.resolve() for path, _ in inputs}
     jobs, refused, taken = [], [], {}
     for path, relative in inputs:
@@ -241,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         return cannot_start(f"input not found: {args.input}")
     inputs = find_inputs(args.input, args.output)
     if not inputs:
-        return cannot_start(f"no image files in {args.input} (looked for {', '.join(sorted(readable_extensions()))})")
+        return cannot_start(f"no image files in {args.input} (looked for {', '.join(sorted(readable_formats()))})")
     try:
         colorizer = Colorizer.from_checkpoint(args.checkpoint, size=args.size, device=args.device, gamut=args.gamut)
     except CheckpointError as error:
