@@ -33,6 +33,7 @@ from colorgan.data.folder import (
     scan_images,
     warn_unreadable,
 )
+from colorgan.inference import best_device
 from colorgan.metrics import colorization_metrics
 from colorgan.tables import print_comparison
 from colorgan.unet import UNetGenerator
@@ -238,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--keep-gray", action="store_true", help="measure grayscale images too")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="DataLoader processes decoding images")
-    parser.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda, cuda:1, ...")
+    parser.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps, ...")
     parser.add_argument("--no-extra", action="store_true", help="skip FID and LPIPS even when available")
     parser.add_argument("--output", type=Path, default=None,
                         help="JSON file for the results (default: eval_<folder name>_<size>px.json here)")
@@ -249,7 +250,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    device = best_device() if args.device == "auto" else args.device
     try:
         generator, color_space, settings = load_colorizer(args.checkpoint)
         size = args.size or settings.get("image_size") or 256
