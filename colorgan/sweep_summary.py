@@ -18,6 +18,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from colorgan.framework_internals import job_exception
 from colorgan.run_dir import JOB_STATUS, Run, find_runs, write_json
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class SweepSummary(Callback):
             "overrides": list(job_return.overrides or []),
         }
         if job_return.status == JobStatus.FAILED:
-            status["error"] = _error_text(job_return._return_value)  # the exception; .return_value re-raises it
+            status["error"] = _error_text(job_exception(job_return))  # .return_value would re-raise it
         output_dir = Path(config.hydra.runtime.output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
         write_json(output_dir / JOB_STATUS, status)
