@@ -29,10 +29,10 @@ from colorgan.data.folder import (
     FolderImages,
     describe_skipped,
     filter_images,
-    find_images,
     scan_images,
     warn_unreadable,
 )
+from colorgan.image_io import find_images
 from colorgan.inference import best_device
 from colorgan.metrics import colorization_metrics
 from colorgan.tables import print_comparison
