@@ -40,12 +40,12 @@ import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import MISSING, DictConfig, OmegaConf
-from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from colorgan.bench_shared import shared_slowdown
 from colorgan.cpu_usage import CPUUsage
 from colorgan.data.datamodule import ColorizationDataModule
+from colorgan.framework_internals import TorchDispatchMode
 from colorgan.models.base import ColorizerModule
 from colorgan.models.gan_colorizer import GANColorizer
 from colorgan.train import build_loggers

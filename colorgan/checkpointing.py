@@ -25,6 +25,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from colorgan.checkpoint_io import read_checkpoint
 from colorgan.errors import UserError
+from colorgan.framework_internals import cluster_environment, validation_follows_batch
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +252,7 @@ class LastCheckpoint(Checkpoint):
             return
         for signum in STOP_SIGNALS:
             self._previous_handlers[signum] = signal.signal(signum, self._on_stop_signal)
-        environment = getattr(trainer._accelerator_connector, "cluster_environment", None)
+        environment = cluster_environment(trainer)
         if isinstance(environment, SLURMEnvironment) and environment.auto_requeue and environment.requeue_signal:
             requeue = environment.requeue_signal
             if callable(signal.getsignal(requeue)):  # Lightning's handler: hpc checkpoint + `scontrol requeue`
@@ -296,8 +297,7 @@ class LastCheckpoint(Checkpoint):
         loop = trainer.fit_loop.epoch_loop
         if loop.batch_progress.is_last_batch:
             return True
-        should_check = getattr(loop, "_should_check_val_fx", None)  # Lightning's own test (private)
-        return bool(should_check and should_check(trainer.fit_loop._data_fetcher))
+        return validation_follows_batch(trainer)
 
     def save(self, trainer: L.Trainer) -> None:
         trainer.save_checkpoint(self.path, weights_only=False)  # everything a resume needs; said, not defaulted

@@ -66,3 +66,7 @@ class ColorSpace:
         if self.name == "lab":
             return inputs.new_zeros(inputs.shape[0], 2, *inputs.shape[2:])
         return inputs.expand(-1, 3, -1, -1)
+
+    def gray_rgb(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The grayscale baseline as RGB (B, 3, H, W): the input's lightness with no colour."""
+        return self.merge(inputs, self.gray_target(inputs))

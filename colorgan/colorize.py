@@ -13,7 +13,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import rich.table
 import torch
 from PIL import Image
 from rich.console import Console
@@ -24,14 +23,17 @@ from colorgan.image_io import (
     DEFAULT_MAX_PIXELS,
     ImageReadError,
     Photo,
+    find_images,
     output_format,
     output_suffix,
     read_photo,
+    readable_formats,
     save_image,
     to_pil,
 )
 from colorgan.inference import GAMUT_MODES, LAB, Colorizer
 from colorgan.quiet import silence_library_noise
+from colorgan.tables import print_comparison
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_CANNOT_START = 0, 1, 2
 MIN_METRIC_SIDE = 11  # SSIM's 11x11 Gaussian window
@@ -88,33 +90,22 @@ class Job:
     write_compare: bool = False
 
 
-def readable_extensions() -> dict[str, str]:
-    """Lower-case suffix -> Pillow format, for every format Pillow can open."""
-    Image.init()
-    return {ext: fmt for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
-
-
 def find_inputs(root: Path, output_dir: Path) -> list[tuple[Path, Path]]:
     """(file, path relative to what mirrors it) for one file, or every image under a folder
     (hidden files and the output folder itself skipped)."""
     if root.is_file():
         return [(root, Path(root.name))]
-    extensions = readable_extensions()
     output_dir = output_dir.resolve()
-    found = []
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root)
-        if any(part.startswith(".") for part in relative.parts) or path.suffix.lower() not in extensions:
-            continue
-        inside_output = output_dir != root.resolve() and output_dir in path.resolve().parents
-        if path.is_file() and not inside_output:
-            found.append((path, relative))
-    return found
+
+    def inside_output(path: Path) -> bool:
+        return output_dir != root.resolve() and output_dir in path.resolve().parents
+
+    return [(path, path.relative_to(root)) for path in find_images(root) if path.is_file() and not inside_output(path)]
 
 
 def plan_jobs(inputs: list[tuple[Path, Path]], output_dir: Path) -> tuple[list[Job], list[tuple[Path, str]]]:
     """Output paths for every input; refusals (output would replace an input or another output)."""
-    extensions = readable_extensions()
+    extensions = readable_formats()
     sources = {path.resolve() for path, _ in inputs}
     jobs, refused, taken = [], [], {}
     for path, relative in inputs:
@@ -139,7 +130,7 @@ def comparison_image(photo: Photo, prediction: torch.Tensor) -> Image.Image:
 
     rgb = photo.rgb[None]
     lightness, _ = LAB.split(rgb)
-    gray = LAB.merge(lightness, LAB.gray_target(lightness))
+    gray = LAB.gray_rgb(lightness)
     scale = max(1, min(8, 256 // max(rgb.shape[-2:])))
     return Image.fromarray(make_grid([torch.cat([gray, prediction[None], rgb])], scale=scale))
 
@@ -215,7 +206,7 @@ class Run:
         rgb = photo.rgb[None]
         lightness, _ = LAB.split(rgb)
         self.model_metrics.update(prediction[None], rgb)
-        self.baseline_metrics.update(LAB.merge(lightness, LAB.gray_target(lightness)), rgb)
+        self.baseline_metrics.update(LAB.gray_rgb(lightness), rgb)
         self.measured += 1
 
     def metrics(self) -> dict | None:
@@ -226,15 +217,6 @@ class Run:
             "model": {k: float(v) for k, v in self.model_metrics.compute().items()},
             "grayscale_baseline": {k: float(v) for k, v in self.baseline_metrics.compute().items()},
         }
-
-
-def print_metrics(metrics: dict, console: Console) -> None:
-    table = rich.table.Table(title=f"metrics on {metrics['images']} image(s) (prediction vs original)")
-    for column in ("metric", "model", "grayscale baseline"):
-        table.add_column(column)
-    for name, value in metrics["model"].items():
-        table.add_row(name, f"{value:.4f}", f"{metrics['grayscale_baseline'][name]:.4f}")
-    console.print(table)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -252,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         return cannot_start(f"input not found: {args.input}")
     inputs = find_inputs(args.input, args.output)
     if not inputs:
-        return cannot_start(f"no image files in {args.input} (looked for {', '.join(sorted(readable_extensions()))})")
+        return cannot_start(f"no image files in {args.input} (looked for {', '.join(sorted(readable_formats()))})")
     try:
         colorizer = Colorizer.from_checkpoint(args.checkpoint, size=args.size, device=args.device, gamut=args.gamut)
     except CheckpointError as error:
@@ -291,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             args.output.mkdir(parents=True, exist_ok=True)
             (args.output / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
-            print_metrics(metrics, out)
+            title = f"metrics on {metrics['images']} image(s) (prediction vs original)"
+            print_comparison(title, metrics["model"], metrics["grayscale_baseline"], out)
     skipped = f", {run.skipped} skipped (output exists; --overwrite replaces)" if run.skipped else ""
     out.print(f"{run.done} colorized into {args.output}{skipped}, {run.failed} failed", markup=False, highlight=False)
     return EXIT_SOME_FAILED if run.failed else EXIT_OK

@@ -2,12 +2,13 @@
 
 Every problem is listed at once, each with the key, the value and what is valid, so one fix-and-rerun
 cycle is enough. Valid names come from the registries that define them (colorgan.layers, the colour
-spaces, the models' loss tables), so this never falls out of date with the code.
+spaces, the models' loss tables) and rules from the constructors' own checks (U-Net depth, the global
+discriminator's size, D steps per G step), so this never falls out of date with the code. The model
+type is the class `model._target_` names.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import tempfile
 from collections.abc import Callable, Iterable
@@ -20,11 +21,14 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from colorgan.checkpoint_io import CheckpointError, read_training_checkpoint
 from colorgan.color_space import COLOR_SPACES
 from colorgan.data import cifar10
+from colorgan.discriminators import DISCRIMINATORS, GlobalDiscriminator
 from colorgan.errors import UserError
+from colorgan.gan_losses import GAN_LOSSES
 from colorgan.layers import ACTIVATIONS, INITS, NORMS
-from colorgan.models.unet_colorizer import LOSSES
+from colorgan.models.gan_colorizer import GANColorizer, check_d_steps
+from colorgan.models.unet_colorizer import LOSSES, UNetColorizer
 from colorgan.resume import LAST, ResumeError, checkpoint_to_resume, checkpoints_in
-from colorgan.unet import OUTPUT_LAYERS
+from colorgan.unet import OUTPUT_LAYERS, check_channels, depth_mismatch, max_depth
 
 CIFAR10_SIZE = 32
 WANDB_MODES = (None, "online", "offline", "disabled", "dryrun")
@@ -32,22 +36,6 @@ WANDB_MODES = (None, "online", "offline", "disabled", "dryrun")
 
 class ConfigError(UserError, ValueError):
     """The config has invalid values; the message lists each with what is valid."""
-
-
-def _optional_registry(module: str, name: str) -> Iterable[str] | None:
-    """A registry from a module that may not exist in this checkout (e.g. the GAN's)."""
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
-
-
-def _gan_losses() -> Iterable[str] | None:
-    return _optional_registry("colorgan.gan_losses", "GAN_LOSSES")
-
-
-def _discriminators() -> Iterable[str] | None:
-    return _optional_registry("colorgan.discriminators", "DISCRIMINATORS")
 
 
 class _Checker:
@@ -75,6 +63,15 @@ class _Checker:
             names = ", ".join("null" if v is None else str(v) for v in valid)
             self.fail(key, value, f"valid values are {names}")
 
+    def rule(self, key: str, check: Callable[..., None], *args: Any) -> bool:
+        """Run a constructor's own check (it raises ValueError) on config values; report it under `key`."""
+        try:
+            check(*args)
+        except ValueError as err:
+            self.problems.append(f"{key}: {err}")
+            return False
+        return True
+
     def number(self, key: str, ok: Callable[[float], bool], expected: str, integer: bool = False,
                optional: bool = False) -> None:
         if not self.has(key):
@@ -96,22 +93,33 @@ def _image_size(cfg: DictConfig) -> int | None:
     return None
 
 
+def _model_is(cfg: DictConfig, base: type) -> bool:
+    """Whether `model._target_` names `base` or a subclass (False when it does not import: _check_targets says so)."""
+    try:
+        model_class = get_object(OmegaConf.select(cfg, "model._target_", default=""))
+    except Exception:  # noqa: BLE001 - reported by _check_targets
+        return False
+    return isinstance(model_class, type) and issubclass(model_class, base)
+
+
 def _check_model(c: _Checker) -> None:
     cfg = c.cfg
-    model_class = str(OmegaConf.select(cfg, "model._target_", default="")).rsplit(".", 1)[-1]
-    is_gan = "GAN" in model_class
+    is_gan = _model_is(cfg, GANColorizer)
     c.choice("model.color_space", COLOR_SPACES)
     for key in ("activation", "decoder_activation"):
         c.choice(f"model.generator.{key}", ACTIVATIONS)
     c.choice("model.generator.norm", NORMS)
     c.choice("model.generator.output_layer", OUTPUT_LAYERS)
     c.choice("model.init", INITS)
-    c.choice("model.loss", _gan_losses() if is_gan else LOSSES)
-    c.choice("model.gan_loss", _gan_losses())
-    for key in ("name", "type"):
-        c.choice(f"model.discriminator.{key}", _discriminators())
-    c.choice("model.discriminator.norm", NORMS)
-    c.choice("model.discriminator.activation", ACTIVATIONS)
+    if _model_is(cfg, UNetColorizer):
+        c.choice("model.loss", LOSSES)
+    if is_gan:
+        c.choice("model.gan_loss", GAN_LOSSES)
+        c.choice("model.discriminator.name", DISCRIMINATORS)
+        c.choice("model.discriminator.norm", NORMS)
+        c.choice("model.discriminator.activation", ACTIVATIONS)
+        if c.has("model.d_steps_per_g_step"):
+            c.rule("model.d_steps_per_g_step", check_d_steps, c.get("model.d_steps_per_g_step"))
 
     model = cfg.get("model") or {}
     for key in model:
@@ -121,7 +129,6 @@ def _check_model(c: _Checker) -> None:
             c.number(f"model.{key}", lambda v: v >= 0, "a loss weight must be a number >= 0")
     c.number("model.weight_decay", lambda v: v >= 0, "must be a number >= 0")
     c.number("model.generator.dropout", lambda v: 0 <= v < 1, "must be in [0, 1)")
-    c.number("model.d_steps_per_g_step", lambda v: v >= 1, "must be an integer >= 1", integer=True)
     betas = c.get("model.betas")
     if c.has("model.betas") and not (
         isinstance(betas, (list, tuple, ListConfig)) and len(betas) == 2
@@ -129,33 +136,22 @@ def _check_model(c: _Checker) -> None:
     ):
         c.fail("model.betas", OmegaConf.to_object(betas) if isinstance(betas, ListConfig) else betas,
                "Adam's betas are two numbers in [0, 1), e.g. [0.5, 0.999]")
-    _check_depth(c)
+    _check_sizes(c, is_gan)
 
 
-def _check_depth(c: _Checker) -> None:
-    """Image sides must be multiples of 2**depth of the U-Net (its channel list's length)."""
-    channels = c.get("model.generator.channels")
-    if channels is None or isinstance(channels, str):  # "auto" fits itself to the image size
-        return
-    if not (isinstance(channels, ListConfig) and len(channels) > 0
-            and all(isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in channels)):
-        c.fail("model.generator.channels", OmegaConf.to_object(channels) if isinstance(channels, ListConfig)
-               else channels, "a non-empty list of positive integer widths, one per U-Net level")
-        return
+def _check_sizes(c: _Checker, is_gan: bool) -> None:
+    """The networks' own size rules (colorgan.unet, colorgan.discriminators) on the configured image size."""
     size = _image_size(c.cfg)
-    depth = len(channels)
-    if size is not None and size % 2**depth:
-        fits = max(d for d in range(1, 12) if size % 2**d == 0) if size % 2 == 0 else 0
-        c.fail(
-            "model.generator.channels", list(channels),
-            f"a U-Net of depth {depth} needs image sides that are multiples of {2**depth}, but images are "
-            f"{size}x{size}; use at most {fits} levels or another data.image_size",
-        )
+    channels = c.get("model.generator.channels")
+    if channels is not None and not isinstance(channels, str):  # "auto" fits itself to the image size
+        channels = OmegaConf.to_object(channels) if isinstance(channels, ListConfig) else channels
+        valid = c.rule("model.generator.channels", check_channels, channels)
+        if valid and size is not None and (need := depth_mismatch(len(channels), size, size)):
+            c.fail("model.generator.channels", channels,
+                   f"{need}, but images are {size}x{size}; use at most {max_depth(size)} levels or another data.image_size")
     n_layers = c.get("model.discriminator.n_layers")
-    kind = c.get("model.discriminator.name") or c.get("model.discriminator.type")
-    if size is not None and kind == "global" and isinstance(n_layers, int) and 2**n_layers != size:
-        c.fail("model.discriminator.n_layers", n_layers,
-               f"the global discriminator reduces 2**n_layers-pixel images to one logit; images are {size}x{size}")
+    if is_gan and size is not None and c.get("model.discriminator.name") == "global" and isinstance(n_layers, int):
+        c.rule("model.discriminator.n_layers", GlobalDiscriminator.check_size, n_layers, size, size)
 
 
 def _check_data_and_trainer(c: _Checker) -> None:

@@ -22,6 +22,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from colorgan.framework_internals import ddp_kwargs
 from colorgan.threads import share_cores
 
 SLOT_DIR = ".device_slots"  # under the sweep dir
@@ -134,4 +135,4 @@ def fit_ddp_to(model, strategy) -> None:
     from lightning.pytorch.strategies import DDPStrategy
 
     if isinstance(strategy, DDPStrategy) and not model.automatic_optimization:
-        strategy._ddp_kwargs.setdefault("find_unused_parameters", True)  # read when fit wraps the model
+        ddp_kwargs(strategy).setdefault("find_unused_parameters", True)  # read when fit wraps the model

@@ -100,15 +100,21 @@ class GlobalDiscriminator(nn.Module):
         layers.append(nn.Conv2d(c_in, 1, 1))
         self.model = nn.Sequential(*layers)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, in_channels, H, W) -> one logit per image (B, 1)."""
-        side = 2**self.n_layers
-        if tuple(x.shape[-2:]) != (side, side):
+    @staticmethod
+    def check_size(n_layers: int, height: int, width: int) -> None:
+        """Raise ValueError unless height x width images are 2**n_layers a side (also run by
+        colorgan.config_validation on the configured image size)."""
+        side = 2**n_layers
+        if (height, width) != (side, side):
             raise ValueError(
-                f"The global discriminator with n_layers={self.n_layers} reduces {side}x{side} images to one logit, "
-                f"got {x.shape[-2]}x{x.shape[-1]}. Set `model.discriminator.n_layers` to log2 of the image side "
+                f"The global discriminator with n_layers={n_layers} reduces {side}x{side} images to one logit, "
+                f"got {height}x{width}. Set `model.discriminator.n_layers` to log2 of the image side "
                 "(5 for 32x32), or use `model.discriminator.name=patch`."
             )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, in_channels, H, W) -> one logit per image (B, 1)."""
+        self.check_size(self.n_layers, *x.shape[-2:])
         return self.model(x).flatten(1)
 
 

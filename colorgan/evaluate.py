@@ -18,8 +18,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import rich
-import rich.table
 import torch
 from torch.utils.data import DataLoader
 from torchmetrics import Metric
@@ -31,13 +29,15 @@ from colorgan.data.folder import (
     FolderImages,
     describe_skipped,
     filter_images,
-    find_images,
     scan_images,
     warn_unreadable,
 )
 from colorgan.errors import EXIT_USER_ERROR, UserError
+from colorgan.image_io import find_images
+from colorgan.inference import best_device
 from colorgan.metrics import colorization_metrics
 from colorgan.quiet import silence_library_noise
+from colorgan.tables import print_comparison
 from colorgan.unet import UNetGenerator
 
 log = logging.getLogger(__name__)
@@ -170,7 +170,7 @@ def evaluate_folder(
         rgb = batch.images.to(device).float() / 255.0  # (B, 3, S, S) in [0, 1]
         inputs, _ = color_space.split(rgb)
         pred = color_space.merge(inputs, generator(inputs))
-        gray = color_space.merge(inputs, color_space.gray_target(inputs))
+        gray = color_space.gray_rgb(inputs)
         model_metrics.update(pred, rgb)
         baseline_metrics.update(gray, rgb)
         for name, (model_metric, baseline_metric) in extra.items():
@@ -203,14 +203,8 @@ def evaluate_folder(
 
 
 def print_table(result: dict[str, Any]) -> None:
-    table = rich.table.Table(
-        title=f"{result['images']} images of {result['folder']} at {result['image_size']} px (RGB output vs truth)"
-    )
-    for column in ("metric", "model", "grayscale baseline"):
-        table.add_column(column)
-    for name, value in result["model"].items():
-        table.add_row(name, f"{value:.4f}", f"{result['baseline'][name]:.4f}")
-    rich.print(table)
+    title = f"{result['images']} images of {result['folder']} at {result['image_size']} px (RGB output vs truth)"
+    print_comparison(title, result["model"], result["baseline"])
     labels = {"gray": "grayscale", "small": "too small", "unreadable": "unreadable"}
     found = {reason: files for reason, files in result["skipped_files"].items() if files}
     print("Skipped " + (", ".join(f"{len(files)} {labels[reason]}" for reason, files in found.items()) or "none") + ".")
@@ -238,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--keep-gray", action="store_true", help="measure grayscale images too")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="DataLoader processes decoding images")
-    parser.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda, cuda:1, ...")
+    parser.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps, ...")
     parser.add_argument("--no-extra", action="store_true", help="skip FID and LPIPS even when available")
     parser.add_argument("--output", type=Path, default=None,
                         help="JSON file for the results (default: eval_<folder name>_<size>px.json here)")
@@ -250,7 +244,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     silence_library_noise()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    device = best_device() if args.device == "auto" else args.device
     try:
         generator, color_space, train_size = load_colorizer(args.checkpoint)
         size = args.size or min(train_size)

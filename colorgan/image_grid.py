@@ -29,7 +29,7 @@ def make_grid(rows: list[torch.Tensor], scale: int = 1, pad: int = 2) -> np.ndar
 def comparison_rows(rgb: torch.Tensor, color_space: ColorSpace, predict) -> list[torch.Tensor]:
     """[original, grayscale, prediction] for RGB images (N, 3, H, W) in [0, 1]."""
     inputs, _ = color_space.split(rgb)
-    gray = color_space.merge(inputs, color_space.gray_target(inputs))
+    gray = color_space.gray_rgb(inputs)
     return [rgb, gray, color_space.merge(inputs, predict(inputs))]
 
 

@@ -27,6 +27,24 @@ ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 GRAY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F")
 
 
+def readable_formats() -> dict[str, str]:
+    """Lower-case suffix (".jpg", ".png", ".webp", ...) -> Pillow format, for every format an
+    installed Pillow plugin can open."""
+    Image.init()
+    return {ext.lower(): fmt for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
+
+
+def find_images(root: str | Path) -> list[Path]:
+    """Image files under `root`, any depth, sorted; hidden files and folders (".DS_Store",
+    macOS "._x.jpg" companions) are not photos and are left out."""
+    extensions = readable_formats()
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [Path(folder, f) for f in files if not f.startswith(".") and Path(f).suffix.lower() in extensions]
+    return sorted(found)
+
+
 class ImageReadError(ValueError):
     """A file could not be read as a photo; the message says why (and the CLI adds the file name)."""
 

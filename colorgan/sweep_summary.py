@@ -19,6 +19,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from colorgan.framework_internals import job_exception
 from colorgan.run_dir import JOB_STATUS, Run, find_runs, is_run_dir, write_json
 from colorgan.run_lock import claimed
 
@@ -52,7 +53,7 @@ class SweepSummary(Callback):
         output_dir = Path(config.hydra.runtime.output_dir)
         if not claimed(output_dir) and (config.hydra.mode != RunMode.MULTIRUN or is_run_dir(output_dir)):
             return  # a refused run: the directory is another run's, or was removed with nothing in it
-        error = job_return._return_value if job_return.status == JobStatus.FAILED else None  # .return_value re-raises
+        error = job_exception(job_return) if job_return.status == JobStatus.FAILED else None  # .return_value re-raises
         write_job_status(output_dir, config.hydra.job.get("num"), job_return.overrides, error)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:

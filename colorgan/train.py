@@ -17,7 +17,6 @@ import hydra
 import lightning as L
 import rich
 import rich.syntax
-import rich.table
 import rich.tree
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
@@ -29,9 +28,11 @@ from colorgan.checkpoint_io import check_fits, read_training_checkpoint
 from colorgan.config_validation import validate_config
 from colorgan.devices import check_ddp_launch, fit_ddp_to, job_device
 from colorgan.errors import UserExit, exit_on_user_error, user_error_in, wants_traceback
+from colorgan.framework_internals import wandb_offline
 from colorgan.quiet import silence_library_noise
 from colorgan.resume import checkpoint_to_resume, resume_command_line, wandb_run_id
 from colorgan.run_dir import (
+    CONFIG,
     RUN_INFO,
     TEST_METRICS,
     TEST_PER_IMAGE,
@@ -42,6 +43,7 @@ from colorgan.run_dir import (
 )
 from colorgan.run_lock import claimed, own_run_dir
 from colorgan.sweep_summary import write_job_status
+from colorgan.tables import logged_comparison, print_comparison
 from colorgan.wandb_logging import choose_mode, describe_offline_run, finish_wandb
 
 log = logging.getLogger(__name__)
@@ -71,18 +73,6 @@ def build_loggers(cfg: DictConfig) -> list:
     return loggers
 
 
-def print_test_table(metrics: dict[str, float]) -> None:
-    table = rich.table.Table(title="test metrics (RGB output vs truth)")
-    for column in ("metric", "model", "grayscale baseline"):
-        table.add_column(column)
-    for key, value in metrics.items():
-        if key.startswith("test/"):
-            name = key.removeprefix("test/")
-            baseline = metrics.get(f"test_baseline/{name}")
-            table.add_row(name, f"{value:.4f}", "" if baseline is None else f"{baseline:.4f}")
-    rich.print(table)
-
-
 def fit_info(cfg: DictConfig, trainer: L.Trainer, started: float, fit_started: float,
              ckpt_path: Path | None) -> dict[str, Any]:
     """run_info.json: `fit_seconds` is the training time of the whole run, every job of it (an
@@ -107,7 +97,7 @@ def train(cfg: DictConfig, validated: bool = False) -> dict[str, Any]:
     L.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    (output_dir / CONFIG).write_text(OmegaConf.to_yaml(cfg, resolve=True))
     ckpt_path = checkpoint_to_resume(cfg, output_dir)
     if ckpt_path:
         log.info("Continuing from checkpoint %s", ckpt_path)
@@ -124,7 +114,7 @@ def train(cfg: DictConfig, validated: bool = False) -> dict[str, Any]:
     for logger in loggers:
         if hasattr(logger, "log_hyperparams") and type(logger).__name__ == "WandbLogger":
             logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-            if logger._offline and rank_zero_only.rank == 0:  # other DDP ranks have no W&B run
+            if wandb_offline(logger) and rank_zero_only.rank == 0:  # other DDP ranks have no W&B run
                 log.info(describe_offline_run(logger))
 
     fit_started = time.time()
@@ -143,7 +133,7 @@ def train(cfg: DictConfig, validated: bool = False) -> dict[str, Any]:
             write_json(output_dir / TEST_METRICS, test_metrics)
             if model.test_per_image is not None:
                 write_per_image(output_dir / TEST_PER_IMAGE, model.test_per_image)
-            print_test_table(test_metrics)
+            print_comparison("test metrics (RGB output vs truth)", *logged_comparison(test_metrics))
     return metrics
 
 

@@ -37,11 +37,35 @@ def _up(c_in: int, c_out: int, norm: str, activation: str, dropout: float) -> nn
 OUTPUT_LAYERS = ("upconv", "head")
 
 
+def max_depth(side: int) -> int:
+    """The deepest U-Net that takes images of this side: how often it halves evenly (32 -> 5, 96 -> 5)."""
+    return (side & -side).bit_length() - 1 if side > 0 else 0
+
+
+def depth_mismatch(depth: int, height: int, width: int) -> str | None:
+    """What a U-Net `depth` levels deep needs when height x width images do not fit it, else None.
+    Every level halves the sides, so they must be multiples of 2**depth. The constructor, forward
+    and colorgan.config_validation each say it with what they were given."""
+    if height % 2**depth or width % 2**depth:
+        return f"a U-Net of depth {depth} needs image sides that are multiples of {2**depth}"
+    return None
+
+
+def check_channels(channels: Sequence[int]) -> None:
+    """Raise ValueError unless `channels` is a non-empty list of positive integer widths."""
+    if isinstance(channels, str | bytes) or not isinstance(channels, Sequence) or not channels or not all(
+        isinstance(width, int) and not isinstance(width, bool) and width >= 1 for width in channels
+    ):
+        raise ValueError(
+            f"`channels` must be a non-empty list of positive integer widths, one per U-Net level, got {channels!r}."
+        )
+
+
 def unet_channels(image_size: int, base: int = 64, max_width: int = 512) -> list[int]:
     """pix2pix widths (base, 2*base, ... capped at max_width) with one level per halving of
     `image_size` while it stays even: 32 -> the seed's 5 levels, 256 -> pix2pix's 8, both down
     to a 1x1 bottleneck; 96 -> 5 levels down to 3x3."""
-    depth = (image_size & -image_size).bit_length() - 1 if image_size > 0 else 0  # times 2 divides it
+    depth = max_depth(image_size)
     if depth < 2:
         raise ValueError(
             f"`channels: auto` needs an image size divisible by 4 at least (a U-Net of depth >= 2), "
@@ -95,9 +119,8 @@ class UNetGenerator(nn.Module):
             if image_size is None:
                 raise ValueError("`channels: auto` needs `image_size` (e.g. `model.generator.image_size=${data.image_size}`).")
             channels = unet_channels(image_size)
+        check_channels(channels)
         channels = list(channels)
-        if not channels or any(int(c) < 1 for c in channels):
-            raise ValueError(f"channels must be a non-empty list of positive widths, got {channels}.")
         self.depth = len(channels)
 
         self.encoder = nn.ModuleList()
@@ -133,10 +156,10 @@ class UNetGenerator(nn.Module):
         return 2**self.depth
 
     def check_input_size(self, height: int, width: int) -> None:
-        if height % self.stride or width % self.stride:
+        if need := depth_mismatch(self.depth, height, width):
             raise ValueError(
-                f"A U-Net of depth {self.depth} needs image sides that are multiples of {self.stride}, "
-                f"got {height}x{width}. Use fewer `model.generator.channels`, `channels=auto`, or another `data.image_size`."
+                f"{need}, got {height}x{width}. Use fewer `model.generator.channels`, `channels=auto`, "
+                "or another `data.image_size`."
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -38,6 +38,16 @@ def test_gray_target_is_the_grayscale_baseline(name):
     assert torch.allclose(gray[:, 0], gray[:, 1], atol=1e-4) and torch.allclose(gray[:, 1], gray[:, 2], atol=1e-4)
 
 
+@pytest.mark.parametrize("name", ["lab", "rgb"])
+def test_gray_rgb_is_gray_and_keeps_the_input(name):
+    space = ColorSpace(name)
+    inputs, _ = space.split(torch.rand(2, 3, 8, 8))
+    gray = space.gray_rgb(inputs)
+    assert gray.shape == (2, 3, 8, 8)
+    assert torch.allclose(gray[:, 0], gray[:, 1], atol=1e-4) and torch.allclose(gray[:, 1], gray[:, 2], atol=1e-4)
+    assert torch.allclose(space.split(gray)[0], inputs, atol=1e-3)  # the baseline's lightness is the input's
+
+
 def test_split_is_float32_under_autocast():
     rgb = torch.rand(1, 3, 8, 8)
     with torch.autocast("cpu", dtype=torch.bfloat16):

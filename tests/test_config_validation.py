@@ -8,14 +8,13 @@ import sys
 import time
 
 import pytest
-from conftest import CONF_DIR, REPO, TINY, compose_train
+from conftest import REPO, TINY, compose_train
 from hydra.errors import MissingConfigException
 
 from colorgan.config_validation import ConfigError, validate_config
+from colorgan.discriminators import GlobalDiscriminator
+from colorgan.models.gan_colorizer import GANColorizer, check_d_steps
 from colorgan.train import train
-
-HAS_GAN = (CONF_DIR / "model" / "gan.yaml").is_file()
-needs_gan = pytest.mark.skipif(not HAS_GAN, reason="conf/model/gan.yaml absent (GAN not merged yet)")
 
 # (override, what the message must say), for both models.
 COMMON = [
@@ -48,9 +47,7 @@ GAN = [
     ("model.lr_d=-1", "model.lr_d=-1: a learning rate must be a number > 0"),
     ("model.lambda_l1=-1", "model.lambda_l1=-1: a loss weight must be a number >= 0"),
 ]
-CASES = [("unet_lrelu", o, m) for o, m in COMMON + UNET] + [
-    pytest.param("gan", o, m, marks=needs_gan) for o, m in COMMON + GAN
-]
+CASES = [("unet_lrelu", o, m) for o, m in COMMON + UNET] + [("gan", o, m) for o, m in COMMON + GAN]
 
 
 @pytest.mark.parametrize(("experiment", "override", "message"), CASES)
@@ -119,3 +116,28 @@ def test_cli_refuses_bad_values_with_their_messages(tmp_path):
     assert "model.lr=-1: a learning rate must be a number > 0" in output
     assert "model.generator.norm='layer': valid values are batch, instance, group, none" in output
     assert "DatasetError" not in output
+
+
+@pytest.mark.parametrize(
+    ("override", "build"),
+    [
+        ("model.d_steps_per_g_step=0", lambda: check_d_steps(0)),
+        ("model.discriminator.n_layers=4", lambda: GlobalDiscriminator.check_size(4, 32, 32)),
+    ],
+)
+def test_the_validator_reports_the_constructors_own_rule(override, build, tiny_cfg):
+    with pytest.raises(ValueError) as constructor:
+        build()
+    with pytest.raises(ConfigError) as refused:
+        validate_config(tiny_cfg("model.discriminator.name=global", override, experiment="gan"))
+    assert str(constructor.value) in str(refused.value)  # one rule, said the same way in both places
+
+
+class Pix2Pix(GANColorizer):
+    """A GAN by another name."""
+
+
+def test_the_model_type_comes_from_the_target_class_not_its_name(tiny_cfg):
+    cfg = tiny_cfg(f"model._target_={__name__}.Pix2Pix", "model.discriminator.name=pixel", experiment="gan")
+    with pytest.raises(ConfigError, match="model.discriminator.name='pixel': valid values are patch, global"):
+        validate_config(cfg)

@@ -189,8 +189,6 @@ FOLDER_EXPERIMENTS = sorted(
 
 @pytest.mark.parametrize("experiment", FOLDER_EXPERIMENTS)
 def test_folder_experiments_train_on_a_folder(experiment, photo_tree, tmp_path):
-    if experiment == "places_gan" and not (CONF_DIR / "model" / "gan.yaml").is_file():
-        pytest.skip("places_gan needs conf/model/gan.yaml (the GAN colorizer)")
     root, _ = photo_tree
     cfg = compose_train(
         [f"+experiment={experiment}", f"data.root={root}", *FOLDER_TINY, "trainer.fast_dev_run=true"], tmp_path / "run"

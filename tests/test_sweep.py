@@ -21,7 +21,6 @@ from colorgan.figures import LABEL_WIDTH
 from colorgan.resume import resume_command_line
 
 SWEEPS = sorted(p.stem for p in (CONF_DIR / "sweep").glob("*.yaml"))
-EXPERIMENTS = {p.stem for p in (CONF_DIR / "experiment").glob("*.yaml")}
 
 
 def sweep_jobs(sweep: str, tmp_path) -> list[list[str]]:
@@ -40,8 +39,6 @@ def test_every_job_of_every_sweep_composes(sweep, tmp_path):
     names = []
     for job in jobs:
         experiment = next(o.split("=")[1] for o in job if o.startswith("+experiment="))
-        if experiment not in EXPERIMENTS:  # the GAN experiments land on another branch
-            continue
         cfg = compose_train([*job, f"+sweep={sweep}"], tmp_path / "run")  # the sweeper's order
         assert cfg.sweep_name == sweep and cfg.trainer.max_epochs == 15
         assert cfg.hydra.runtime.choices.experiment == experiment

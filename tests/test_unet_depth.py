@@ -8,7 +8,7 @@ from conftest import CONF_DIR, compose_train
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from colorgan.unet import UNetGenerator, unet_channels
+from colorgan.unet import UNetGenerator, depth_mismatch, max_depth, unet_channels
 
 
 @pytest.mark.parametrize("size, depth", [(32, 5), (64, 6), (128, 7), (256, 8)])
@@ -50,3 +50,8 @@ def test_wrong_pair_in_the_config_fails_before_any_data_is_read(tmp_path):
     )
     with pytest.raises(Exception, match="multiples of 32, got 48x48"):
         instantiate(cfg.model, _convert_="all")
+
+
+def test_max_depth_is_how_often_the_side_halves_evenly():
+    assert [max_depth(s) for s in (32, 96, 256, 48, 30, 7, 0)] == [5, 5, 8, 4, 1, 0, 0]
+    assert depth_mismatch(5, 96, 64) is None and "multiples of 64" in depth_mismatch(6, 96, 64)

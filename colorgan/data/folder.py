@@ -33,6 +33,7 @@ from torch.utils.data import DataLoader, Dataset
 from colorgan.data.batches import IndexBatches
 from colorgan.data.cifar10 import DatasetError, folder_exists
 from colorgan.data.datamodule import ColorizationDataModule
+from colorgan.image_io import find_images
 
 log = logging.getLogger(__name__)
 
@@ -45,23 +46,6 @@ SPLIT_FOLDERS = {
 }
 PROBE_SIZE = 64  # images are judged gray on a thumbnail whose longer side is at most this
 SCAN_VERSION = 1  # bump when what the scan measures changes, so old caches are ignored
-
-
-def image_extensions() -> set[str]:
-    """Every file extension some installed Pillow plugin can open (".jpg", ".png", ".webp", ...)."""
-    Image.init()
-    return {ext.lower() for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
-
-
-def find_images(root: Path) -> list[Path]:
-    """Image files under `root`, any depth, sorted; hidden files and folders (".DS_Store",
-    macOS "._x.jpg" companions) are not photos and are left out."""
-    extensions = image_extensions()
-    found = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found += [Path(folder, f) for f in files if not f.startswith(".") and Path(f).suffix.lower() in extensions]
-    return sorted(found)
 
 
 # -- decoding ------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import torch
 
 from colorgan.color_space import ColorSpace
 from colorgan.data.batches import ColorBatch
+from colorgan.framework_internals import should_update_logs
 from colorgan.layers import init_weights
 from colorgan.metrics import colorization_metrics, per_image_metrics
 from colorgan.unet import UNetGenerator
@@ -113,7 +114,7 @@ class ColorizerModule(L.LightningModule):
                 total = self._epoch_sums.setdefault(name, [0.0, 0])
                 total[0] = total[0] + value * batch_size
                 total[1] += batch_size
-        if self.trainer.fast_dev_run or self.trainer._logger_connector.should_update_logs:  # Lightning's own test
+        if self.trainer.fast_dev_run or should_update_logs(self.trainer):
             suffix = "_step" if epoch_mean else ""
             for name, value in values.items():
                 self.log(name + suffix, value, on_step=True, on_epoch=False, prog_bar=name in prog_bar,
@@ -151,7 +152,7 @@ class ColorizerModule(L.LightningModule):
 
     def _evaluate(self, batch: ColorBatch, stage: str) -> None:
         pred_rgb = self.color_space.merge(batch.inputs, self(batch.inputs))
-        gray_rgb = self.color_space.merge(batch.inputs, self.color_space.gray_target(batch.inputs))
+        gray_rgb = self.color_space.gray_rgb(batch.inputs)
         model, baseline = self.metrics[stage], self.metrics[f"{stage}_baseline"]
         # Metrics in float32 even under bf16/fp16 autocast: in bf16, SSIM's variances (E[x^2] - E[x]^2)
         # cancel and Lab's conversion rounds (SSIM 0.875 -> 0.833 for the same fp32 predictions).

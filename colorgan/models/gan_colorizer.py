@@ -34,6 +34,13 @@ log = logging.getLogger(__name__)
 LOSS_NAMES = ("d_loss", "g_adv", "g_l1", "g_loss", "d_real", "d_fake")
 
 
+def check_d_steps(d_steps_per_g_step: int) -> None:
+    """Raise ValueError unless it is a whole number of discriminator updates >= 1 (also run by
+    colorgan.config_validation)."""
+    if isinstance(d_steps_per_g_step, bool) or not isinstance(d_steps_per_g_step, int) or d_steps_per_g_step < 1:
+        raise ValueError(f"d_steps_per_g_step must be an integer >= 1, got {d_steps_per_g_step!r}.")
+
+
 class GANColorizer(ColorizerModule):
     """U-Net generator trained against a conditional discriminator.
 
@@ -78,8 +85,7 @@ class GANColorizer(ColorizerModule):
         super().__init__(color_space, generator, channels_last, compile, init)
         self.save_hyperparameters()
         self.automatic_optimization = False
-        if d_steps_per_g_step < 1:
-            raise ValueError(f"d_steps_per_g_step must be >= 1, got {d_steps_per_g_step}.")
+        check_d_steps(d_steps_per_g_step)
         if grad_clip_norm is not None and grad_clip_norm <= 0:
             raise ValueError(f"grad_clip_norm must be positive or null (no clipping), got {grad_clip_norm}.")
         self.loss = GANLoss(gan_loss, real_label)
