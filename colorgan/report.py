@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 
 from colorgan.data.cifar10 import DatasetError
 from colorgan.figures import comparison_image, learning_curves
-from colorgan.run_dir import Run, find_runs
+from colorgan.run_dir import Run, RunFileError, find_runs
 from colorgan.stats import RESAMPLES, Interval, mean_interval, paired_difference
 
 
@@ -348,7 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.out or (Path(args.folders[0]) if len(args.folders) == 1 else Path("report"))
     try:
         report_path, image_path = write_report(args.folders, out, args.sort, args.images, args.scale, args.data_dir)
-    except (ReportError, FileNotFoundError) as err:
+    except (ReportError, RunFileError, FileNotFoundError) as err:
         print(f"colorgan.report: {err}", file=sys.stderr)
         return 1
     except DatasetError as err:

@@ -74,10 +74,24 @@ def resolve_checkpoint(target: str | Path) -> Path:
                       "(logs/runs/<name>/<time>) or a .ckpt file in one.")
 
 
+def read_overrides(run_dir: Path) -> list[str]:
+    """The run's command-line overrides (.hydra/overrides.yaml), read safely: a list of strings or an error."""
+    path = run_dir / ".hydra" / "overrides.yaml"
+    if not path.is_file():
+        return []
+    try:
+        overrides = yaml.safe_load(path.read_text()) or []
+    except yaml.YAMLError as err:
+        overrides = err
+    if not (isinstance(overrides, list) and all(isinstance(o, str) for o in overrides)):
+        raise ResumeError(f"{path} is not the list of overrides colorgan wrote, so the run's command line is unknown; "
+                          "it was not used. Start the run again with its original command instead of resume=.")
+    return overrides
+
+
 def original_command(run_dir: Path) -> str:
     """The command line that started `run_dir` (from .hydra/overrides.yaml), into the same directory."""
-    overrides_file = run_dir / ".hydra" / "overrides.yaml"
-    overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.is_file() else None
+    overrides = read_overrides(run_dir)
     if not overrides:
         return f"python -m colorgan.train <its overrides> hydra.run.dir={run_dir}"
     return " ".join(["python -m colorgan.train", *map(shlex.quote, overrides), shlex.quote(f"hydra.run.dir={run_dir}")])
@@ -148,7 +162,7 @@ def resume_command_line(argv: list[str]) -> list[str]:
         return argv
     given = [arg for arg in argv[1:] if "=" in arg and not arg.startswith("-")]
     flags = [arg for arg in argv[1:] if arg not in given]
-    original = yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text()) or []
+    original = read_overrides(run_dir)
     merged = merge_overrides(original, given)
     if not any(_override_key(arg) == "hydra.run.dir" for arg in given):
         merged.append(f"hydra.run.dir={_quote(str(run_dir))}")

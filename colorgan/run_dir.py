@@ -27,6 +27,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from colorgan.errors import UserError
+
 CONFIG = "config.yaml"
 RUN_INFO = "run_info.json"
 TEST_METRICS = "test_metrics.json"
@@ -35,6 +37,10 @@ JOB_STATUS = "job_status.json"
 HYDRA_RECORD = ".hydra"  # config.yaml, hydra.yaml, overrides.yaml (what resume= rebuilds the command from)
 # Folders inside a run that never hold another run (W&B's offline dir has its own config.yaml).
 NOT_RUNS = {".hydra", ".submitit", ".device_slots", "wandb", "csv", "checkpoints", "images"}
+
+
+class RunFileError(UserError, ValueError):
+    """A file of a run directory is not what colorgan wrote there (edited, truncated, planted)."""
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
@@ -87,7 +93,7 @@ def read_per_image(path: Path) -> dict[str, list[float]] | None:
     except FileNotFoundError:
         return None
     except (ValueError, TypeError, csv.Error) as err:
-        raise ValueError(f"{path} is not a valid per-image metrics file ({err}); delete it or re-run the test.") from err
+        raise RunFileError(f"{path} is not a valid per-image metrics file ({err}); delete it or re-run the test.") from err
     return columns
 
 
@@ -97,7 +103,20 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON ({err}); delete it or re-run the job.") from err
+        raise RunFileError(f"{path} is not valid JSON ({err}); delete it or re-run the job.") from err
+
+
+def read_yaml(path: Path) -> Any:
+    """A YAML file colorgan wrote, read with a safe loader (plain values only: a planted
+    `!!python/object` tag is refused, never run); None when the file is absent."""
+    if not path.is_file():
+        return None
+    try:
+        return OmegaConf.load(path)
+    except Exception as err:  # yaml's ConstructorError / ScannerError, OmegaConf's errors
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise RunFileError(f"{path} is not a plain YAML file colorgan wrote ({first}); it was not used. "
+                           "Restore it from the run's other records, or delete the run.") from None
 
 
 @dataclass
@@ -108,8 +127,7 @@ class Run:
 
     @cached_property
     def config(self) -> DictConfig | None:
-        path = self.path / CONFIG
-        return OmegaConf.load(path) if path.is_file() else None
+        return read_yaml(self.path / CONFIG)
 
     @cached_property
     def test_metrics(self) -> dict[str, float] | None:
@@ -150,9 +168,9 @@ class Run:
     @cached_property
     def experiment(self) -> str:
         """The experiment file it was launched with (unet, gan_lrelu, ...), else the run name."""
-        hydra_file = self.path / ".hydra" / "hydra.yaml"
-        if hydra_file.is_file():
-            choice = OmegaConf.select(OmegaConf.load(hydra_file), "hydra.runtime.choices.experiment")
+        hydra_record = read_yaml(self.path / HYDRA_RECORD / "hydra.yaml")
+        if hydra_record is not None:
+            choice = OmegaConf.select(hydra_record, "hydra.runtime.choices.experiment")
             if choice:
                 return str(choice)
         return str(self.config.get("name", self.path.name)) if self.config is not None else self.path.name

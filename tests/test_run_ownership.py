@@ -110,3 +110,20 @@ def test_only_the_first_process_of_a_job_takes_the_lock(monkeypatch):
         with monkeypatch.context() as m:
             m.setenv(name, value)
             assert not run_lock.first_process()
+
+
+def test_planted_yaml_in_a_run_directory_is_refused_unrun(tmp_path, capsys):
+    from colorgan.report import main as report_main
+    from colorgan.resume import ResumeError, resume_command_line
+
+    marker = tmp_path / "code_ran"
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    planted = f"!!python/object/apply:os.system ['touch {marker}']"
+    (run / ".hydra" / "overrides.yaml").write_text(f"- {planted}\n")
+    with pytest.raises(ResumeError, match="not the list of overrides colorgan wrote"):
+        resume_command_line(["train", f"resume={run}"])
+    (run / "config.yaml").write_text(f"name: {planted}\n")
+    assert report_main([str(run)]) == 1
+    assert "is not a plain YAML file colorgan wrote" in capsys.readouterr().err
+    assert not marker.exists()
