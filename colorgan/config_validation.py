@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from hydra.utils import get_object
+from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from colorgan.checkpoint_io import CheckpointError, read_training_checkpoint
+from colorgan.checkpoint_io import CheckpointError, check_fits, load_generator_weights, read_training_checkpoint
 from colorgan.color_space import COLOR_SPACES
 from colorgan.data import cifar10
 from colorgan.discriminators import DISCRIMINATORS, GlobalDiscriminator
@@ -198,14 +198,26 @@ def _check_targets(c: _Checker) -> None:
                 c.fail(f"{key}._target_", node._target_, f"cannot be imported ({err})")
 
 
+def _check_checkpoints(c: _Checker, resume_from: Path | None) -> None:
+    """The checkpoint a run continues from, and a GAN's `model.generator_init`, are readable and
+    fit the model this config builds (a model is built for that: a fraction of a second)."""
+    init = c.get("model.generator_init")
+    if resume_from is None and not init:
+        return
+    model = instantiate(c.cfg.model, _convert_="all")
+    if resume_from is not None:
+        check_fits(read_training_checkpoint(resume_from), model, resume_from)
+    if init:
+        load_generator_weights(model.generator, init, model.color_space, c.get("model.generator"))
+
+
 def _check_run_dir(c: _Checker) -> None:
     """resume= must name a checkpoint; a new run must not write over a resumable one; the run
     directory must be writable (checkpoints are saved there)."""
     output_dir = Path(c.get("paths.output_dir"))
     try:
         checkpoint = checkpoint_to_resume(c.cfg, output_dir)
-        if checkpoint is not None:
-            read_training_checkpoint(checkpoint)  # missing, truncated, foreign or unsafe: refused before the run
+        _check_checkpoints(c, checkpoint)
     except (ResumeError, CheckpointError) as err:
         c.problems.append(str(err))
         return
@@ -233,4 +245,6 @@ def validate_config(cfg: DictConfig) -> None:
         _check_data_present(c)
         _check_run_dir(c)
     if c.problems:
+        if len(c.problems) == 1:
+            raise ConfigError(f"Invalid config, nothing was run: {c.problems[0]}")
         raise ConfigError("Invalid config, nothing was run:\n" + "\n".join(f"  - {p}" for p in c.problems))

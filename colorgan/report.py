@@ -21,6 +21,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from colorgan.data.cifar10 import DatasetError
+from colorgan.errors import EXIT_USER_ERROR
 from colorgan.figures import comparison_image, learning_curves
 from colorgan.run_dir import Run, RunFileError, find_runs
 from colorgan.stats import RESAMPLES, Interval, mean_interval, paired_difference
@@ -349,12 +350,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         report_path, image_path = write_report(args.folders, out, args.sort, args.images, args.scale, args.data_dir)
     except (ReportError, RunFileError, FileNotFoundError) as err:
-        print(f"colorgan.report: {err}", file=sys.stderr)
-        return 1
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except DatasetError as err:
-        print(f"colorgan.report: cannot load the test images for comparison.png: {err} "
-              "Or pass --data-dir.", file=sys.stderr)
-        return 1
+        print(f"error: cannot load the test images for comparison.png: {err} Or pass --data-dir.", file=sys.stderr)
+        return EXIT_USER_ERROR
     print(report_path.read_text())
     curves = report_path.parent / LEARNING_CURVES
     written = [report_path, image_path, curves if curves.is_file() else None]

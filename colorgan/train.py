@@ -24,7 +24,6 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from colorgan.checkpoint_io import check_fits, read_training_checkpoint
 from colorgan.config_validation import validate_config
 from colorgan.devices import check_ddp_launch, fit_ddp_to, job_device
 from colorgan.errors import UserExit, exit_on_user_error, user_error_in, wants_traceback
@@ -104,8 +103,6 @@ def train(cfg: DictConfig, validated: bool = False) -> dict[str, Any]:
 
     datamodule = instantiate(cfg.data, _convert_="all")
     model = instantiate(cfg.model, _convert_="all")
-    if ckpt_path:  # a foreign or mismatched file is said in one paragraph, before the trainer starts
-        check_fits(read_training_checkpoint(ckpt_path), model, ckpt_path)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     loggers = build_loggers(cfg)
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)

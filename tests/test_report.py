@@ -69,7 +69,7 @@ def test_it_explains_when_a_folder_holds_no_finished_run(two_runs, tmp_path, cap
         write_report([tmp_path], tmp_path / "out")
     shutil.copytree(two_runs / "unet_lab", tmp_path / "run")
     (tmp_path / "run" / "test_metrics.json").unlink()
-    assert main([str(tmp_path / "run")]) == 1
+    assert main([str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert "None of the 1 runs found has finished" in err and "no test_metrics.json" in err
 

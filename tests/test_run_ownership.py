@@ -124,6 +124,6 @@ def test_planted_yaml_in_a_run_directory_is_refused_unrun(tmp_path, capsys):
     with pytest.raises(ResumeError, match="not the list of overrides colorgan wrote"):
         resume_command_line(["train", f"resume={run}"])
     (run / "config.yaml").write_text(f"name: {planted}\n")
-    assert report_main([str(run)]) == 1
+    assert report_main([str(run)]) == 2
     assert "is not a plain YAML file colorgan wrote" in capsys.readouterr().err
     assert not marker.exists()
