@@ -46,9 +46,9 @@ from colorgan.bench_shared import shared_slowdown
 from colorgan.cpu_usage import CPUUsage
 from colorgan.data.datamodule import ColorizationDataModule
 from colorgan.framework_internals import TorchDispatchMode
+from colorgan.loggers import build_loggers
 from colorgan.models.base import ColorizerModule
 from colorgan.models.gan_colorizer import GANColorizer
-from colorgan.train import build_loggers
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 AUTOCAST = {"32-true": None, "32": None, "bf16-mixed": torch.bfloat16}

@@ -12,12 +12,12 @@ Lightning:
 - `DDPStrategy._ddp_kwargs`: DDP's arguments, set by devices.fit_ddp_to for the GAN
   (find_unused_parameters) on a strategy the config already built.
 - `WandbLogger._offline`: whether the W&B run is written locally (train.py says where).
-- `WandbLogger._wandb_init`: the arguments for `wandb.init`; wandb_logging.WandbLogger drops the
+- `WandbLogger._wandb_init`: the arguments for `wandb.init`; loggers.WandbLogger drops the
   `anonymous=None` Lightning always puts there (W&B warns about it at every run).
 - `RichProgressBar._get_train_description(epoch)`: the progress bar's label; console.ProgressBar
   counts epochs from 1 in it.
 - `CSVLogger._experiment`, `CSVLogger._fs` and `ExperimentWriter._check_log_dir_exists`:
-  overridden by resume.ContinuedCSVLogger so a resumed run appends to its metrics.csv.
+  overridden by loggers.ContinuedCSVLogger so a resumed run appends to its metrics.csv.
 Hydra:
 - `JobReturn._return_value`: a failed job's exception (`.return_value` re-raises it); sweep_summary.
 PyTorch:

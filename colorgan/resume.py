@@ -2,25 +2,19 @@
 
 A resumed run uses its original command line (read from `<run dir>/.hydra/overrides.yaml`, with
 any overrides given now on top), writes into the same run directory, continues the same W&B run
-and appends to the same metrics.csv. Lightning restores the rest from the checkpoint.
+and appends to the same metrics.csv (colorgan.loggers). Lightning restores the rest from the checkpoint.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
-import os
 import re
-import secrets
 import shlex
 from pathlib import Path
 from typing import Any
 
 import yaml
 from lightning.fabric.plugins.environments import SLURMEnvironment
-from lightning.pytorch.loggers import CSVLogger
-from lightning.pytorch.loggers.csv_logs import ExperimentWriter
-from lightning.pytorch.loggers.logger import rank_zero_experiment
 
 from colorgan.errors import UserError
 
@@ -28,7 +22,6 @@ log = logging.getLogger(__name__)
 
 LAST = Path("checkpoints") / "last.ckpt"
 HPC_PATTERN = "hpc_ckpt_*.ckpt"  # Lightning's SLURM requeue checkpoints, in the run dir
-WANDB_ID_FILE = "wandb_run_id"
 _RESUME_ARG = re.compile(r"^\+{0,2}resume=(.*)$")
 
 
@@ -169,67 +162,3 @@ def resume_command_line(argv: list[str]) -> list[str]:
     if any(_override_key(o) == "sweep" for o in merged):  # +sweep= sets MULTIRUN; its job continues as one run
         merged.append("hydra.mode=RUN")
     return [argv[0], *flags, *merged]
-
-
-# -- loggers that continue -------------------------------------------------------------------------
-def wandb_run_id(run_dir: Path) -> str:
-    """This run directory's W&B run id: made and stored in `<run dir>/wandb_run_id` by the first
-    job, read by every later one (resume, SLURM requeue), so they all log into the same W&B run."""
-    path = Path(run_dir) / WANDB_ID_FILE
-    if path.is_file():
-        return path.read_text().strip()
-    run_id = secrets.token_hex(4)  # 8 characters of [0-9a-f], like W&B's own ids
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(run_id + "\n")
-    return run_id
-
-
-class _ContinuedMetricsFile(ExperimentWriter):
-    """Lightning's writer deletes an existing metrics.csv when it starts. This one keeps it: on its
-    first write it drops the rows at or after the first step this job logs (the part of the
-    interrupted run that the resumed one replays from its checkpoint) and appends after the rest."""
-
-    def __init__(self, log_dir: str) -> None:
-        self._trim_pending = True
-        super().__init__(log_dir)
-
-    def _check_log_dir_exists(self) -> None:
-        pass  # keep the previous job's files
-
-    def save(self) -> None:
-        if self._trim_pending and self.metrics:
-            self._keep_rows_before(min(int(row["step"]) for row in self.metrics))
-            self._trim_pending = False
-        super().save()
-
-    def _keep_rows_before(self, step: int) -> None:
-        path = Path(self.metrics_file_path)
-        if not path.is_file():
-            return
-        with open(path, newline="") as f:
-            reader = csv.DictReader(f)
-            header = list(reader.fieldnames or [])
-            rows = [row for row in reader if row.get("step") and int(float(row["step"])) < step]
-        if not rows:
-            path.unlink()
-            return
-        tmp = path.with_name(f".{path.name}.partial")
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=header)
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, path)
-        self.metrics_keys = sorted(set(self.metrics_keys) | set(header))
-
-
-class ContinuedCSVLogger(CSVLogger):
-    """CSVLogger that appends to the run's metrics.csv when a job continues a run (resume, SLURM
-    requeue) instead of deleting it; rows the resumed run replays are not duplicated."""
-
-    @property
-    @rank_zero_experiment
-    def experiment(self) -> ExperimentWriter:
-        if self._experiment is None:
-            self._fs.makedirs(self.root_dir, exist_ok=True)
-            self._experiment = _ContinuedMetricsFile(log_dir=self.log_dir)
-        return self._experiment

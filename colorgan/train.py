@@ -21,15 +21,14 @@ import rich.tree
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
-from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from colorgan.config_validation import validate_config
 from colorgan.devices import check_ddp_launch, fit_ddp_to, job_device
 from colorgan.errors import UserExit, exit_on_user_error, user_error_in, wants_traceback
-from colorgan.framework_internals import wandb_offline
+from colorgan.loggers import build_loggers, finish_wandb, log_config
 from colorgan.quiet import silence_library_noise
-from colorgan.resume import checkpoint_to_resume, resume_command_line, wandb_run_id
+from colorgan.resume import checkpoint_to_resume, resume_command_line
 from colorgan.run_dir import (
     CONFIG,
     RUN_INFO,
@@ -43,7 +42,6 @@ from colorgan.run_dir import (
 from colorgan.run_lock import claimed, own_run_dir
 from colorgan.sweep_summary import write_job_status
 from colorgan.tables import logged_comparison, print_comparison
-from colorgan.wandb_logging import choose_mode, describe_offline_run, finish_wandb
 
 log = logging.getLogger(__name__)
 
@@ -55,21 +53,6 @@ def print_config_tree(cfg: DictConfig) -> None:
         text = OmegaConf.to_yaml(value, resolve=True) if isinstance(value, DictConfig) else str(value)
         branch.add(rich.syntax.Syntax(text, "yaml"))
     rich.print(tree)
-
-
-def build_loggers(cfg: DictConfig) -> list:
-    loggers = []
-    for node in (cfg.get("logger") or {}).values():
-        if node is None:
-            continue
-        if "WandbLogger" in node._target_:
-            node = OmegaConf.to_container(node, resolve=True)
-            node["offline"] = choose_mode(node.pop("mode", None)) == "offline"
-            # One W&B run per run directory: a resumed or requeued job continues it.
-            node["id"] = node.get("id") or wandb_run_id(Path(cfg.paths.output_dir))
-            node.setdefault("resume", "allow")
-        loggers.append(instantiate(node))
-    return loggers
 
 
 def fit_info(cfg: DictConfig, trainer: L.Trainer, started: float, fit_started: float,
@@ -108,11 +91,7 @@ def train(cfg: DictConfig, validated: bool = False) -> dict[str, Any]:
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     check_ddp_launch(trainer.strategy)
     fit_ddp_to(model, trainer.strategy)
-    for logger in loggers:
-        if hasattr(logger, "log_hyperparams") and type(logger).__name__ == "WandbLogger":
-            logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-            if wandb_offline(logger) and rank_zero_only.rank == 0:  # other DDP ranks have no W&B run
-                log.info(describe_offline_run(logger))
+    log_config(cfg, loggers)
 
     fit_started = time.time()
     try:

@@ -8,9 +8,8 @@ import pytest
 from test_resume import compose, csv_rows, final, signal_at
 
 from colorgan.checkpointing import TrainingInterrupted
-from colorgan.resume import WANDB_ID_FILE, ContinuedCSVLogger
+from colorgan.loggers import WANDB_ID_FILE, ContinuedCSVLogger, finish_wandb, offline_folders
 from colorgan.train import train
-from colorgan.wandb_logging import finish_wandb, offline_folders
 
 
 def write_csv(path, rows):
