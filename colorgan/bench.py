@@ -21,76 +21,38 @@ model.channels_last=true model.compile=true +trainer.benchmark=true`.
 from __future__ import annotations
 
 import argparse
-import datetime
 import logging
-import os
-import platform
-import statistics
 import sys
 import tempfile
-import time
 import warnings
-from contextlib import AbstractContextManager
-from itertools import pairwise
 from pathlib import Path
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import MISSING, DictConfig, OmegaConf
-from torch.utils.flop_counter import FlopCounterMode
 
+from colorgan.bench_bare import (
+    AUTOCAST,
+    clocks,
+    cpu_seconds_between,
+    device_batches,
+    peak_memory,
+    rates,
+    reset_peak_memory,
+    step_costs,
+    synchronize,
+    time_bare,
+)
+from colorgan.bench_report import report
 from colorgan.bench_shared import shared_slowdown
 from colorgan.cpu_usage import CPUUsage
 from colorgan.data.datamodule import ColorizationDataModule
-from colorgan.framework_internals import TorchDispatchMode
 from colorgan.loggers import build_loggers
 from colorgan.models.base import ColorizerModule
-from colorgan.models.gan_colorizer import GANColorizer
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
-AUTOCAST = {"32-true": None, "32": None, "bf16-mixed": torch.bfloat16}
-
-
-# -- measuring -----------------------------------------------------------------------------------
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def reset_peak_memory(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    elif Path("/proc/self/clear_refs").exists():
-        Path("/proc/self/clear_refs").write_text("5")  # Linux: reset the peak RSS (VmHWM)
-
-
-def peak_memory(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"{torch.cuda.max_memory_allocated(device) / 2**30:.2f} GiB allocated"
-    status = Path("/proc/self/status")
-    if status.exists():
-        kib = next(int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith("VmHWM"))
-        return f"{kib / 2**20:.2f} GiB RSS"
-    return "n/a"
-
-
-def clocks() -> tuple[float, float]:
-    """Wall-clock and this process's CPU time. On a loaded CPU the CPU time per image still
-    measures the work done, where wall time also measures the other processes."""
-    return time.perf_counter(), time.process_time()
-
-
-def rates(images: int, start: tuple[float, float], end: tuple[float, float]) -> tuple[float, float]:
-    """Images per second of wall-clock time and per second of CPU time."""
-    return images / (end[0] - start[0]), images / (end[1] - start[1])
-
-
-def cpu_seconds_between(marks: list[tuple[float, float]]) -> list[float]:
-    """CPU seconds between consecutive clocks() readings."""
-    return [end[1] - before[1] for before, end in pairwise(marks)]
 
 
 class BatchClock(L.Callback):
@@ -188,103 +150,6 @@ def time_pipeline(data: ColorizationDataModule, device: torch.device, batches: i
     return rates(images, start, clocks())
 
 
-# -- the bare loop -------------------------------------------------------------------------------
-def bare_step(model: ColorizerModule, optimizers: list, inputs: torch.Tensor, targets: torch.Tensor,
-              autocast: AbstractContextManager) -> None:
-    """One training step as a plain PyTorch loop writes it, with the model's own networks, losses
-    and optimizers: the L1 regression of UNetColorizer, or GANColorizer's D then G updates."""
-    if not isinstance(model, GANColorizer):
-        with autocast:
-            loss = model.loss_fn(model(inputs), targets)
-        optimizers[0].zero_grad()
-        loss.backward()
-        optimizers[0].step()
-        return
-    g_opt, d_opt = optimizers
-    with autocast:
-        fake = model(inputs)
-    for _ in range(model.hparams.d_steps_per_g_step):
-        with autocast:
-            d_loss = model.loss.discriminator(model.discriminate(inputs, targets), model.discriminate(inputs, fake.detach()))
-        d_opt.zero_grad()
-        d_loss.backward()
-        d_opt.step()
-    model.discriminator.requires_grad_(False)  # G's update needs no gradient of D's weights
-    with autocast:
-        g_adv = model.loss.generator(model.discriminate(inputs, fake))
-        g_loss = g_adv + model.hparams.lambda_l1 * F.l1_loss(fake.float(), targets.float())
-    g_opt.zero_grad()
-    g_loss.backward()
-    g_opt.step()
-    model.discriminator.requires_grad_(True)
-
-
-def optimizer_list(model: ColorizerModule) -> list[torch.optim.Optimizer]:
-    """Fresh optimizers of the model, as a list (the U-Net returns one, the GAN a list of two)."""
-    optimizers = model.configure_optimizers()
-    return optimizers if isinstance(optimizers, list) else [optimizers]
-
-
-def device_batches(data: ColorizationDataModule, device: torch.device, batch_size: int, count: int = 4):
-    """A few training batches split into (inputs, targets) on the device, made before timing."""
-    images = data.train_images[: batch_size * count].to(device)
-    return [data.color_batch(chunk, train=True)[1:] for chunk in images.split(batch_size) if len(chunk) == batch_size]
-
-
-def time_bare(model: ColorizerModule, batches: list, precision: str, warmup: int, steps: int):
-    """(wall, CPU) images per second of bare_step over batches already on the device, CPU seconds
-    of each step, and peak memory."""
-    device = batches[0][0].device
-    model.to(device).train()
-    model.configure_model()  # compiles once when model.compile is set, as a Trainer stage would
-    optimizers = optimizer_list(model)
-    dtype = AUTOCAST[precision]
-    autocast = torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
-    reset_peak_memory(device)
-    marks = []
-    for i in range(warmup + steps):
-        if i == warmup:
-            synchronize(device)
-            marks.append(clocks())
-        inputs, targets = batches[i % len(batches)]
-        bare_step(model, optimizers, inputs, targets, autocast)
-        if i >= warmup:
-            if i == warmup + steps - 1:  # a GPU runs ahead: per-step times are only exact on a CPU
-                synchronize(device)
-            marks.append(clocks())
-    return rates(len(batches[0][0]) * steps, marks[0], marks[-1]), cpu_seconds_between(marks), peak_memory(device)
-
-
-class OpCounter(TorchDispatchMode):
-    """Counts the ATen operators run: in eager mode on a GPU each is about one kernel launch."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.count += 1
-        return func(*args, **(kwargs or {}))
-
-
-def step_costs(model: ColorizerModule, data: ColorizationDataModule) -> tuple[float, int, int]:
-    """FLOPs per image of one fp32 bare training step, and the operators run by that step and by
-    the on-device data transform of its batch; before any compilation, on 2 images on the CPU."""
-    uint8 = data.train_images[:2].cpu()
-    with OpCounter() as data_ops:
-        _, inputs, targets = data.color_batch(uint8, train=True)
-    model.cpu().train()
-    counts = []
-    for mode in (FlopCounterMode(display=False), OpCounter()):
-        optimizers = optimizer_list(model)
-        for group in (g for opt in optimizers for g in opt.param_groups):
-            group["foreach"] = True  # as on a GPU, where it is the default: a few ops for all tensors
-        with mode:
-            bare_step(model, optimizers, inputs, targets, torch.autocast("cpu", enabled=False))
-        counts.append(mode)
-    return counts[0].get_total_flops() / len(inputs), counts[1].count, data_ops.count
-
-
 # -- one experiment ------------------------------------------------------------------------------
 def applies(cfg: DictConfig, override: str) -> bool:
     """Whether `cfg` has the key of `override` (additions and deletions always apply)."""
@@ -348,95 +213,6 @@ def bench_experiment(name: str, cfg: DictConfig, args: argparse.Namespace) -> di
 
 
 # -- the report ----------------------------------------------------------------------------------
-def duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
-
-
-def machine(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                    if line.startswith("model name")), cpu)
-    return f"CPU {cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
-
-
-def report(rows: dict[str, dict], args: argparse.Namespace, command: str, usage: CPUUsage) -> str:
-    first = next(iter(rows.values()))
-    names = list(rows)
-    lines = [
-        f"### {datetime.datetime.now().isoformat(sep=' ', timespec='minutes')}: {machine(first['device'])}",
-        "",
-        f"- command: `{command}`",
-        f"- torch {torch.__version__}, lightning {L.__version__}, Python {platform.python_version()}",
-        f"- the machine during the run{' (shared scenario included)' if args.shared else ''}: {usage.describe()}",
-        f"- batch {first['batch_size']}, precision {first['precision']}, {first['options']}; "
-        f"{args.steps} timed steps after {args.warmup} warm-up, {args.repeats} interleaved repeats (median)",
-        f"- colorgan's path: Trainer.fit with the DataModule, {first['path']}",
-        "",
-        "| | " + " | ".join(names) + " |",
-        "|---" * (len(names) + 1) + "|",
-    ]
-
-    def line(label: str, cell) -> None:
-        lines.append(f"| {label} | " + " | ".join(cell(rows[n]) for n in names) + " |")
-
-    def med(values: list[tuple[float, float]]) -> float:
-        return statistics.median(v[0] for v in values)  # of the wall-clock rates
-
-    def ratios(values: list[float]) -> str:
-        return f"**{statistics.median(values):.3f}** ({', '.join(f'{x:.3f}' for x in values)})"
-
-    # On a CPU, also the median CPU time of a step over every timed step of every repeat: what a
-    # step costs this process, the least sensitive to other processes and to load that changes.
-    on_cpu = first["device"].type == "cpu"
-    for path, label in (("colorgan", "colorgan"), ("bare", "bare loop")):
-        line(f"training, {label} (img/s{'; per CPU-second of the median step' if on_cpu else ''})",
-             lambda r, p=path: f"{med(r[p]):.1f}"
-             + (f"; {r['batch_size'] / statistics.median(r[p + '_steps']):.1f}" if on_cpu else ""))
-    line("ratio colorgan / bare, wall clock (each repeat)", lambda r: ratios(r["ratio"]))
-    if on_cpu:
-        line("ratio colorgan / bare, median CPU time per step",
-             lambda r: f"**{statistics.median(r['bare_steps']) / statistics.median(r['colorgan_steps']):.3f}** "
-                       f"({len(r['bare_steps'])} steps each)")
-    def extra_ms(r) -> float:
-        """colorgan's extra time per step: median CPU time on a CPU, from wall-clock rates on a GPU."""
-        if on_cpu:
-            return 1e3 * (statistics.median(r["colorgan_steps"]) - statistics.median(r["bare_steps"]))
-        return 1e3 * r["batch_size"] * (1 / med(r["colorgan"]) - 1 / med(r["bare"]))
-
-    line("colorgan's extra time per step; the data pipeline's share",
-         lambda r: f"{extra_ms(r):.1f} ms; {1e3 * r['batch_size'] / r['pipeline'][0]:.1f} ms")
-    line("peak memory, colorgan / bare", lambda r: f"{r['colorgan_memory']} / {r['bare_memory']}")
-    line("train-step FLOPs per image; achieved by colorgan", lambda r: f"{r['flops'] / 1e9:.2f} GFLOP; "
-         f"{r['flops'] * med(r['colorgan']) / 1e12:.3g} TFLOP/s")
-    line("operators per step (~kernel launches in eager GPU mode): bare step + data transform",
-         lambda r: f"{r['ops'][0]:,} + {r['ops'][1]:,}")
-    line("data pipeline alone (img/s)", lambda r: f"{r['pipeline'][0]:,.0f}")
-    line("validation with all metrics (img/s)", lambda r: f"{r['validation'][0]:,.0f} (batch {r['eval_batch_size']})")
-
-    def epoch(r) -> tuple[float, float]:
-        train, val, _ = r["sizes"]
-        return train / med(r["colorgan"]), val / r["validation"][0]
-
-    line("one epoch: train + validation (sizes below)",
-         lambda r: f"{duration(sum(epoch(r)))} ({duration(epoch(r)[0])} + {duration(epoch(r)[1])})")
-    line("50,000 training images", lambda r: duration(50_000 / med(r["colorgan"])))
-    line("the seed's study: max_epochs epochs + test",
-         lambda r: f"{duration(r['epochs'] * sum(epoch(r)) + r['sizes'][2] / r['validation'][0])} ({r['epochs']} epochs)")
-    if args.shared:
-        line("**shared/idle** wall time per step while a second `colorgan.train` of the model runs",
-             lambda r: f"**{r['shared']['ratio']:.2f}x** ({r['shared']['shared']:.2f} s against "
-                       f"{r['shared']['idle']:.2f} s alone{'' if r['shared']['competitor_ran_throughout'] else '; the second training ended early'})")
-    sizes = first["sizes"]
-    lines += ["", f"Data: {sizes[0]:,} train, {sizes[1]:,} validation, {sizes[2]:,} test images."]
-    return "\n".join(lines) + "\n"
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m colorgan.bench", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)

@@ -14,7 +14,8 @@ import torch
 from conftest import REPO
 from hydra.errors import ConfigCompositionException
 
-from colorgan.bench import bare_step, compose_experiments, optimizer_list, parse_args
+from colorgan.bench import compose_experiments, parse_args
+from colorgan.bench_bare import bare_step, optimizer_list
 from colorgan.models.gan_colorizer import GANColorizer
 from colorgan.models.unet_colorizer import UNetColorizer
 
