@@ -23,6 +23,8 @@ from lightning.pytorch.callbacks import Checkpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from colorgan.host_reads import is_logging_step
+
 log = logging.getLogger(__name__)
 
 
@@ -190,7 +192,7 @@ class LastCheckpoint(Checkpoint):
     """Keeps `<dirpath>/last.ckpt` current, so an interrupted run loses at most a few minutes.
 
     It is saved every `every_n_minutes` of training and/or every `every_n_train_steps` steps, at the
-    end of every epoch, and when SIGTERM or SIGINT (Ctrl-C) asks the run to stop: then the current
+    end of every `every_n_epochs`-th epoch and of the last one, and when SIGTERM or SIGINT (Ctrl-C) asks the run to stop: then the current
     step (and a validation that follows it) finishes, the checkpoint is saved, and the run exits
     with code 128 + signal number and a message that says how to resume. A second Ctrl-C stops at
     once without saving. On SLURM, Lightning's requeue signal is also acted on between steps, so
@@ -199,22 +201,34 @@ class LastCheckpoint(Checkpoint):
     Saves go through `trainer.save_checkpoint`: atomic with AtomicCheckpointIO, and holding every
     state Lightning and the other callbacks save (loops, optimizers, data position, random states).
 
+    Under DDP every rank must save and stop at the same step: the ranks agree on a stop signal and
+    on rank 0's clock in one collective at logging steps only (colorgan.host_reads), so a signal or
+    a timed save waits for the next logging step; step and epoch counts need no agreement.
+
     Args:
         dirpath: folder of last.ckpt (the run's checkpoints/).
         every_n_minutes: save when this much training time passed since the last save (null: never).
+            Checked after every step and at every epoch end.
         every_n_train_steps: save every this many optimizer steps (null: never).
+        every_n_epochs: save at the end of every this many epochs (null: only when the time or step
+            rule says so). The last epoch of a fit is always saved. On a fast GPU, where an epoch
+            takes seconds, this (or null and every_n_minutes) keeps saves a small share of training.
     """
 
     FILENAME = "last.ckpt"
 
-    def __init__(self, dirpath: str, every_n_minutes: float | None = 10.0, every_n_train_steps: int | None = None) -> None:
+    def __init__(self, dirpath: str, every_n_minutes: float | None = 10.0, every_n_train_steps: int | None = None,
+                 every_n_epochs: int | None = 1) -> None:
         if every_n_minutes is not None and every_n_minutes <= 0:
             raise ValueError(f"every_n_minutes must be > 0 or null, got {every_n_minutes}.")
         if every_n_train_steps is not None and every_n_train_steps < 1:
             raise ValueError(f"every_n_train_steps must be >= 1 or null, got {every_n_train_steps}.")
+        if every_n_epochs is not None and every_n_epochs < 1:
+            raise ValueError(f"every_n_epochs must be >= 1 or null, got {every_n_epochs}.")
         self.path = Path(dirpath) / self.FILENAME
         self.every_n_seconds = None if every_n_minutes is None else 60.0 * every_n_minutes
         self.every_n_train_steps = every_n_train_steps
+        self.every_n_epochs = every_n_epochs
         self.stop_signal: int | None = None  # set by a handler; acted on between steps
         self._requeue_signal: int | None = None  # SLURM's, when Lightning handles it
         self._requeue_requested = False
@@ -257,11 +271,13 @@ class LastCheckpoint(Checkpoint):
             signal.signal(signum, handler)
         self._previous_handlers = {}
 
-    def _run_deferred_requeue(self, trainer: L.Trainer) -> None:
+    def _run_deferred_requeue(self, trainer: L.Trainer, agree: bool = True) -> None:
         """Lightning's requeue handler (it saves a checkpoint and requeues the job), here at a step
-        end, on every rank at the same step."""
+        end, on every rank at the same step (`agree`: this step may hold a collective)."""
         requested = self._requeue_requested
         if trainer.world_size > 1 and self._requeue_signal is not None:
+            if not agree:
+                return
             requested = trainer.strategy.reduce_boolean_decision(requested, all=False)
         if requested and self._requeue_signal is not None:
             self._requeue_requested = False
@@ -275,11 +291,18 @@ class LastCheckpoint(Checkpoint):
             due = trainer.strategy.broadcast(due)
         return stop, due
 
-    def _due(self, trainer: L.Trainer) -> bool:
+    def _due_by_steps(self, trainer: L.Trainer) -> bool:
         steps = self.every_n_train_steps
-        if steps and trainer.global_step > 0 and trainer.global_step % steps == 0:
-            return True
+        return bool(steps and trainer.global_step > 0 and trainer.global_step % steps == 0)
+
+    def _due_by_time(self) -> bool:
         return self.every_n_seconds is not None and time.monotonic() - self._last_save >= self.every_n_seconds
+
+    def _due_at_epoch_end(self, trainer: L.Trainer) -> bool:
+        epochs = self.every_n_epochs
+        last = trainer.max_epochs not in (None, -1) and trainer.current_epoch + 1 >= trainer.max_epochs
+        last = last or (trainer.max_steps not in (None, -1) and trainer.global_step >= trainer.max_steps)
+        return last or trainer.should_stop or bool(epochs and (trainer.current_epoch + 1) % epochs == 0)
 
     @staticmethod
     def _validation_follows(trainer: L.Trainer) -> bool:
@@ -320,7 +343,12 @@ class LastCheckpoint(Checkpoint):
         self._install_handlers(trainer)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx) -> None:
-        stop, due = self._agree(trainer, self.stop_signal is not None, self._save_pending or self._due(trainer))
+        due = self._save_pending or self._due_by_steps(trainer)  # the same on every rank
+        agree = trainer.world_size == 1 or is_logging_step(trainer)  # a collective: at logging steps only
+        stop = False
+        if agree:
+            stop, due_by_time = self._agree(trainer, self.stop_signal is not None, self._due_by_time())
+            due = due or due_by_time
         if stop and self.stop_signal is None:
             self.stop_signal = signal.SIGTERM  # another rank received it
         if self._validation_follows(trainer):  # everything waits until the validation is done
@@ -331,13 +359,14 @@ class LastCheckpoint(Checkpoint):
             # Raise at the next batch start, so this step's metrics are still logged; the state
             # changes in between (fetching the next batch) are after the checkpoint.
             self._stop_after_save = stop
-        self._run_deferred_requeue(trainer)
+        self._run_deferred_requeue(trainer, agree)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # After the epoch's validation and after ModelCheckpoint (Checkpoint callbacks run last, in
         # config order), so the best-model record in this checkpoint is up to date.
-        self.save(trainer)
-        stop, _ = self._agree(trainer, self.stop_signal is not None, False)
+        stop, due_by_time = self._agree(trainer, self.stop_signal is not None, self._due_by_time())
+        if stop or due_by_time or self._save_pending or self._due_at_epoch_end(trainer):
+            self.save(trainer)
         self._stop_after_save = self._stop_after_save or stop
         self._run_deferred_requeue(trainer)
 

@@ -123,15 +123,31 @@ def check_ddp_launch(strategy) -> None:
 
 
 def fit_ddp_to(model, strategy) -> None:
-    """Tell DDP's reducer that a manually optimized model (the GAN) leaves parameters unused in a
-    backward pass: its D step never reaches G, its G step runs with D frozen. Without this, DDP
-    stops at the GAN's first step ("parameters that were not used in producing the loss").
+    """Set up DDP for a manually optimized model (the GAN), the cheapest correct way.
 
-    find_unused_parameters walks the autograd graph of each backward (cheap next to the
-    convolutions); static_graph cannot be used, since the set of used parameters differs between
-    the two backward passes of one step. Automatic optimization (the U-Net) keeps DDP's default.
+    The GAN's D step leaves G without gradients, its G step leaves the frozen D without: DDP's
+    reducer, which expects a gradient for every parameter, stops at the first step. The choices:
+    - static_graph: wrong here; it assumes the same parameters are used in every backward.
+    - find_unused_parameters=True: correct, but each backward walks the autograd graph, and for
+      parameters unused on this rank the reducer all-reduces a used-map and copies it to the host
+      (a blocking read, twice per GAN step on a GPU).
+    - chosen: the networks in `model.reduced_by_hand()` (D) are kept out of DDP's reducer, their
+      gradients are averaged by the model in one flat all-reduce per step (no host read); the
+      reducer then sees only G, whose every parameter gets a gradient in G's backward, so neither
+      the graph walk nor find_unused_parameters is needed. D's backward runs with the reducer off.
+    A user's explicit `find_unused_parameters` or `static_graph` is left as it is (then nothing
+    is ignored). Automatic optimization (the U-Net) keeps DDP's default.
     """
     from lightning.pytorch.strategies import DDPStrategy
+    from torch.nn.parallel import DistributedDataParallel
 
-    if isinstance(strategy, DDPStrategy) and not model.automatic_optimization:
-        strategy._ddp_kwargs.setdefault("find_unused_parameters", True)  # read when fit wraps the model
+    if not isinstance(strategy, DDPStrategy) or model.automatic_optimization:
+        return
+    if {"find_unused_parameters", "static_graph"} & set(strategy._ddp_kwargs):
+        return
+    ignored = [
+        f"{prefix}.{name}"
+        for prefix, network in model.reduced_by_hand().items()
+        for name, _ in (*network.named_parameters(), *network.named_buffers())
+    ]
+    DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, ignored)

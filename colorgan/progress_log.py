@@ -9,6 +9,9 @@ import sys
 import time
 
 import lightning as L
+from lightning.pytorch.callbacks import RichProgressBar
+
+from colorgan.host_reads import is_logging_step
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,11 @@ class ProgressLog(L.Callback):
         self.every_n_seconds = every_n_seconds
         self.only_without_tty = only_without_tty
         self.active = False
+        self.logging_step = False
+        self.values: dict[str, float] = {}  # the progress-bar values of the last logging step
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
+        self.logging_step = is_logging_step(trainer)
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.active = trainer.is_global_zero and not (self.only_without_tty and sys.stdout.isatty())
@@ -44,6 +52,8 @@ class ProgressLog(L.Callback):
             return
         self.batches += 1
         self.images += len(batch[0])
+        if self.logging_step:  # Lightning reads them back at these steps anyway (colorgan.host_reads)
+            self.values = dict(trainer.progress_bar_metrics)
         now = time.monotonic()
         if now - self.last_line < self.every_n_seconds:
             return
@@ -51,7 +61,7 @@ class ProgressLog(L.Callback):
         elapsed = now - self.epoch_started
         total = trainer.num_training_batches
         left = (total - batch_idx - 1) * elapsed / self.batches
-        values = ", ".join(f"{k}={float(v):.4g}" for k, v in trainer.progress_bar_metrics.items())
+        values = ", ".join(f"{k}={float(v):.4g}" for k, v in self.values.items())
         epochs = "" if trainer.max_epochs in (None, -1) else f"/{trainer.max_epochs}"
         log.info("epoch %d%s, batch %d/%d, %.1f img/s, epoch ends in %s%s", trainer.current_epoch + 1, epochs,
                  batch_idx + 1, total, self.images / elapsed, _duration(left), f"; {values}" if values else "")
@@ -63,3 +73,27 @@ class ProgressLog(L.Callback):
         if metrics:
             log.info("epoch %d validation: %s", trainer.current_epoch + 1,
                      ", ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items())))
+
+
+class ProgressBar(RichProgressBar):
+    """Lightning's RichProgressBar, whose training values are read at logging steps only. Lightning's
+    reads every progress-bar value back with `.item()` at every batch (colorgan.host_reads); this one
+    shows the values of the last logging step in between, which are the last logged values anyway."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._values: dict | None = None
+        self._read = True
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
+        self._read = self._values is None or is_logging_step(trainer)
+        super().on_train_batch_start(trainer, pl_module, batch, batch_idx)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        self._read = True  # validation and epoch ends show fresh values, as Lightning's bar does
+
+    def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict:
+        if self._read or self._values is None:
+            self._values = super().get_metrics(trainer, pl_module)
+        return self._values
