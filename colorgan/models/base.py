@@ -105,7 +105,7 @@ class ColorizerModule(L.LightningModule):
 
         With `epoch_mean`, the batch-size-weighted mean of the epoch is kept here (floats on the
         host, tensors on the device: no synchronisation) and logged at the epoch's end. The
-        progress bar shows the step values as of the last logging step.
+        progress bar shows the step values as of the last logging step (colorgan.host_reads).
         """
         if epoch_mean:
             for name, value in values.items():
@@ -118,6 +118,11 @@ class ColorizerModule(L.LightningModule):
             for name, value in values.items():
                 self.log(name + suffix, value, on_step=True, on_epoch=False, prog_bar=name in prog_bar,
                          batch_size=batch_size)
+        else:
+            # Lightning reads every progress-bar value of its result store back (`.item()`) at every
+            # batch end, also values logged steps ago: take this hook's out of the store until the next
+            # logging step. trainer.progress_bar_metrics and callback_metrics keep the last ones.
+            self.trainer._results.reset(metrics=False, fx=self._current_fx_name)
 
     def on_train_epoch_end(self) -> None:
         for name, (total, count) in self._epoch_sums.items():
