@@ -130,7 +130,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 # -- random states -----------------------------------------------------------------------------
 def rng_states() -> dict[str, Any]:
-    """The global generators' states, as plain tensors, ints and lists (loadable with weights_only)."""
+    """This process's generator states, as plain tensors, ints and lists (loadable with weights_only):
+    torch's CPU generator, numpy, Python and, when CUDA is in use, this process's own GPU's."""
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
     states: dict[str, Any] = {
         "torch": torch.get_rng_state(),
@@ -138,38 +139,69 @@ def rng_states() -> dict[str, Any]:
         "python": random.getstate(),
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
-        states["cuda"] = torch.cuda.get_rng_state_all()
+        states["cuda_device"] = torch.cuda.get_rng_state()  # the current device: this rank's GPU
     return states
 
 
 def set_rng_states(states: dict[str, Any]) -> None:
+    """Restore what rng_states() returned (or an older checkpoint's "cuda": every GPU's states)."""
     torch.set_rng_state(states["torch"])
     kind, keys, pos, has_gauss, gauss = states["numpy"]
     np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
     version, internal, gauss_next = states["python"]
     random.setstate((version, tuple(internal), gauss_next))
-    cuda = states.get("cuda")
-    if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(cuda)
+    cuda, own = states.get("cuda"), states.get("cuda_device")
+    if (cuda is not None or own is not None) and not torch.cuda.is_available():
+        log.warning("The checkpoint holds CUDA random states but this run has no GPU: they are not restored.")
+    elif own is not None:
+        torch.cuda.set_rng_state(own)
+    elif cuda is not None:
+        if len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda)
+        else:
+            log.warning("The checkpoint holds the random states of %d GPU(s), this machine has %d: CUDA states "
+                        "are not restored.", len(cuda), torch.cuda.device_count())
 
 
 class RNGStates(L.Callback):
-    """Puts the global random states (torch, CUDA, numpy, Python) into every checkpoint and restores
-    them on resume. Lightning saves none of them, and the training flip and dropout draw from
-    torch's global generator: without this a resumed run draws other flips than an uninterrupted one.
-    (All ranks of a DDP run draw alike, so rank 0's states serve every rank.)"""
+    """Puts the global random states (torch, CUDA, numpy, Python) of every rank into every
+    checkpoint and restores them on resume, each rank its own. Lightning saves none of them, and
+    the training flip and dropout draw from torch's global generators (on a GPU, each rank's own
+    device's): without this a resumed run draws other flips than an uninterrupted one.
+
+    Checkpoints hold a list, one entry per rank (gathered when saving; written by rank 0). Older
+    checkpoints hold one dict (rank 0's states), which every rank restores. A run resumed on
+    another number of ranks cannot draw what the interrupted one would have; rank r then takes the
+    states of rank r modulo the saved count, and the log says so."""
 
     KEY = "rng_states"
 
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
-        checkpoint[self.KEY] = rng_states()
+        states = rng_states()
+        if trainer.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
+            every_rank: list[Any] = [None] * trainer.world_size
+            torch.distributed.all_gather_object(every_rank, states)  # a save is no training step: a read is fine
+            checkpoint[self.KEY] = every_rank
+        else:
+            checkpoint[self.KEY] = [states]
 
     def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
-        if self.KEY in checkpoint:
-            set_rng_states(checkpoint[self.KEY])
-        else:
+        saved = checkpoint.get(self.KEY)
+        if saved is None:
             log.warning("The checkpoint holds no random states (written without RNGStates): random flips "
                         "and dropout after resuming will differ from an uninterrupted run.")
+            return
+        per_rank = [saved] if isinstance(saved, dict) else list(saved)  # a dict: written before per-rank states
+        rank, world = trainer.global_rank, trainer.world_size
+        if isinstance(saved, dict) and world > 1 and rank == 0:
+            log.warning("The checkpoint holds one set of random states (written before per-rank states): every "
+                        "rank restores it; on GPUs, random flips after resuming differ from an uninterrupted run.")
+        elif len(per_rank) != world and rank == 0:
+            log.warning("The checkpoint holds the random states of %d rank(s), this run has %d: rank r restores "
+                        "those of rank r %% %d, and random flips after resuming differ from an uninterrupted run "
+                        "(the data order differs too: each rank takes every %d-th batch).",
+                        len(per_rank), world, len(per_rank), world)
+        set_rng_states(per_rank[rank % len(per_rank)])
 
 
 # -- the "last" checkpoint and stop signals ----------------------------------------------------

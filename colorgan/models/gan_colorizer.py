@@ -251,21 +251,23 @@ class FiniteLossWatch:
         if trainer.world_size > 1:
             rows = trainer.strategy.all_gather(rows)  # (ranks, 2, 3 + losses)
         rows = rows.view(-1, *rows.shape[-2:]).cpu().tolist()  # the one read
-        for rank, (bad, last) in enumerate(rows):
-            if bad[0] >= 0:
-                raise FloatingPointError(self._message(rank if len(rows) > 1 else None, bad, last))
+        bad_ranks = [rank for rank, (bad, _) in enumerate(rows) if bad[0] >= 0]
+        if bad_ranks:  # the earliest, on the lowest rank (with gradients averaged, NaN spreads in a step)
+            first = min(bad_ranks, key=lambda rank: (rows[rank][0][0], rank))
+            raise FloatingPointError(self._message(first, bad_ranks, *rows[first]) if len(rows) > 1
+                                     else self._message(None, [], *rows[0]))
 
     @staticmethod
-    def _message(rank: int | None, bad: list[float], last: list[float]) -> str:
+    def _message(rank: int | None, bad_ranks: list[int], bad: list[float], last: list[float]) -> str:
         def losses(row: list[float]) -> str:
             return ", ".join(f"{k}={v:.4g}" for k, v in zip(LOSS_NAMES, row[3:], strict=True))
 
-        on_rank = "" if rank is None else f" on rank {rank}"
+        on_rank = "" if rank is None else f" on rank {rank} (non-finite on ranks {', '.join(map(str, bad_ranks))})"
         step, epoch, batch = (int(v) for v in bad[:3])
         previous = f"at step {int(last[0])}: {losses(last)}" if last[0] >= 0 else "none (the first step was already non-finite)"
         return (
             f"GAN losses became non-finite at step {step} (epoch {epoch}, batch {batch}){on_rank}: {losses(bad)}. "
-            f"Last finite losses{on_rank} {previous}. Training stopped; no checkpoint was written from these "
+            f"Last finite losses{'' if rank is None else f' on rank {rank}'} {previous}. Training stopped; no checkpoint was written from these "
             "weights. Try lower model.lr_g/model.lr_d, model.grad_clip_norm=1.0, model.gan_loss=lsgan, "
             "or trainer.precision=32-true / bf16-mixed instead of 16-mixed."
         )
