@@ -4,6 +4,7 @@
   job takes the first free one of `n_jobs` device slots (a lock file under the sweep dir, held until the
   job ends), so no two running jobs share a slot whichever order they finish in. On a GPU machine the
   job trains on GPU `slot % gpu_count`; on CPU it takes cores / n_jobs threads (colorgan/threads.py).
+  A job given `trainer=ddp` or `trainer=ddp_spawn` trains on its one device with strategy=auto.
 - Lightning's `strategy=ddp` re-launches `python -m colorgan.train <argv>` for ranks 1..N-1. Inside a
   Hydra multirun that argv is the whole sweep, so every rank would start a sweep of its own (an open
   upstream problem). `check_ddp_launch` stops such a job before it forks, and says what works instead.
@@ -12,6 +13,7 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +25,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from colorgan.threads import share_cores
+
+log = logging.getLogger(__name__)
 
 SLOT_DIR = ".device_slots"  # under the sweep dir
 
@@ -99,6 +103,12 @@ def job_device(cfg: DictConfig) -> Iterator[DictConfig]:
     with device_slot(Path(HydraConfig.get().sweep.dir) / SLOT_DIR, slots) as slot:
         with open_dict(cfg):
             cfg.device_slot = slot
+            if str(cfg.trainer.get("strategy", "auto")).startswith("ddp"):
+                # One device per job: DDP would only add its wrapper (and strategy=ddp's script
+                # re-launcher, which check_ddp_launch refuses in a sweep). Train as a single device.
+                log.info("hydra/launcher=parallel gives this job one device: trainer.strategy=%s becomes auto.",
+                         cfg.trainer.strategy)
+                cfg.trainer.strategy = "auto"
             if _uses_gpu(cfg.trainer):
                 cfg.trainer.devices = [slot % gpu_count()]
             else:  # CPU jobs share the cores: each takes its part, not all of them

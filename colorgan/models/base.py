@@ -85,7 +85,11 @@ class ColorizerModule(L.LightningModule):
         if self.compile_mode and not self._compiled:
             mode = None if self.compile_mode is True else self.compile_mode
             for network in self.networks():
-                network.compile(mode=mode)
+                # Static shapes: one graph per input shape, no dynamic-shape recompile when training's
+                # batch size follows validation's. The shapes are few: the training batch, the
+                # evaluation batch (and a last, smaller one where the split is not a multiple of
+                # it); the image grid runs eager (colorgan.image_grid). See docs/bench.md.
+                network.compile(mode=mode, dynamic=False)
             self._compiled = True
 
     # -- cheap training logs ---------------------------------------------------------------------
