@@ -77,3 +77,34 @@ def test_training_steps_read_values_only_at_logging_steps(tiny_cfg, experiment, 
     logging_steps = {s for s in range(steps) if (s + 1) % every == 0}
     assert {s for s in by_step if s not in logging_steps} == set(), sorted(counts.items())
     assert all(by_step[s] > 0 for s in logging_steps)  # the counting sees the reads that are there
+
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("experiment", ["unet_lrelu", "gan_lrelu"])
+def test_on_cuda_only_logging_steps_synchronise(tiny_cfg, experiment):
+    """CUDA's own count: torch.cuda.set_sync_debug_mode("warn") warns at every synchronising call
+    (reads, copies from pageable host memory, data-dependent sizes), in Python and C++ alike."""
+    import warnings
+
+    steps, every = 8, 3
+    cfg = tiny_cfg("trainer.accelerator=gpu", f"trainer.limit_train_batches={steps + 1}",
+                   f"trainer.log_every_n_steps={every}", "trainer.limit_val_batches=0", "data.on_device=true",
+                   *(["model.discriminator.channels=8"] if experiment == "gan_lrelu" else []), experiment=experiment)
+    model, data = instantiate(cfg.model, _convert_="all"), instantiate(cfg.data, _convert_="all")
+    step: list[int | None] = [None]
+    syncs: Counter = Counter()
+    trainer = instantiate(cfg.trainer, callbacks=[StepWindow(step)], logger=instantiate(cfg.logger.csv))
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = lambda message, *args, **kwargs: syncs.update(
+            [step[0]] if step[0] is not None and "synchroniz" in str(message).lower() else [])
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            trainer.fit(model, datamodule=data)
+        finally:
+            torch.cuda.set_sync_debug_mode(0)
+    logging_steps = {s for s in range(steps) if (s + 1) % every == 0}
+    print(experiment, "synchronising calls by step:", dict(syncs))
+    # Step 0 allocates (optimizer states, cached constants); the last window holds the epoch end.
+    assert {s for s in syncs if 0 < s < steps and s not in logging_steps} == set(), dict(syncs)
