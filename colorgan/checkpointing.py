@@ -148,59 +148,42 @@ def set_rng_states(states: dict[str, Any]) -> None:
     torch.set_rng_state(states["torch"])
     kind, keys, pos, has_gauss, gauss = states["numpy"]
     np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
-    version, internal, gauss_next = states["python"]
-    random.setstate((version, tuple(internal), gauss_next))
-    cuda, own = states.get("cuda"), states.get("cuda_device")
-    if (cuda is not None or own is not None) and not torch.cuda.is_available():
-        log.warning("The checkpoint holds CUDA random states but this run has no GPU: they are not restored.")
-    elif own is not None:
+    random.setstate((states["python"][0], tuple(states["python"][1]), states["python"][2]))
+    cuda, own = states.get("cuda"), states.get("cuda_device")  # "cuda": every GPU's (older checkpoints)
+    if own is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state(own)
-    elif cuda is not None:
-        if len(cuda) == torch.cuda.device_count():
-            torch.cuda.set_rng_state_all(cuda)
-        else:
-            log.warning("The checkpoint holds the random states of %d GPU(s), this machine has %d: CUDA states "
-                        "are not restored.", len(cuda), torch.cuda.device_count())
+    elif cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+    elif own is not None or cuda is not None:
+        log.warning("The checkpoint's CUDA random states do not fit this machine's GPUs: not restored.")
 
 
 class RNGStates(L.Callback):
-    """Puts the global random states (torch, CUDA, numpy, Python) of every rank into every
-    checkpoint and restores them on resume, each rank its own. Lightning saves none of them, and
-    the training flip and dropout draw from torch's global generators (on a GPU, each rank's own
-    device's): without this a resumed run draws other flips than an uninterrupted one.
-
-    Checkpoints hold a list, one entry per rank (gathered when saving; written by rank 0). Older
-    checkpoints hold one dict (rank 0's states), which every rank restores. A run resumed on
-    another number of ranks cannot draw what the interrupted one would have; rank r then takes the
-    states of rank r modulo the saved count, and the log says so."""
+    """Puts the global random states (torch, CUDA, numpy, Python) of every rank into every checkpoint
+    (a list, gathered at the save) and restores them on resume, each rank its own and its GPU's:
+    the training flip and dropout draw from them, and Lightning saves none. An older checkpoint's
+    single dict is restored by every rank; on another number of ranks, rank r takes rank r modulo
+    the saved count, and the log says so (the data order differs then anyway)."""
 
     KEY = "rng_states"
 
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
-        states = rng_states()
+        every_rank: list[Any] = [rng_states()]
         if trainer.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
-            every_rank: list[Any] = [None] * trainer.world_size
-            torch.distributed.all_gather_object(every_rank, states)  # a save is no training step: a read is fine
-            checkpoint[self.KEY] = every_rank
-        else:
-            checkpoint[self.KEY] = [states]
+            every_rank = [None] * trainer.world_size
+            torch.distributed.all_gather_object(every_rank, rng_states())  # at a save, not in a step
+        checkpoint[self.KEY] = every_rank
 
     def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
-        saved = checkpoint.get(self.KEY)
-        if saved is None:
-            log.warning("The checkpoint holds no random states (written without RNGStates): random flips "
-                        "and dropout after resuming will differ from an uninterrupted run.")
-            return
+        if (saved := checkpoint.get(self.KEY)) is None:
+            return log.warning("The checkpoint holds no random states (written without RNGStates): random flips "
+                               "and dropout after resuming will differ from an uninterrupted run.")
         per_rank = [saved] if isinstance(saved, dict) else list(saved)  # a dict: written before per-rank states
         rank, world = trainer.global_rank, trainer.world_size
-        if isinstance(saved, dict) and world > 1 and rank == 0:
-            log.warning("The checkpoint holds one set of random states (written before per-rank states): every "
-                        "rank restores it; on GPUs, random flips after resuming differ from an uninterrupted run.")
-        elif len(per_rank) != world and rank == 0:
+        if len(per_rank) != world and rank == 0:
             log.warning("The checkpoint holds the random states of %d rank(s), this run has %d: rank r restores "
-                        "those of rank r %% %d, and random flips after resuming differ from an uninterrupted run "
-                        "(the data order differs too: each rank takes every %d-th batch).",
-                        len(per_rank), world, len(per_rank), world)
+                        "those of rank r %% %d; random flips differ from an uninterrupted run.", len(per_rank), world,
+                        len(per_rank))
         set_rng_states(per_rank[rank % len(per_rank)])
 
 
@@ -233,18 +216,16 @@ class LastCheckpoint(Checkpoint):
     Saves go through `trainer.save_checkpoint`: atomic with AtomicCheckpointIO, and holding every
     state Lightning and the other callbacks save (loops, optimizers, data position, random states).
 
-    Under DDP every rank must save and stop at the same step: the ranks agree on a stop signal and
-    on rank 0's clock in one collective at logging steps only (colorgan.host_reads), so a signal or
-    a timed save waits for the next logging step; step and epoch counts need no agreement.
+    Under DDP the ranks agree on a stop signal and on rank 0's clock at logging steps only (one
+    collective; colorgan.host_reads), so a signal or timed save waits for the next one.
 
     Args:
         dirpath: folder of last.ckpt (the run's checkpoints/).
         every_n_minutes: save when this much training time passed since the last save (null: never).
             Checked after every step and at every epoch end.
         every_n_train_steps: save every this many optimizer steps (null: never).
-        every_n_epochs: save at the end of every this many epochs (null: only when the time or step
-            rule says so). The last epoch of a fit is always saved. On a fast GPU, where an epoch
-            takes seconds, this (or null and every_n_minutes) keeps saves a small share of training.
+        every_n_epochs: save at every this many epoch ends (null: by time or steps only), and always
+            at the last; for fast GPU epochs (docs/resume.md, "What a save costs").
     """
 
     FILENAME = "last.ckpt"
@@ -324,17 +305,16 @@ class LastCheckpoint(Checkpoint):
         return stop, due
 
     def _due_by_steps(self, trainer: L.Trainer) -> bool:
-        steps = self.every_n_train_steps
-        return bool(steps and trainer.global_step > 0 and trainer.global_step % steps == 0)
+        return bool(self.every_n_train_steps and trainer.global_step > 0 and trainer.global_step % self.every_n_train_steps == 0)
 
     def _due_by_time(self) -> bool:
         return self.every_n_seconds is not None and time.monotonic() - self._last_save >= self.every_n_seconds
 
     def _due_at_epoch_end(self, trainer: L.Trainer) -> bool:
-        epochs = self.every_n_epochs
-        last = trainer.max_epochs not in (None, -1) and trainer.current_epoch + 1 >= trainer.max_epochs
-        last = last or (trainer.max_steps not in (None, -1) and trainer.global_step >= trainer.max_steps)
-        return last or trainer.should_stop or bool(epochs and (trainer.current_epoch + 1) % epochs == 0)
+        epoch, every = trainer.current_epoch + 1, self.every_n_epochs
+        last = trainer.max_epochs not in (None, -1) and epoch >= trainer.max_epochs or trainer.should_stop
+        return last or trainer.max_steps not in (None, -1) and trainer.global_step >= trainer.max_steps or bool(
+            every and epoch % every == 0)
 
     @staticmethod
     def _validation_follows(trainer: L.Trainer) -> bool:
