@@ -26,6 +26,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from colorgan.checkpoint_io import read_checkpoint
 from colorgan.errors import UserError
 from colorgan.framework_internals import cluster_environment, validation_follows_batch
+from colorgan.host_reads import is_logging_step
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,8 @@ class BestCheckpoint(ModelCheckpoint):
 
 # -- random states -----------------------------------------------------------------------------
 def rng_states() -> dict[str, Any]:
-    """The global generators' states, as plain tensors, ints and lists (loadable with weights_only)."""
+    """This process's generator states, as plain tensors, ints and lists (loadable with weights_only):
+    torch's CPU generator, numpy, Python and, when CUDA is in use, this process's own GPU's."""
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
     states: dict[str, Any] = {
         "torch": torch.get_rng_state(),
@@ -145,38 +147,52 @@ def rng_states() -> dict[str, Any]:
         "python": random.getstate(),
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
-        states["cuda"] = torch.cuda.get_rng_state_all()
+        states["cuda_device"] = torch.cuda.get_rng_state()  # the current device: this rank's GPU
     return states
 
 
 def set_rng_states(states: dict[str, Any]) -> None:
+    """Restore what rng_states() returned (or an older checkpoint's "cuda": every GPU's states)."""
     torch.set_rng_state(states["torch"])
     kind, keys, pos, has_gauss, gauss = states["numpy"]
     np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
-    version, internal, gauss_next = states["python"]
-    random.setstate((version, tuple(internal), gauss_next))
-    cuda = states.get("cuda")
-    if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+    random.setstate((states["python"][0], tuple(states["python"][1]), states["python"][2]))
+    cuda, own = states.get("cuda"), states.get("cuda_device")  # "cuda": every GPU's (older checkpoints)
+    if own is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state(own)
+    elif cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(cuda)
+    elif own is not None or cuda is not None:
+        log.warning("The checkpoint's CUDA random states do not fit this machine's GPUs: not restored.")
 
 
 class RNGStates(L.Callback):
-    """Puts the global random states (torch, CUDA, numpy, Python) into every checkpoint and restores
-    them on resume. Lightning saves none of them, and the training flip and dropout draw from
-    torch's global generator: without this a resumed run draws other flips than an uninterrupted one.
-    (All ranks of a DDP run draw alike, so rank 0's states serve every rank.)"""
+    """Puts the global random states (torch, CUDA, numpy, Python) of every rank into every checkpoint
+    (a list, gathered at the save) and restores them on resume, each rank its own and its GPU's:
+    the training flip and dropout draw from them, and Lightning saves none. An older checkpoint's
+    single dict is restored by every rank; on another number of ranks, rank r takes rank r modulo
+    the saved count, and the log says so (the data order differs then anyway)."""
 
     KEY = "rng_states"
 
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
-        checkpoint[self.KEY] = rng_states()
+        every_rank: list[Any] = [rng_states()]
+        if trainer.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
+            every_rank = [None] * trainer.world_size
+            torch.distributed.all_gather_object(every_rank, rng_states())  # at a save, not in a step
+        checkpoint[self.KEY] = every_rank
 
     def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
-        if self.KEY in checkpoint:
-            set_rng_states(checkpoint[self.KEY])
-        else:
-            log.warning("The checkpoint holds no random states (written without RNGStates): random flips "
-                        "and dropout after resuming will differ from an uninterrupted run.")
+        if (saved := checkpoint.get(self.KEY)) is None:
+            return log.warning("The checkpoint holds no random states (written without RNGStates): random flips "
+                               "and dropout after resuming will differ from an uninterrupted run.")
+        per_rank = [saved] if isinstance(saved, dict) else list(saved)  # a dict: written before per-rank states
+        rank, world = trainer.global_rank, trainer.world_size
+        if len(per_rank) != world and rank == 0:
+            log.warning("The checkpoint holds the random states of %d rank(s), this run has %d: rank r restores "
+                        "those of rank r %% %d; random flips differ from an uninterrupted run.", len(per_rank), world,
+                        len(per_rank))
+        set_rng_states(per_rank[rank % len(per_rank)])
 
 
 # -- the "last" checkpoint and stop signals ----------------------------------------------------
@@ -199,7 +215,7 @@ class LastCheckpoint(Checkpoint):
     """Keeps `<dirpath>/last.ckpt` current, so an interrupted run loses at most a few minutes.
 
     It is saved every `every_n_minutes` of training and/or every `every_n_train_steps` steps, at the
-    end of every epoch, and when SIGTERM or SIGINT (Ctrl-C) asks the run to stop: then the current
+    end of every `every_n_epochs`-th epoch and of the last one, and when SIGTERM or SIGINT (Ctrl-C) asks the run to stop: then the current
     step (and a validation that follows it) finishes, the checkpoint is saved, and the run exits
     with code 128 + signal number and a message that says how to resume. A second Ctrl-C stops at
     once without saving. On SLURM, Lightning's requeue signal is also acted on between steps, so
@@ -208,22 +224,32 @@ class LastCheckpoint(Checkpoint):
     Saves go through `trainer.save_checkpoint`: atomic with AtomicCheckpointIO, and holding every
     state Lightning and the other callbacks save (loops, optimizers, data position, random states).
 
+    Under DDP the ranks agree on a stop signal and on rank 0's clock at logging steps only (one
+    collective; colorgan.host_reads), so a signal or timed save waits for the next one.
+
     Args:
         dirpath: folder of last.ckpt (the run's checkpoints/).
         every_n_minutes: save when this much training time passed since the last save (null: never).
+            Checked after every step and at every epoch end.
         every_n_train_steps: save every this many optimizer steps (null: never).
+        every_n_epochs: save at every this many epoch ends (null: by time or steps only), and always
+            at the last; for fast GPU epochs (docs/resume.md, "What a save costs").
     """
 
     FILENAME = "last.ckpt"
 
-    def __init__(self, dirpath: str, every_n_minutes: float | None = 10.0, every_n_train_steps: int | None = None) -> None:
+    def __init__(self, dirpath: str, every_n_minutes: float | None = 10.0, every_n_train_steps: int | None = None,
+                 every_n_epochs: int | None = 1) -> None:
         if every_n_minutes is not None and every_n_minutes <= 0:
             raise ValueError(f"every_n_minutes must be > 0 or null, got {every_n_minutes}.")
         if every_n_train_steps is not None and every_n_train_steps < 1:
             raise ValueError(f"every_n_train_steps must be >= 1 or null, got {every_n_train_steps}.")
+        if every_n_epochs is not None and every_n_epochs < 1:
+            raise ValueError(f"every_n_epochs must be >= 1 or null, got {every_n_epochs}.")
         self.path = Path(dirpath) / self.FILENAME
         self.every_n_seconds = None if every_n_minutes is None else 60.0 * every_n_minutes
         self.every_n_train_steps = every_n_train_steps
+        self.every_n_epochs = every_n_epochs
         self.stop_signal: int | None = None  # set by a handler; acted on between steps
         self._requeue_signal: int | None = None  # SLURM's, when Lightning handles it
         self._requeue_requested = False
@@ -266,11 +292,13 @@ class LastCheckpoint(Checkpoint):
             signal.signal(signum, handler)
         self._previous_handlers = {}
 
-    def _run_deferred_requeue(self, trainer: L.Trainer) -> None:
+    def _run_deferred_requeue(self, trainer: L.Trainer, agree: bool = True) -> None:
         """Lightning's requeue handler (it saves a checkpoint and requeues the job), here at a step
-        end, on every rank at the same step."""
+        end, on every rank at the same step (`agree`: this step may hold a collective)."""
         requested = self._requeue_requested
         if trainer.world_size > 1 and self._requeue_signal is not None:
+            if not agree:
+                return
             requested = trainer.strategy.reduce_boolean_decision(requested, all=False)
         if requested and self._requeue_signal is not None:
             self._requeue_requested = False
@@ -284,11 +312,17 @@ class LastCheckpoint(Checkpoint):
             due = trainer.strategy.broadcast(due)
         return stop, due
 
-    def _due(self, trainer: L.Trainer) -> bool:
-        steps = self.every_n_train_steps
-        if steps and trainer.global_step > 0 and trainer.global_step % steps == 0:
-            return True
+    def _due_by_steps(self, trainer: L.Trainer) -> bool:
+        return bool(self.every_n_train_steps and trainer.global_step > 0 and trainer.global_step % self.every_n_train_steps == 0)
+
+    def _due_by_time(self) -> bool:
         return self.every_n_seconds is not None and time.monotonic() - self._last_save >= self.every_n_seconds
+
+    def _due_at_epoch_end(self, trainer: L.Trainer) -> bool:
+        epoch, every = trainer.current_epoch + 1, self.every_n_epochs
+        last = trainer.max_epochs not in (None, -1) and epoch >= trainer.max_epochs or trainer.should_stop
+        return last or trainer.max_steps not in (None, -1) and trainer.global_step >= trainer.max_steps or bool(
+            every and epoch % every == 0)
 
     @staticmethod
     def _validation_follows(trainer: L.Trainer) -> bool:
@@ -328,7 +362,12 @@ class LastCheckpoint(Checkpoint):
         self._install_handlers(trainer)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx) -> None:
-        stop, due = self._agree(trainer, self.stop_signal is not None, self._save_pending or self._due(trainer))
+        due = self._save_pending or self._due_by_steps(trainer)  # the same on every rank
+        agree = trainer.world_size == 1 or is_logging_step(trainer)  # a collective: at logging steps only
+        stop = False
+        if agree:
+            stop, due_by_time = self._agree(trainer, self.stop_signal is not None, self._due_by_time())
+            due = due or due_by_time
         if stop and self.stop_signal is None:
             self.stop_signal = signal.SIGTERM  # another rank received it
         if self._validation_follows(trainer):  # everything waits until the validation is done
@@ -339,13 +378,14 @@ class LastCheckpoint(Checkpoint):
             # Raise at the next batch start, so this step's metrics are still logged; the state
             # changes in between (fetching the next batch) are after the checkpoint.
             self._stop_after_save = stop
-        self._run_deferred_requeue(trainer)
+        self._run_deferred_requeue(trainer, agree)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # After the epoch's validation and after ModelCheckpoint (Checkpoint callbacks run last, in
         # config order), so the best-model record in this checkpoint is up to date.
-        self.save(trainer)
-        stop, _ = self._agree(trainer, self.stop_signal is not None, False)
+        stop, due_by_time = self._agree(trainer, self.stop_signal is not None, self._due_by_time())
+        if stop or due_by_time or self._save_pending or self._due_at_epoch_end(trainer):
+            self.save(trainer)
         self._stop_after_save = self._stop_after_save or stop
         self._run_deferred_requeue(trainer)
 

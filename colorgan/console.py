@@ -1,17 +1,42 @@
 """What a run shows on the terminal: Lightning's rich progress bar and model summary, with epochs
-counted from 1 (as train.log, the checkpoint names and the stop messages count them) and without
-a FLOPs count that would always read 0."""
+counted from 1 (as train.log, the checkpoint names and the stop messages count them), values read
+at logging steps only, and without a FLOPs count that would always read 0."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import lightning as L
 from lightning.pytorch.callbacks import RichModelSummary, RichProgressBar
 from lightning.pytorch.utilities.model_summary import get_formatted_model_size, get_human_readable_count
 
+from colorgan.host_reads import is_logging_step
+
 
 class ProgressBar(RichProgressBar):
-    """"Epoch 3/15" during the third of fifteen epochs (Lightning's says "Epoch 2/14")."""
+    """Lightning's RichProgressBar with epochs counted from 1 ("Epoch 3/15" during the third of
+    fifteen; Lightning's says "Epoch 2/14"), whose training values are read at logging steps only:
+    Lightning's reads every progress-bar value back with `.item()` at every batch
+    (colorgan.host_reads); this one shows the values of the last logging step in between, which
+    are the last logged values anyway."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._values: dict | None = None
+        self._read = True
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
+        self._read = self._values is None or is_logging_step(trainer)
+        super().on_train_batch_start(trainer, pl_module, batch, batch_idx)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        self._read = True  # validation and epoch ends show fresh values, as Lightning's bar does
+
+    def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict:
+        if self._read or self._values is None:
+            self._values = super().get_metrics(trainer, pl_module)
+        return self._values
 
     def _get_train_description(self, current_epoch: int) -> str:  # Lightning's hook for the label
         description = f"Epoch {current_epoch + 1}"

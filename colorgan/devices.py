@@ -4,6 +4,7 @@
   job takes the first free one of `n_jobs` device slots (a lock file under the sweep dir, held until the
   job ends), so no two running jobs share a slot whichever order they finish in. On a GPU machine the
   job trains on GPU `slot % gpu_count`; on CPU it takes cores / n_jobs threads (colorgan/threads.py).
+  A job given `trainer=ddp` or `trainer=ddp_spawn` trains on its one device with strategy=auto.
 - Lightning's `strategy=ddp` re-launches `python -m colorgan.train <argv>` for ranks 1..N-1. Inside a
   Hydra multirun that argv is the whole sweep, so every rank would start a sweep of its own (an open
   upstream problem). `check_ddp_launch` stops such a job before it forks, and says what works instead.
@@ -12,6 +13,7 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,8 +24,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from colorgan.framework_internals import ddp_kwargs
+from colorgan.framework_internals import ddp_kwargs, ignore_in_ddp
 from colorgan.threads import share_cores
+
+log = logging.getLogger(__name__)
 
 SLOT_DIR = ".device_slots"  # under the sweep dir
 
@@ -100,6 +104,12 @@ def job_device(cfg: DictConfig) -> Iterator[DictConfig]:
     with device_slot(Path(HydraConfig.get().sweep.dir) / SLOT_DIR, slots) as slot:
         with open_dict(cfg):
             cfg.device_slot = slot
+            if str(cfg.trainer.get("strategy", "auto")).startswith("ddp"):
+                # One device per job: DDP would only add its wrapper (and strategy=ddp's script
+                # re-launcher, which check_ddp_launch refuses in a sweep). Train as a single device.
+                log.info("hydra/launcher=parallel gives this job one device: trainer.strategy=%s becomes auto.",
+                         cfg.trainer.strategy)
+                cfg.trainer.strategy = "auto"
             if _uses_gpu(cfg.trainer):
                 cfg.trainer.devices = [slot % gpu_count()]
             else:  # CPU jobs share the cores: each takes its part, not all of them
@@ -124,15 +134,30 @@ def check_ddp_launch(strategy) -> None:
 
 
 def fit_ddp_to(model, strategy) -> None:
-    """Tell DDP's reducer that a manually optimized model (the GAN) leaves parameters unused in a
-    backward pass: its D step never reaches G, its G step runs with D frozen. Without this, DDP
-    stops at the GAN's first step ("parameters that were not used in producing the loss").
+    """Set up DDP for a manually optimized model (the GAN), the cheapest correct way.
 
-    find_unused_parameters walks the autograd graph of each backward (cheap next to the
-    convolutions); static_graph cannot be used, since the set of used parameters differs between
-    the two backward passes of one step. Automatic optimization (the U-Net) keeps DDP's default.
+    The GAN's D step leaves G without gradients, its G step leaves the frozen D without: DDP's
+    reducer, which expects a gradient for every parameter, stops at the first step. The choices:
+    - static_graph: wrong here; it assumes the same parameters are used in every backward.
+    - find_unused_parameters=True: correct, but each backward walks the autograd graph, and for
+      parameters unused on this rank the reducer all-reduces a used-map and copies it to the host
+      (a blocking read, twice per GAN step on a GPU).
+    - chosen: the networks in `model.reduced_by_hand()` (D) are kept out of DDP's reducer, their
+      gradients are averaged by the model in one flat all-reduce per step (no host read); the
+      reducer then sees only G, whose every parameter gets a gradient in G's backward, so neither
+      the graph walk nor find_unused_parameters is needed. D's backward runs with the reducer off.
+    A user's explicit `find_unused_parameters` or `static_graph` is left as it is (then nothing
+    is ignored). Automatic optimization (the U-Net) keeps DDP's default.
     """
     from lightning.pytorch.strategies import DDPStrategy
 
-    if isinstance(strategy, DDPStrategy) and not model.automatic_optimization:
-        ddp_kwargs(strategy).setdefault("find_unused_parameters", True)  # read when fit wraps the model
+    if not isinstance(strategy, DDPStrategy) or model.automatic_optimization:
+        return
+    if {"find_unused_parameters", "static_graph"} & set(ddp_kwargs(strategy)):
+        return
+    ignored = [
+        f"{prefix}.{name}"
+        for prefix, network in model.reduced_by_hand().items()
+        for name, _ in (*network.named_parameters(), *network.named_buffers())
+    ]
+    ignore_in_ddp(model, ignored)

@@ -9,6 +9,10 @@ Lightning:
   signal, which checkpointing.TimedCheckpoint takes over to save before a requeue.
 - `fit_loop.epoch_loop._should_check_val_fx(fit_loop._data_fetcher)`: does a validation follow
   this batch? A timed save waits for it (Lightning skips it when resuming from a save made before).
+- `fit_loop.epoch_loop._batches_that_stepped`: the optimizer steps taken, from which
+  host_reads.is_logging_step tells the logging steps the same way on every DDP rank.
+- `Trainer._results.reset(metrics=False, fx=...)`: takes a hook's logged values out of Lightning's
+  result store between logging steps (it would read every progress-bar value back at every batch).
 - `DDPStrategy._ddp_kwargs`: DDP's arguments, set by devices.fit_ddp_to for the GAN
   (find_unused_parameters) on a strategy the config already built.
 - `WandbLogger._offline`: whether the W&B run is written locally (train.py says where).
@@ -22,12 +26,18 @@ Hydra:
 - `JobReturn._return_value`: a failed job's exception (`.return_value` re-raises it); sweep_summary.
 PyTorch:
 - `torch.utils._python_dispatch.TorchDispatchMode`: bench counts the operators of a step with it.
+- `DistributedDataParallel._set_params_and_buffers_to_ignore_for_model`: keeps the GAN's
+  discriminator out of DDP's reducer (devices.fit_ddp_to); the model averages its gradients itself.
+- `torch._utils._flatten_dense_tensors` / `_unflatten_dense_tensors`: that average in one all_reduce.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from torch._utils import _flatten_dense_tensors as flatten_dense_tensors  # noqa: F401 - re-exported
+from torch._utils import _unflatten_dense_tensors as unflatten_dense_tensors  # noqa: F401 - re-exported
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils._python_dispatch import TorchDispatchMode  # noqa: F401 - re-exported for colorgan.bench
 
 if TYPE_CHECKING:  # importing this module stays cheap: Hydra's callback process needs no Lightning
@@ -49,6 +59,21 @@ def validation_follows_batch(trainer: L.Trainer) -> bool:
     """Whether Lightning validates after the current training batch (ask in on_train_batch_end)."""
     should_check = getattr(trainer.fit_loop.epoch_loop, "_should_check_val_fx", None)
     return bool(should_check and should_check(trainer.fit_loop._data_fetcher))
+
+
+def batches_that_stepped(trainer: L.Trainer) -> int:
+    """Training batches that took an optimizer step so far (Lightning's count behind global_step)."""
+    return trainer.fit_loop.epoch_loop._batches_that_stepped
+
+
+def reset_step_results(trainer: L.Trainer, hook: str) -> None:
+    """Drop the values `hook` logged this step from Lightning's result store (not the metrics)."""
+    trainer._results.reset(metrics=False, fx=hook)
+
+
+def ignore_in_ddp(model: Any, names: list[str]) -> None:
+    """Parameters and buffers (`prefix.name`) that DistributedDataParallel leaves alone when it wraps `model`."""
+    DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, names)
 
 
 def ddp_kwargs(strategy: Any) -> dict[str, Any]:

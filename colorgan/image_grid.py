@@ -51,7 +51,9 @@ class ValidationImageGrid(L.Callback):
         rgb = self.images.to(pl_module.device).float() / 255.0
         was_training = pl_module.training
         pl_module.eval()
-        with torch.no_grad():
+        # Eager even when the networks are compiled: a batch of num_images would be one more graph
+        # to compile, on rank 0 only, for one call per epoch.
+        with torch.no_grad(), torch.compiler.set_stance("force_eager"):
             rows = comparison_rows(rgb, pl_module.color_space, pl_module)
         pl_module.train(was_training)
         path = Path(trainer.default_root_dir) / self.dirname / f"epoch_{trainer.current_epoch:03d}.png"

@@ -1,13 +1,16 @@
 """Colorization metrics, all computed on RGB images in [0, 1] (B, 3, H, W): the merged prediction
 against the true image. torchmetrics where it has the metric, torchmetrics.Metric classes otherwise,
-so every metric accumulates on the device and syncs across processes the same way."""
+so every metric accumulates on the device and syncs across processes the same way. No update reads
+a value back to the host (no bincount, no tensors made from Python lists per batch): on a GPU each
+such read waits for every queued kernel."""
 
 from __future__ import annotations
 
 import torch
-from kornia.color import rgb_to_lab
 from torchmetrics import MeanAbsoluteError, Metric, MetricCollection
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
+
+from colorgan.color_space import rgb_to_lab
 
 
 class MAE255(MeanAbsoluteError):
@@ -20,7 +23,7 @@ class MAE255(MeanAbsoluteError):
 class LabOfPair:
     """rgb_to_lab of a (preds, target) pair, shared by the Lab metrics of one collection: they are
     updated with the same two tensors, so each batch is converted once instead of once per metric
-    (kornia's rgb_to_lab is the costliest part of these metrics).
+    (the Lab conversion is the costliest part of these metrics).
 
     The pair is held until `users` metrics have read it, then released. A pair is recognised by
     tensor identity and version counter, so a new batch (or one changed in place) is converted
@@ -58,6 +61,8 @@ class LabPixelAccuracy(Metric):
     def __init__(self, tol_l: float = 2.0, tol_ab: float = 2.2, lab: LabOfPair | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.tol = (tol_l, tol_ab, tol_ab)
+        # (1, 3, 1, 1); a buffer, so it moves with the metric and is not rebuilt from a list per batch.
+        self.register_buffer("tolerance", torch.tensor(self.tol).view(1, 3, 1, 1), persistent=False)
         self.lab = lab or LabOfPair()
         self.add_state("hits", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("total", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
@@ -65,8 +70,7 @@ class LabPixelAccuracy(Metric):
     def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
         lab_p, lab_t = self.lab(preds, target)
         diff = (lab_p - lab_t).abs()  # (B, 3, H, W)
-        tol = diff.new_tensor(self.tol).view(1, 3, 1, 1)
-        hits = (diff <= tol).all(dim=1)
+        hits = (diff <= self.tolerance).all(dim=1)
         self.hits += hits.sum()
         self.total += hits.numel()
 
@@ -92,9 +96,10 @@ class ABErrorAuC(Metric):
         lab_p, lab_t = self.lab(preds, target)
         ab_p, ab_t = lab_p[:, 1:], lab_t[:, 1:]
         err = (ab_p - ab_t).pow(2).sum(dim=1).sqrt().flatten()
-        # error <= t  <=>  ceil(error) <= t for integer t.
+        # error <= t  <=>  ceil(error) <= t for integer t. index_add_, not bincount: bincount reads the
+        # largest bin back to the host to size its result.
         bins = err.ceil().clamp(max=self.max_threshold + 1).long()
-        self.counts += torch.bincount(bins, minlength=self.max_threshold + 2).to(self.counts)
+        self.counts.index_add_(0, bins, torch.ones_like(err, dtype=self.counts.dtype))
 
     def compute(self) -> torch.Tensor:
         cdf = self.counts.cumsum(0)[: self.max_threshold + 1] / self.counts.sum()

@@ -10,6 +10,8 @@ import time
 
 import lightning as L
 
+from colorgan.host_reads import is_logging_step
+
 log = logging.getLogger(__name__)
 
 
@@ -30,6 +32,11 @@ class ProgressLog(L.Callback):
         self.every_n_seconds = every_n_seconds
         self.only_without_tty = only_without_tty
         self.active = False
+        self.logging_step = False
+        self.values: dict[str, float] = {}  # the progress-bar values of the last logging step
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
+        self.logging_step = is_logging_step(trainer)
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.active = trainer.is_global_zero and not (self.only_without_tty and sys.stdout.isatty())
@@ -44,6 +51,8 @@ class ProgressLog(L.Callback):
             return
         self.batches += 1
         self.images += len(batch[0])
+        if self.logging_step:  # Lightning reads them back at these steps anyway (colorgan.host_reads)
+            self.values = dict(trainer.progress_bar_metrics)
         now = time.monotonic()
         if now - self.last_line < self.every_n_seconds:
             return
@@ -51,7 +60,7 @@ class ProgressLog(L.Callback):
         elapsed = now - self.epoch_started
         total = trainer.num_training_batches
         left = (total - batch_idx - 1) * elapsed / self.batches
-        values = ", ".join(f"{k}={float(v):.4g}" for k, v in trainer.progress_bar_metrics.items())
+        values = ", ".join(f"{k}={float(v):.4g}" for k, v in self.values.items())
         epochs = "" if trainer.max_epochs in (None, -1) else f"/{trainer.max_epochs}"
         log.info("epoch %d%s, batch %d/%d, %.1f img/s, epoch ends in %s%s", trainer.current_epoch + 1, epochs,
                  batch_idx + 1, total, self.images / elapsed, _duration(left), f"; {values}" if values else "")

@@ -19,6 +19,9 @@ REPO = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO / "conf"
 SHARED_DATA = Path(os.environ.get("COLORGAN_DATA", REPO.parent / "shared" / "data"))
 REAL_CIFAR = SHARED_DATA / cifar10.FOLDER
+# The tiny runs train on the CPU; COLORGAN_TEST_ACCELERATOR=gpu runs them on CUDA (.ci/gpu_checks.sh).
+ACCELERATOR = os.environ.get("COLORGAN_TEST_ACCELERATOR", "cpu")
+DEVICE_TYPE = "cuda" if ACCELERATOR in ("gpu", "cuda") else ACCELERATOR
 
 # A small, fast configuration: tiny U-Net, tiny batches, a couple of batches per stage.
 TINY = [
@@ -26,7 +29,7 @@ TINY = [
     "data.batch_size=8",
     "data.eval_batch_size=16",
     "data.val_size=16",
-    "trainer.accelerator=cpu",
+    f"trainer.accelerator={ACCELERATOR}",
     "trainer.max_epochs=1",
     "trainer.limit_train_batches=2",
     "trainer.limit_val_batches=1",

@@ -196,3 +196,37 @@ def test_loader_iterators_leave_the_global_random_state_alone():
     for _ in iter(loader()):
         pass
     assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_each_rank_restores_its_own_random_states_and_another_world_size_is_said(caplog):
+    """Checkpoints hold one entry per rank; old ones one dict for all; a different rank count is logged."""
+    from types import SimpleNamespace
+
+    from colorgan.checkpointing import RNGStates
+
+    per_rank = []
+    for seed in (10, 11):
+        torch.manual_seed(seed)
+        per_rank.append(rng_states())
+    draws = []
+    for states in per_rank:
+        set_rng_states(states)
+        draws.append(torch.rand(3))
+    callback = RNGStates()
+    for rank, world, expected, said in ((1, 2, 1, False), (0, 2, 0, False), (2, 3, 0, True)):
+        caplog.clear()
+        torch.manual_seed(99)
+        trainer = SimpleNamespace(global_rank=rank, world_size=world)
+        callback.on_load_checkpoint(trainer, None, {"rng_states": per_rank})
+        assert torch.equal(torch.rand(3), draws[expected])
+        # rank 0 says it, for every rank
+        assert ("random states of 2 rank(s), this run has 3" in caplog.text) == (said and rank == 0)
+    trainer = SimpleNamespace(global_rank=0, world_size=3)
+    callback.on_load_checkpoint(trainer, None, {"rng_states": per_rank})
+    assert "this run has 3: rank r restores those of rank r % 2" in caplog.text
+    torch.manual_seed(99)
+    callback.on_load_checkpoint(SimpleNamespace(global_rank=0, world_size=1), None, {"rng_states": per_rank[1]})  # old
+    assert torch.equal(torch.rand(3), draws[1])
+    checkpoint: dict = {}
+    callback.on_save_checkpoint(SimpleNamespace(world_size=1), None, checkpoint)
+    assert isinstance(checkpoint["rng_states"], list) and len(checkpoint["rng_states"]) == 1

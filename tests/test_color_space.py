@@ -58,3 +58,37 @@ def test_split_is_float32_under_autocast():
 def test_unknown_color_space_lists_the_choices():
     with pytest.raises(ValueError, match="lab, rgb"):
         ColorSpace("hsv")
+
+
+def test_lab_conversions_give_kornias_values_with_constants_made_once():
+    """Same formulas as kornia.color, to 1e-5, for every colour of a dense RGB grid and beyond."""
+    import kornia.color
+
+    from colorgan.color_space import _CONSTANTS, lab_to_rgb, rgb_to_lab
+
+    torch.manual_seed(0)
+    rgb = torch.cat([torch.rand(4, 3, 16, 16), torch.linspace(0, 1, 3 * 32 * 32).view(1, 3, 32, 32).expand(4, -1, -1, -1)[:, :, :16, :16]])
+    lab = rgb_to_lab(rgb)
+    assert torch.allclose(lab, kornia.color.rgb_to_lab(rgb), atol=1e-5, rtol=0)
+    wild = lab + torch.randn_like(lab) * 20  # out of gamut too: clip and no clip
+    for clip in (True, False):
+        assert torch.allclose(lab_to_rgb(wild, clip=clip), kornia.color.lab_to_rgb(wild, clip=clip), atol=1e-5, rtol=0)
+    assert torch.allclose(rgb_to_lab(rgb[0]), lab[0], atol=1e-6)  # (3, H, W) works as kornia's does
+    made = len(_CONSTANTS)
+    rgb_to_lab(rgb), lab_to_rgb(lab)
+    assert len(_CONSTANTS) == made  # no new constants for a device and dtype seen before
+    with pytest.raises(ValueError, match=r"\(\*, 3, H, W\)"):
+        rgb_to_lab(torch.rand(2, 4, 8, 8))
+
+
+def test_constants_made_while_tracing_are_not_kept():
+    """An export traces the conversion with fake tensors; eager calls afterwards must not get them."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from colorgan import color_space
+
+    color_space._CONSTANTS.clear()
+    with FakeTensorMode():
+        color_space.rgb_to_lab(torch.rand(1, 3, 4, 4))
+    lab = color_space.rgb_to_lab(torch.ones(1, 3, 4, 4))
+    assert float(lab[0, 0].mean()) == pytest.approx(100.0, abs=1e-3)  # white: L = 100

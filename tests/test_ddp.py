@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-from conftest import TINY, compose_train
+from conftest import REPO, TINY, compose_train
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
@@ -104,19 +104,56 @@ def test_in_a_sweep_ddp_spawn_works_and_ddp_stops_with_advice(tiny_cifar, tmp_pa
 
 
 
+PROBES = {"PYTHONPATH": f"{REPO}:{REPO / 'tests'}"}  # tests/ddp_probes.py for the ranks too
+GAN = ["model.discriminator.channels=8"]
+
+
 @pytest.mark.slow
-def test_the_gan_trains_on_two_gloo_processes(tiny_cifar, tmp_path):
-    """The GAN's two backward passes per step each leave one network unused: DDP must be told."""
+@pytest.mark.parametrize("trainer", ["ddp_spawn", "ddp"])
+@pytest.mark.parametrize("experiment", ["unet", "gan_lrelu"])
+def test_both_models_train_and_resume_on_two_gloo_processes(experiment, trainer, tiny_cifar, tmp_path):
+    """One epoch on 2 ranks, then `resume=<run dir>` for a second: both launch modes, both models;
+    the ranks end with the same weights (the GAN's D is averaged outside DDP's reducer), and the
+    checkpoint holds each rank's own random states."""
     run_dir = tmp_path / "run"
-    result = train_cli("+experiment=gan_lrelu", "trainer=ddp_spawn", *TWO_CPU_RANKS, "trainer.max_steps=3",
-                       "test=false", f"hydra.run.dir={run_dir}", data_dir=tiny_cifar, log_dir=tmp_path)
-    assert result.returncode == 0, failure_text(result)
-    assert json.loads((run_dir / "run_info.json").read_text())["world_size"] == 2
+    common = [*TWO_CPU_RANKS, *(GAN if experiment == "gan_lrelu" else []), "test=false",
+              "+callbacks.weights._target_=ddp_probes.WeightsPerRank"]
+    first = train_cli(f"+experiment={experiment}", f"trainer={trainer}", *common, f"hydra.run.dir={run_dir}",
+                      data_dir=tiny_cifar, log_dir=tmp_path, env=PROBES)
+    assert first.returncode == 0, failure_text(first)
     checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
-    assert checkpoint["global_step"] == 2  # both batches of the epoch (limit_train_batches=2) trained
+    assert checkpoint["global_step"] == 2 and len(checkpoint["rng_states"]) == 2
+    resumed = train_cli(f"resume={run_dir}", "trainer.max_epochs=2", data_dir=tiny_cifar, log_dir=tmp_path, env=PROBES,
+                        tiny=[])  # the run's own command line
+    assert resumed.returncode == 0, failure_text(resumed)
+    assert "random states of" not in resumed.stdout + resumed.stderr  # same world size: no warning
+    info = json.loads((run_dir / "run_info.json").read_text())
+    assert info["world_size"] == 2 and info["resumed_from"].endswith("last.ckpt")
+    # (run_info's step count is the main process's: 0 under ddp_spawn, whose ranks train in children)
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["global_step"] == 4
+    ranks = [torch.load(run_dir / f"weights_rank{r}.pt", weights_only=True) for r in (0, 1)]
+    assert ranks[0].keys() == ranks[1].keys()
+    for name in ranks[0]:
+        assert torch.equal(ranks[0][name], ranks[1][name]), name
 
 
-def test_only_manual_optimization_asks_ddp_to_find_unused_parameters():
+@pytest.mark.slow
+def test_a_non_finite_loss_on_one_rank_stops_every_rank(tiny_cifar, tmp_path):
+    """Rank 1's targets become NaN at batch 1: both ranks stop at the same check with the same message,
+    instead of rank 0 waiting for rank 1 in the next collective until its 30-minute timeout. (D's
+    averaged gradients carry the NaN to rank 0 within the same step, in G's losses.)"""
+    result = train_cli("+experiment=gan_lrelu", "trainer=ddp", *TWO_CPU_RANKS, *GAN, "test=false",
+                       "trainer.limit_train_batches=3", "+callbacks.nan._target_=ddp_probes.NonFiniteOnOneRank",
+                       f"hydra.run.dir={tmp_path / 'run'}", data_dir=tiny_cifar, log_dir=tmp_path, env=PROBES,
+                       timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, failure_text(result)
+    message = "non-finite at step 1 (epoch 1, batch 2) on rank 0 (non-finite on ranks 0, 1)"
+    assert output.count(message) >= 2, failure_text(result)  # raised by both ranks
+    assert not (tmp_path / "run" / "checkpoints" / "last.ckpt").exists()
+
+
+def test_ddp_leaves_the_gans_discriminator_to_the_model_and_needs_no_unused_parameter_search():
     from lightning.pytorch.strategies import DDPStrategy
 
     from colorgan.devices import fit_ddp_to
@@ -124,11 +161,13 @@ def test_only_manual_optimization_asks_ddp_to_find_unused_parameters():
     from colorgan.models.unet_colorizer import UNetColorizer
 
     tiny = {"channels": [8, 16, 32]}
+    gan, unet = GANColorizer(generator=tiny), UNetColorizer(generator=tiny)
     gan_strategy, unet_strategy = DDPStrategy(), DDPStrategy()
-    fit_ddp_to(GANColorizer(generator=tiny), gan_strategy)
-    fit_ddp_to(UNetColorizer(generator=tiny), unet_strategy)
-    assert gan_strategy._ddp_kwargs["find_unused_parameters"] is True
-    assert "find_unused_parameters" not in unet_strategy._ddp_kwargs
-    user = DDPStrategy(find_unused_parameters=False)  # a user's explicit choice stands
-    fit_ddp_to(GANColorizer(generator=tiny), user)
-    assert user._ddp_kwargs["find_unused_parameters"] is False
+    fit_ddp_to(gan, gan_strategy)
+    fit_ddp_to(unet, unet_strategy)
+    ignored = set(gan._ddp_params_and_buffers_to_ignore)
+    assert ignored == {f"discriminator.{k}" for k in gan.discriminator.state_dict()}  # weights and BN buffers
+    assert "find_unused_parameters" not in gan_strategy._ddp_kwargs and not hasattr(unet, "_ddp_params_and_buffers_to_ignore")
+    user = GANColorizer(generator=tiny)  # a user's explicit choice stands, and then DDP holds everything
+    fit_ddp_to(user, DDPStrategy(find_unused_parameters=True))
+    assert not getattr(user, "_ddp_params_and_buffers_to_ignore", None)

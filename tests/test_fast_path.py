@@ -11,7 +11,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
-from conftest import REAL_CIFAR, SHARED_DATA, compose_train
+from conftest import DEVICE_TYPE, REAL_CIFAR, SHARED_DATA, compose_train
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import CSVLogger
 
@@ -84,7 +84,7 @@ def test_speed_options_train_with_fast_dev_run(tiny_cfg, experiment, options):
     assert all(torch.isfinite(after[k]).all() for k in before)
     for prefix in expected_nets:
         assert any(not torch.equal(before[k], after[k].cpu()) for k in before if k.startswith(prefix)), prefix
-    assert seen.batch_devices == {"cpu"}
+    assert seen.batch_devices == {DEVICE_TYPE}
     for key in ("val/mae", "val_baseline/mae"):
         assert math.isfinite(float(trainer.callback_metrics[key]))
 

@@ -99,3 +99,44 @@ def test_wandb_init_arguments_and_the_progress_bar_label(tmp_path):
     bar = ProgressBar()
     bar._trainer = trainer  # what Lightning sets when the bar is attached (Callback.setup)
     assert bar._get_train_description(2).strip() == "Epoch 3/15"
+
+
+class StepCounts(L.LightningModule):
+    """Records Lightning's stepped-batch count, and logs a progress-bar value it then takes back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = torch.nn.Linear(2, 1)
+        self.counts = []
+
+    def training_step(self, batch, batch_idx):
+        self.counts.append(internals.batches_that_stepped(self.trainer))
+        loss = self.layer(batch[0]).mean()
+        self.log("loss", loss, prog_bar=True)
+        if batch_idx == 3:
+            self.before = float(self.trainer._results["training_step.loss"].value)
+            internals.reset_step_results(self.trainer, self._current_fx_name)
+            self.after = float(self.trainer._results["training_step.loss"].value)
+        return loss
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def test_stepped_batches_and_the_result_store(tmp_path):
+    model = StepCounts()
+    trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, default_root_dir=tmp_path)
+    trainer.fit(model, DataLoader(TensorDataset(torch.randn(4, 2)), batch_size=1))
+    assert model.counts == [0, 1, 2, 3]
+    assert model.before != 0 and model.after == 0  # the step's value was reset in the store
+
+
+def test_ddp_ignore_list_and_flat_tensors():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
+    internals.ignore_in_ddp(model, ["1.weight", "1.bias"])
+    assert set(model._ddp_params_and_buffers_to_ignore) == {"1.weight", "1.bias"}
+    tensors = [torch.ones(2, 2), torch.arange(3.0)]
+    flat = internals.flatten_dense_tensors(tensors)
+    assert flat.shape == (7,)
+    assert all(torch.equal(a, b) for a, b in zip(internals.unflatten_dense_tensors(flat, tensors), tensors, strict=True))

@@ -262,7 +262,7 @@ def test_non_finite_losses_stop_training_before_any_checkpoint(tiny_cfg, tmp_pat
     model, data = build(tiny_cfg)
     every = ModelCheckpoint(dirpath=tmp_path / "ckpt", filename="{step}", every_n_train_steps=1, save_top_k=-1)
     fit = trainer(tmp_path, [PoisonGenerator(at=2), every], max_steps=5)
-    with pytest.raises(FloatingPointError, match=r"non-finite at step 2 \(epoch 0, batch 2\)(.|\n)*Last finite losses at step 1: d_loss="):
+    with pytest.raises(FloatingPointError, match=r"non-finite at step 2 \(epoch 1, batch 3\)(.|\n)*Last finite losses at step 1: d_loss="):
         fit.fit(model, datamodule=data)
     assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["step=1.ckpt", "step=2.ckpt"]
     for name in ("step=1.ckpt", "step=2.ckpt"):

@@ -58,3 +58,36 @@ def test_submitit_runs_a_sweep_job_in_its_own_process(tiny_cifar, tmp_path):
     assert json.loads((run / "job_status.json").read_text())["status"] == "COMPLETED"
     assert (run / "test_metrics.json").is_file()
     assert "1 jobs: 1 finished" in (sweep_dir / "sweep_summary.md").read_text()
+
+
+@pytest.mark.parametrize("trainer", ["ddp", "ddp_spawn"])
+def test_the_parallel_launcher_trains_a_ddp_job_on_its_one_device(trainer, tmp_path):
+    """docs/sweeps.md: hydra/launcher=parallel runs one device per job, with trainer=ddp too: the job's
+    strategy falls back to a single device, so Lightning does not re-launch the script (refused in a sweep)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from hydra.utils import instantiate
+    from omegaconf import open_dict, read_write
+
+    from colorgan.devices import check_ddp_launch, job_device
+
+    cfg = compose_train(["+experiment=unet", "hydra/launcher=parallel", "hydra.launcher.n_jobs=2", f"trainer={trainer}",
+                         "trainer.accelerator=cpu"], tmp_path / "run")
+    with read_write(cfg.hydra), open_dict(cfg.hydra):
+        cfg.hydra.mode = RunMode.MULTIRUN
+        cfg.hydra.sweep.dir = str(tmp_path / "sweep")
+    HydraConfig().set_config(cfg)
+    with job_device(cfg) as job:
+        assert job.trainer.strategy == "auto" and job.device_slot == 0
+        built = instantiate(job.trainer, logger=False)
+        check_ddp_launch(built.strategy)  # not refused
+        assert built.world_size == 1
+
+
+@pytest.mark.slow
+def test_a_parallel_sweep_of_ddp_jobs_runs(tiny_cifar, tmp_path):
+    result = train_cli("+sweep=seed_study", "+experiment=unet", "hydra/launcher=parallel", "hydra.launcher.n_jobs=2",
+                       "trainer=ddp", "test=false", data_dir=tiny_cifar, log_dir=tmp_path)
+    assert result.returncode == 0, failure_text(result)
+    infos = [json.loads((run / "run_info.json").read_text()) for run in job_dirs(only_sweep_dir(tmp_path, "seed_study"))]
+    assert [info["world_size"] for info in infos] == [1, 1]

@@ -25,11 +25,11 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from kornia.color import rgb_to_lab
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from PIL import Image, ImageOps
 from torch.utils.data import DataLoader, Dataset
 
+from colorgan.color_space import rgb_to_lab
 from colorgan.data.batches import IndexBatches
 from colorgan.data.cifar10 import DatasetError, folder_exists
 from colorgan.data.datamodule import ColorizationDataModule

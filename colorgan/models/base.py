@@ -12,7 +12,7 @@ import torch
 
 from colorgan.color_space import ColorSpace
 from colorgan.data.batches import ColorBatch
-from colorgan.framework_internals import should_update_logs
+from colorgan.framework_internals import reset_step_results, should_update_logs
 from colorgan.layers import init_weights
 from colorgan.metrics import colorization_metrics, per_image_metrics
 from colorgan.unet import UNetGenerator
@@ -86,7 +86,11 @@ class ColorizerModule(L.LightningModule):
         if self.compile_mode and not self._compiled:
             mode = None if self.compile_mode is True else self.compile_mode
             for network in self.networks():
-                network.compile(mode=mode)
+                # Static shapes: one graph per input shape, no dynamic-shape recompile when training's
+                # batch size follows validation's. The shapes are few: the training batch, the
+                # evaluation batch (and a last, smaller one where the split is not a multiple of
+                # it); the image grid runs eager (colorgan.image_grid). See docs/bench.md.
+                network.compile(mode=mode, dynamic=False)
             self._compiled = True
 
     # -- cheap training logs ---------------------------------------------------------------------
@@ -106,7 +110,7 @@ class ColorizerModule(L.LightningModule):
 
         With `epoch_mean`, the batch-size-weighted mean of the epoch is kept here (floats on the
         host, tensors on the device: no synchronisation) and logged at the epoch's end. The
-        progress bar shows the step values as of the last logging step.
+        progress bar shows the step values as of the last logging step (colorgan.host_reads).
         """
         if epoch_mean:
             for name, value in values.items():
@@ -119,6 +123,11 @@ class ColorizerModule(L.LightningModule):
             for name, value in values.items():
                 self.log(name + suffix, value, on_step=True, on_epoch=False, prog_bar=name in prog_bar,
                          batch_size=batch_size)
+        else:
+            # Lightning reads every progress-bar value of its result store back (`.item()`) at every
+            # batch end, also values logged steps ago: take this hook's out of the store until the next
+            # logging step. trainer.progress_bar_metrics and callback_metrics keep the last ones.
+            reset_step_results(self.trainer, self._current_fx_name)
 
     def on_train_epoch_end(self) -> None:
         for name, (total, count) in self._epoch_sums.items():

@@ -14,7 +14,6 @@ updates, which is one per batch. Logging intervals (`log_every_n_steps`) count b
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,7 +24,9 @@ from lightning.pytorch.core.optimizer import LightningOptimizer, do_nothing_clos
 from colorgan.checkpoint_io import load_generator_weights
 from colorgan.data.batches import ColorBatch
 from colorgan.discriminators import build_discriminator
+from colorgan.framework_internals import flatten_dense_tensors, unflatten_dense_tensors
 from colorgan.gan_losses import GANLoss
+from colorgan.host_reads import is_logging_step
 from colorgan.layers import init_weights
 from colorgan.models.base import ColorizerModule
 
@@ -96,10 +97,27 @@ class GANColorizer(ColorizerModule):
         self.discriminator = build_discriminator(space.in_channels + space.out_channels, **d_kwargs)
         init_weights(self.discriminator, init)
         self.use_memory_format()
-        self._last_finite: tuple[int, dict[str, float]] | None = None
+        self.watch = FiniteLossWatch()
 
     def networks(self) -> list[torch.nn.Module]:
         return [self.generator, self.discriminator]
+
+    def reduced_by_hand(self) -> dict[str, torch.nn.Module]:
+        """Networks whose gradients this module averages across DDP ranks itself (colorgan.devices.fit_ddp_to)."""
+        return {"discriminator": self.discriminator}
+
+    def _ddp_active(self) -> bool:
+        return self.trainer.world_size > 1 and bool(getattr(self, "_ddp_params_and_buffers_to_ignore", None))
+
+    def _average_gradients(self, network: torch.nn.Module) -> None:
+        """Average `network`'s gradients across ranks in one flat all-reduce (what DDP's reducer does
+        for the networks it holds); enqueued on the device, no host read."""
+        grads = [p.grad for p in network.parameters() if p.grad is not None]
+        flat = flatten_dense_tensors(grads)
+        torch.distributed.all_reduce(flat)  # SUM: AVG is NCCL-only
+        flat.div_(self.trainer.world_size)
+        for grad, averaged in zip(grads, unflatten_dense_tensors(flat, grads), strict=True):
+            grad.copy_(averaged)
 
     # -- training ------------------------------------------------------------------------------
     def discriminate(self, inputs: torch.Tensor, colour: torch.Tensor) -> torch.Tensor:
@@ -112,14 +130,21 @@ class GANColorizer(ColorizerModule):
         inputs, targets = batch.inputs, batch.targets
         fake = self(inputs)  # (B, C, H, W), keeps its graph for G's step
 
-        # D: real vs the detached fake, so no gradient reaches G.
+        # D: real vs the detached fake, so no gradient reaches G. Under DDP, D is not in the
+        # reducer (fit_ddp_to): its backward runs with the reducer off, its gradients are averaged here.
+        by_hand = self._ddp_active()
         with self.toggled_optimizer(d_opt):
             for _ in range(self.hparams.d_steps_per_g_step):
                 real_logits = self.discriminate(inputs, targets)
                 fake_logits = self.discriminate(inputs, fake.detach())
                 d_loss = self.loss.discriminator(real_logits, fake_logits)
                 d_opt.zero_grad()
-                self.manual_backward(d_loss)
+                if by_hand:
+                    with self.trainer.strategy.block_backward_sync():
+                        self.manual_backward(d_loss)
+                    self._average_gradients(self.discriminator)
+                else:
+                    self.manual_backward(d_loss)
                 self._step_uncounted(d_opt)
 
         # G: fool the updated D and stay close to the truth.
@@ -131,11 +156,13 @@ class GANColorizer(ColorizerModule):
             self.manual_backward(g_loss)
             g_opt.step()
 
-        # One host sync per step: the values are both logged and checked.
+        # Checked and logged on the device; read back only at logging steps (and by `check`).
         stacked = torch.stack([d_loss, g_adv, g_l1, g_loss, self.loss.score(real_logits), self.loss.score(fake_logits)])
-        values = dict(zip(LOSS_NAMES, stacked.detach().float().cpu().tolist(), strict=True))
-        self._check_finite(values, step, batch_idx)
-        self.log_train({f"train/{k}": v for k, v in values.items()}, len(inputs),
+        stacked = stacked.detach().float()
+        self.watch.update(stacked, step, self.current_epoch, batch_idx)
+        if is_logging_step(self.trainer):
+            self.watch.check(self.trainer)
+        self.log_train({f"train/{k}": v for k, v in zip(LOSS_NAMES, stacked.unbind(), strict=True)}, len(inputs),
                        prog_bar=("train/d_loss", "train/g_l1"), epoch_mean=True)
 
     def _step_uncounted(self, optimizer: LightningOptimizer) -> None:
@@ -143,22 +170,16 @@ class GANColorizer(ColorizerModule):
         minus the progress counter behind global_step, which is kept for the generator's steps."""
         self.trainer.strategy.optimizer_step(optimizer.optimizer, closure=do_nothing_closure)
 
-    def _check_finite(self, values: dict[str, float], step: int, batch_idx: int) -> None:
-        """Stop on the first non-finite loss, before any validation or checkpoint sees its weights."""
-        if all(math.isfinite(v) for v in values.values()):
-            self._last_finite = (step, values)
-            return
-        last = "none (the first step was already non-finite)"
-        if self._last_finite is not None:
-            last_step, last_values = self._last_finite
-            last = f"at step {last_step}: " + ", ".join(f"{k}={v:.4g}" for k, v in last_values.items())
-        raise FloatingPointError(
-            f"GAN losses became non-finite at step {step} (epoch {self.current_epoch}, batch {batch_idx}): "
-            + ", ".join(f"{k}={v:.4g}" for k, v in values.items())
-            + f". Last finite losses {last}. Training stopped; no checkpoint was written from these weights. "
-            "Try lower model.lr_g/model.lr_d, model.grad_clip_norm=1.0, model.gan_loss=lsgan, "
-            "or trainer.precision=32-true / bf16-mixed instead of 16-mixed."
-        )
+    # Stop on non-finite losses before any validation or checkpoint sees their weights.
+    def on_validation_start(self) -> None:
+        self.watch.check(self.trainer)
+
+    def on_train_epoch_end(self) -> None:
+        self.watch.check(self.trainer)
+        super().on_train_epoch_end()
+
+    def on_train_end(self) -> None:
+        self.watch.check(self.trainer)
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         # Mixed precision has unscaled the gradients by now, so the norm is the true one.
@@ -178,13 +199,79 @@ class GANColorizer(ColorizerModule):
         if self.hparams.generator_init and not self.trainer.ckpt_path:
             load_generator_weights(self.generator, self.hparams.generator_init, self.color_space, self.hparams.generator)
             log.info("Generator initialised from %s", self.hparams.generator_init)
+        if self._ddp_active():  # DDP broadcasts only what its reducer holds; D starts as rank 0's too
+            state = [t for t in (*self.discriminator.parameters(), *self.discriminator.buffers()) if t.is_floating_point()]
+            flat = flatten_dense_tensors([t.detach() for t in state])
+            torch.distributed.broadcast(flat, src=0)
+            with torch.no_grad():
+                for tensor, synced in zip(state, unflatten_dense_tensors(flat, state), strict=True):
+                    tensor.copy_(synced)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Refuse to write weights that are NaN or infinite (a last line behind the loss check)."""
+        self.watch.check(self.trainer)
         super().on_save_checkpoint(checkpoint)
-        bad = [k for k, v in checkpoint["state_dict"].items() if v.is_floating_point() and not torch.isfinite(v).all()]
+        floats = {k: v for k, v in checkpoint["state_dict"].items() if v.is_floating_point()}
+        finite = torch.stack([torch.isfinite(v).all() for v in floats.values()]).tolist() if floats else []  # one read
+        bad = [k for k, ok in zip(floats, finite, strict=True) if not ok]
         if bad:
             raise FloatingPointError(
                 f"Refusing to save a checkpoint at step {self.trainer.global_step}: non-finite values in "
                 f"{', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}. Training diverged; see the losses logged before."
             )
+
+
+class FiniteLossWatch:
+    """The GAN's losses checked on the device, read back only when asked (`check`): at logging
+    steps, before validation, at epoch and fit ends and before a checkpoint. It keeps two rows
+    [step, epoch, batch, *losses] on the device: the first non-finite losses and the last finite
+    ones (step -1: none yet). Under DDP `check` gathers every rank's rows, so all ranks stop at
+    the same check, whichever rank went non-finite (otherwise the others would wait for it in
+    the next collective until its timeout).
+    """
+
+    def __init__(self) -> None:
+        self.first_bad: torch.Tensor | None = None
+        self.last_finite: torch.Tensor | None = None
+        self.unchecked = 0  # steps since the last check: the same on every rank
+
+    def update(self, losses: torch.Tensor, step: int, epoch: int, batch_idx: int) -> None:
+        """losses (len(LOSS_NAMES),) on the device; step, epoch and batch become fills, not copies."""
+        where = [losses.new_full((1,), value, dtype=torch.float64) for value in (step, epoch, batch_idx)]
+        row = torch.cat([*where, losses.double()])
+        if self.first_bad is None or self.first_bad.device != row.device:
+            self.first_bad, self.last_finite = torch.full_like(row, -1.0), torch.full_like(row, -1.0)
+        finite = torch.isfinite(losses).all()
+        self.last_finite = torch.where(finite, row, self.last_finite)
+        self.first_bad = torch.where(~finite & (self.first_bad[0] < 0), row, self.first_bad)
+        self.unchecked += 1
+
+    def check(self, trainer) -> None:
+        """Raise FloatingPointError on every rank when any rank's losses became non-finite."""
+        if not self.unchecked or self.first_bad is None:
+            return
+        self.unchecked = 0
+        rows = torch.stack([self.first_bad, self.last_finite])  # (2, 3 + losses)
+        if trainer.world_size > 1:
+            rows = trainer.strategy.all_gather(rows)  # (ranks, 2, 3 + losses)
+        rows = rows.view(-1, *rows.shape[-2:]).cpu().tolist()  # the one read
+        bad_ranks = [rank for rank, (bad, _) in enumerate(rows) if bad[0] >= 0]
+        if bad_ranks:  # the earliest, on the lowest rank (with gradients averaged, NaN spreads in a step)
+            first = min(bad_ranks, key=lambda rank: (rows[rank][0][0], rank))
+            raise FloatingPointError(self._message(first, bad_ranks, *rows[first]) if len(rows) > 1
+                                     else self._message(None, [], *rows[0]))
+
+    @staticmethod
+    def _message(rank: int | None, bad_ranks: list[int], bad: list[float], last: list[float]) -> str:
+        def losses(row: list[float]) -> str:
+            return ", ".join(f"{k}={v:.4g}" for k, v in zip(LOSS_NAMES, row[3:], strict=True))
+
+        on_rank = "" if rank is None else f" on rank {rank} (non-finite on ranks {', '.join(map(str, bad_ranks))})"
+        step, epoch, batch = (int(v) for v in bad[:3])
+        previous = f"at step {int(last[0])}: {losses(last)}" if last[0] >= 0 else "none (the first step was already non-finite)"
+        return (
+            f"GAN losses became non-finite at step {step} (epoch {epoch + 1}, batch {batch + 1}){on_rank}: {losses(bad)}. "
+            f"Last finite losses{'' if rank is None else f' on rank {rank}'} {previous}. Training stopped; no checkpoint was written from these "
+            "weights. Try lower model.lr_g/model.lr_d, model.grad_clip_norm=1.0, model.gan_loss=lsgan, "
+            "or trainer.precision=32-true / bf16-mixed instead of 16-mixed."
+        )
