@@ -38,7 +38,7 @@ def step_times(steps: int) -> None:
     import torch
     import torch.nn.functional as F
 
-    from colorgan.unet import UNetGenerator
+    from colorgan.nets.unet import UNetGenerator
 
     torch.manual_seed(0)
     net = UNetGenerator(1, 2, output_layer="upconv")

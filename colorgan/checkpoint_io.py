@@ -2,7 +2,7 @@
 `resume=`, `ckpt_path=`, `model.generator_init=`) comes through here, so each failure (missing,
 truncated, not a checkpoint, carrying code, another model) is said the same way, with what to do.
 
-`torch.load(..., weights_only=True)` only rebuilds tensors and plain containers, so a crafted file
+`torch.load` with `weights_only=True` only rebuilds tensors and plain containers, so a crafted file
 cannot execute anything on load. For inference we keep what a U-Net or GAN colorizer needs: the
 colour space and UNetGenerator settings (`hyper_parameters`), the `generator.*` weights, and the
 training image size. A GAN's discriminator is ignored.
@@ -19,7 +19,7 @@ import torch
 
 from colorgan.color_space import COLOR_SPACES, ColorSpace
 from colorgan.errors import UserError
-from colorgan.unet import UNetGenerator
+from colorgan.nets.unet import UNetGenerator
 
 GENERATOR_PREFIX = "generator."
 WRITTEN_BY = "Pass a .ckpt file written by `python -m colorgan.train`"

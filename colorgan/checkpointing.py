@@ -1,14 +1,12 @@
-"""Checkpoints a run can always be resumed from: atomic writes, random states in every checkpoint,
-and a "last" checkpoint kept current by time, by steps, at every epoch end and when SIGTERM or
-SIGINT asks the run to stop (docs/resume.md explains the whole story).
+"""Checkpoints a run can always be resumed from: the "last" checkpoint kept current by time, by
+steps, at epoch ends and when SIGTERM or SIGINT asks the run to stop, and the best one named by
+epochs counted from 1 (docs/resume.md explains the whole story; the files are written by
+colorgan.atomic_checkpoints, the random states kept by colorgan.rng_states).
 """
 
 from __future__ import annotations
 
-import errno
 import logging
-import os
-import random
 import signal
 import threading
 import time
@@ -16,113 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
-import torch
 from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
-from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from colorgan.checkpoint_io import read_checkpoint
-from colorgan.errors import UserError
 from colorgan.framework_internals import cluster_environment, validation_follows_batch
 from colorgan.host_reads import is_logging_step
 
 log = logging.getLogger(__name__)
-
-
-# -- atomic files ------------------------------------------------------------------------------
-class CheckpointSaveError(UserError, RuntimeError):
-    """A checkpoint could not be written; the message names the file and what to do."""
-
-
-_NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
-_NO_ACCESS = {errno.EACCES, errno.EPERM, errno.EROFS}
-
-
-def describe_save_error(err: OSError, path: Path) -> str:
-    reason = err.strerror or str(err)
-    if err.errno in _NO_SPACE:
-        advice = f"Free space on the disk that holds {path.parent}, or write runs to a larger one (hydra.run.dir=...)"
-    elif err.errno in _NO_ACCESS:
-        advice = f"Make {path.parent} writable, or write runs elsewhere (hydra.run.dir=...)"
-    else:
-        advice = "Fix the cause"
-    return (
-        f"Could not save checkpoint {path}: {reason} [errno {err.errno}]. The previous checkpoint at that path, "
-        f"if any, is intact. {advice}, then continue with `python -m colorgan.train resume=<run dir>`."
-    )
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable (a crash right after os.replace could otherwise undo it)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # some filesystems cannot open folders; the rename is still atomic
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _os_error_in(err: BaseException | None) -> OSError | None:
-    seen = set()
-    while err is not None and id(err) not in seen:
-        if isinstance(err, OSError):
-            return err
-        seen.add(id(err))
-        err = err.__cause__ or err.__context__
-    return None
-
-
-def partial_path(path: Path) -> Path:
-    """Where a checkpoint is written before it is renamed to `path` (hidden, never *.ckpt)."""
-    return path.with_name(f".{path.name}.partial")
-
-
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning's TorchCheckpointIO writes straight into the target file, so a kill or a full disk
-    during a save leaves a truncated file where the previous good checkpoint was. This one writes a
-    hidden temporary file in the same folder, fsyncs it and renames it over the target (atomic on
-    POSIX): the target is always the old or the new checkpoint, never half of one. Write errors
-    (disk full, permissions) become a CheckpointSaveError that names the file."""
-
-    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
-        if "://" in str(path):  # remote (fsspec) storage: no rename there; Lightning's own writer
-            return super().save_checkpoint(checkpoint, path, storage_options)
-        if storage_options is not None:
-            raise TypeError(f"{type(self).__name__} does not take storage_options.")
-        path = Path(path)
-        tmp = partial_path(path)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as f:
-                torch.save(checkpoint, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except (OSError, RuntimeError) as err:
-            # torch.save's zip writer turns a failed write into a RuntimeError ("unexpected pos");
-            # the OSError behind it (disk full, ...) is in its context.
-            tmp.unlink(missing_ok=True)
-            cause = _os_error_in(err)
-            if cause is None:
-                raise CheckpointSaveError(f"Could not save checkpoint {path}: {err}") from err
-            raise CheckpointSaveError(describe_save_error(cause, path)) from err
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        _fsync_dir(path.parent)
-
-    def load_checkpoint(self, path, map_location=None, weights_only: bool | None = None) -> dict[str, Any]:
-        """Through colorgan's one reader: weights only (never code), and every failure said the same
-        way as by colorize or evaluate (missing, truncated, not a checkpoint, carrying code)."""
-        if "://" in str(path):
-            return super().load_checkpoint(path, map_location=map_location, weights_only=weights_only)
-        return read_checkpoint(path)
 
 
 class BestCheckpoint(ModelCheckpoint):
@@ -134,65 +33,6 @@ class BestCheckpoint(ModelCheckpoint):
         if "epoch" in metrics:
             metrics = {**metrics, "epoch": metrics["epoch"] + 1}
         return super().format_checkpoint_name(metrics, filename=filename, ver=ver, prefix=prefix)
-
-
-# -- random states -----------------------------------------------------------------------------
-def rng_states() -> dict[str, Any]:
-    """This process's generator states, as plain tensors, ints and lists (loadable with weights_only):
-    torch's CPU generator, numpy, Python and, when CUDA is in use, this process's own GPU's."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    states: dict[str, Any] = {
-        "torch": torch.get_rng_state(),
-        "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(gauss)],
-        "python": random.getstate(),
-    }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        states["cuda_device"] = torch.cuda.get_rng_state()  # the current device: this rank's GPU
-    return states
-
-
-def set_rng_states(states: dict[str, Any]) -> None:
-    """Restore what rng_states() returned (or an older checkpoint's "cuda": every GPU's states)."""
-    torch.set_rng_state(states["torch"])
-    kind, keys, pos, has_gauss, gauss = states["numpy"]
-    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
-    random.setstate((states["python"][0], tuple(states["python"][1]), states["python"][2]))
-    cuda, own = states.get("cuda"), states.get("cuda_device")  # "cuda": every GPU's (older checkpoints)
-    if own is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state(own)
-    elif cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(cuda)
-    elif own is not None or cuda is not None:
-        log.warning("The checkpoint's CUDA random states do not fit this machine's GPUs: not restored.")
-
-
-class RNGStates(L.Callback):
-    """Puts the global random states (torch, CUDA, numpy, Python) of every rank into every checkpoint
-    (a list, gathered at the save) and restores them on resume, each rank its own and its GPU's:
-    the training flip and dropout draw from them, and Lightning saves none. An older checkpoint's
-    single dict is restored by every rank; on another number of ranks, rank r takes rank r modulo
-    the saved count, and the log says so (the data order differs then anyway)."""
-
-    KEY = "rng_states"
-
-    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
-        every_rank: list[Any] = [rng_states()]
-        if trainer.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
-            every_rank = [None] * trainer.world_size
-            torch.distributed.all_gather_object(every_rank, rng_states())  # at a save, not in a step
-        checkpoint[self.KEY] = every_rank
-
-    def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
-        if (saved := checkpoint.get(self.KEY)) is None:
-            return log.warning("The checkpoint holds no random states (written without RNGStates): random flips "
-                               "and dropout after resuming will differ from an uninterrupted run.")
-        per_rank = [saved] if isinstance(saved, dict) else list(saved)  # a dict: written before per-rank states
-        rank, world = trainer.global_rank, trainer.world_size
-        if len(per_rank) != world and rank == 0:
-            log.warning("The checkpoint holds the random states of %d rank(s), this run has %d: rank r restores "
-                        "those of rank r %% %d; random flips differ from an uninterrupted run.", len(per_rank), world,
-                        len(per_rank))
-        set_rng_states(per_rank[rank % len(per_rank)])
 
 
 # -- the "last" checkpoint and stop signals ----------------------------------------------------

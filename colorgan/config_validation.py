@@ -1,7 +1,7 @@
 """Refuse a bad config before any work starts: in a second, before data is loaded or a model built.
 
 Every problem is listed at once, each with the key, the value and what is valid, so one fix-and-rerun
-cycle is enough. Valid names come from the registries that define them (colorgan.layers, the colour
+cycle is enough. Valid names come from the registries that define them (colorgan.nets.layers, the colour
 spaces, the models' loss tables) and rules from the constructors' own checks (U-Net depth, the global
 discriminator's size, D steps per G step), so this never falls out of date with the code. The model
 type is the class `model._target_` names.
@@ -21,14 +21,15 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from colorgan.checkpoint_io import CheckpointError, check_fits, load_generator_weights, read_training_checkpoint
 from colorgan.color_space import COLOR_SPACES
 from colorgan.data import cifar10
-from colorgan.discriminators import DISCRIMINATORS, GlobalDiscriminator
+from colorgan.data.errors import DatasetError, folder_exists
 from colorgan.errors import UserError
-from colorgan.gan_losses import GAN_LOSSES
-from colorgan.layers import ACTIVATIONS, INITS, NORMS
 from colorgan.models.gan_colorizer import GANColorizer, check_d_steps
 from colorgan.models.unet_colorizer import LOSSES, UNetColorizer
+from colorgan.nets.discriminators import DISCRIMINATORS, GlobalDiscriminator
+from colorgan.nets.gan_losses import GAN_LOSSES
+from colorgan.nets.layers import ACTIVATIONS, INITS, NORMS
+from colorgan.nets.unet import OUTPUT_LAYERS, check_channels, depth_mismatch, max_depth
 from colorgan.resume import LAST, ResumeError, checkpoint_to_resume, checkpoints_in
-from colorgan.unet import OUTPUT_LAYERS, check_channels, depth_mismatch, max_depth
 
 CIFAR10_SIZE = 32
 WANDB_MODES = (None, "online", "offline", "disabled", "dryrun")
@@ -140,7 +141,7 @@ def _check_model(c: _Checker) -> None:
 
 
 def _check_sizes(c: _Checker, is_gan: bool) -> None:
-    """The networks' own size rules (colorgan.unet, colorgan.discriminators) on the configured image size."""
+    """The networks' own size rules (colorgan.nets.unet, colorgan.nets.discriminators) on the configured image size."""
     size = _image_size(c.cfg)
     channels = c.get("model.generator.channels")
     if channels is not None and not isinstance(channels, str):  # "auto" fits itself to the image size
@@ -176,12 +177,12 @@ def _check_data_present(c: _Checker) -> None:
     try:
         if "data_dir" in data and not data.get("download"):
             folder = Path(str(data.data_dir)) / cifar10.FOLDER
-            if not cifar10.folder_exists(folder):
+            if not folder_exists(folder):
                 c.fail("paths.data_dir", str(data.data_dir),
                        f"CIFAR-10 folder not found: {folder}. " + cifar10.HOW_TO_GET.format(folder=cifar10.FOLDER))
-        elif "root" in data and not OmegaConf.is_missing(data, "root") and not cifar10.folder_exists(Path(str(data.root))):
+        elif "root" in data and not OmegaConf.is_missing(data, "root") and not folder_exists(Path(str(data.root))):
             c.fail("data.root", str(data.root), "no such folder; point data.root at a folder of photos")
-    except cifar10.DatasetError as err:  # permission denied
+    except DatasetError as err:  # permission denied
         c.problems.append(str(err))
 
 

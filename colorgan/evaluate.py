@@ -25,20 +25,15 @@ from torchmetrics import Metric
 from colorgan.checkpoint_io import load_generator
 from colorgan.color_space import ColorSpace
 from colorgan.data.batches import IndexBatches
-from colorgan.data.folder import (
-    FolderImages,
-    describe_skipped,
-    filter_images,
-    scan_images,
-    warn_unreadable,
-)
+from colorgan.data.folder import FolderImages
+from colorgan.data.images import describe_skipped, filter_images, scan_images, warn_unreadable
 from colorgan.errors import EXIT_USER_ERROR, UserError
 from colorgan.image_io import find_images
 from colorgan.inference import best_device
 from colorgan.metrics import colorization_metrics
+from colorgan.nets.unet import UNetGenerator
 from colorgan.quiet import silence_library_noise
 from colorgan.tables import print_comparison
-from colorgan.unet import UNetGenerator
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from torch import nn
 from colorgan.checkpoint_io import load_generator
 from colorgan.color_space import ColorSpace
 from colorgan.image_io import photo_from_pil, read_photo, to_pil
-from colorgan.unet import UNetGenerator
+from colorgan.nets.unet import UNetGenerator
 
 LAB = ColorSpace("lab")
 GAMUT_TOL = 1e-3  # an unclipped merge this far outside [0, 1] (a quarter of an 8-bit level) still fits

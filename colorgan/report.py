@@ -20,7 +20,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from colorgan.data.cifar10 import DatasetError
+from colorgan.data.errors import DatasetError
 from colorgan.errors import EXIT_USER_ERROR
 from colorgan.figures import comparison_image, learning_curves
 from colorgan.run_dir import Run, RunFileError, find_runs

@@ -16,16 +16,10 @@ import pytest
 import torch
 from conftest import REPO
 
+from colorgan.atomic_checkpoints import AtomicCheckpointIO, CheckpointSaveError, describe_save_error, partial_path
 from colorgan.checkpoint_io import CheckpointError
-from colorgan.checkpointing import (
-    AtomicCheckpointIO,
-    CheckpointSaveError,
-    describe_save_error,
-    partial_path,
-    rng_states,
-    set_rng_states,
-)
 from colorgan.data.batches import IndexBatches, ResumableDataLoader, TensorImages
+from colorgan.rng_states import rng_states, set_rng_states
 
 
 def checkpoint(step: int, size: int = 1000) -> dict:
@@ -38,7 +32,7 @@ def test_save_killed_between_write_and_rename_leaves_the_previous_checkpoint(tmp
     script = textwrap.dedent(f"""
         import os, signal
         import torch
-        from colorgan.checkpointing import AtomicCheckpointIO
+        from colorgan.atomic_checkpoints import AtomicCheckpointIO
         io = AtomicCheckpointIO()
         io.save_checkpoint({{"global_step": 1, "weights": torch.ones(1000)}}, {str(last)!r})
         os.replace = lambda *args: os.kill(os.getpid(), signal.SIGKILL)  # die just before the rename
@@ -202,7 +196,7 @@ def test_each_rank_restores_its_own_random_states_and_another_world_size_is_said
     """Checkpoints hold one entry per rank; old ones one dict for all; a different rank count is logged."""
     from types import SimpleNamespace
 
-    from colorgan.checkpointing import RNGStates
+    from colorgan.rng_states import RNGStates
 
     per_rank = []
     for seed in (10, 11):

@@ -12,8 +12,8 @@ from conftest import REPO, TINY, compose_train
 from hydra.errors import MissingConfigException
 
 from colorgan.config_validation import ConfigError, validate_config
-from colorgan.discriminators import GlobalDiscriminator
 from colorgan.models.gan_colorizer import GANColorizer, check_d_steps
+from colorgan.nets.discriminators import GlobalDiscriminator
 from colorgan.train import train
 
 # (override, what the message must say), for both models.

@@ -15,8 +15,9 @@ import torch
 from conftest import REAL_CIFAR, synthetic_images, write_cifar
 
 from colorgan.data import cifar10
+from colorgan.data import errors as data_errors
 from colorgan.data.batches import ColorBatch, IndexBatches
-from colorgan.data.datamodule import CIFAR10DataModule
+from colorgan.data.cifar10 import CIFAR10DataModule
 
 
 def test_reads_the_python_version_layout(tiny_cifar):
@@ -199,10 +200,10 @@ def test_unreadable_data_says_permission_denied_not_corrupt(tmp_path, monkeypatc
             raise PermissionError(13, "Permission denied", str(path))
         return real_listdir(path)
 
-    monkeypatch.setattr(cifar10.os, "listdir", listdir)
+    monkeypatch.setattr(data_errors.os, "listdir", listdir)
     with pytest.raises(cifar10.DatasetError, match=rf"Permission denied: this user cannot read {folder}\. Make it readable"):
         cifar10.load_split(root, train=True)
-    monkeypatch.setattr(cifar10.os, "listdir", real_listdir)
+    monkeypatch.setattr(data_errors.os, "listdir", real_listdir)
 
     def denied(path, *args, **kwargs):
         if Path(path).name == "test_batch":

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from colorgan.discriminators import GlobalDiscriminator, PatchDiscriminator, build_discriminator
-from colorgan.gan_losses import GANLoss
+from colorgan.nets.discriminators import GlobalDiscriminator, PatchDiscriminator, build_discriminator
+from colorgan.nets.gan_losses import GANLoss
 
 
 def log_sigmoid(x: float) -> float:

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from colorgan.color_space import ColorSpace
-from colorgan.layers import ACTIVATIONS, NORMS, get_act_layer, get_norm_layer
-from colorgan.unet import UNetGenerator
+from colorgan.nets.layers import ACTIVATIONS, NORMS, get_act_layer, get_norm_layer
+from colorgan.nets.unet import UNetGenerator
 
 
 @pytest.mark.parametrize("space", ["lab", "rgb"])
@@ -56,7 +56,7 @@ def test_the_seed_output_layer_is_one_transposed_convolution_and_lighter():
 
 
 def test_normal_init_is_pix2pix_s():
-    from colorgan.layers import init_weights
+    from colorgan.nets.layers import init_weights
 
     net = UNetGenerator(channels=(64, 128, 128), output_layer="upconv")
     init_weights(net, "normal")

@@ -8,7 +8,7 @@ from conftest import CONF_DIR, compose_train
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from colorgan.unet import UNetGenerator, depth_mismatch, max_depth, unet_channels
+from colorgan.nets.unet import UNetGenerator, depth_mismatch, max_depth, unet_channels
 
 
 @pytest.mark.parametrize("size, depth", [(32, 5), (64, 6), (128, 7), (256, 8)])

@@ -7,7 +7,6 @@ each batch a pickled dict with b"data" (N, 3072) uint8 (1024 R, 1024 G, 1024 B, 
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 import shutil
 import tarfile
@@ -18,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from colorgan.errors import UserError
+from colorgan.data.datamodule import ColorizationDataModule
+from colorgan.data.errors import DatasetError, folder_exists, permission_denied
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"  # of the archive, not of the extracted files
@@ -30,10 +30,6 @@ HOW_TO_GET = (
     "Point COLORGAN_DATA (or `paths.data_dir=...`) at the folder that contains {folder}/, "
     "or let colorgan fetch the official archive with `data.download=true`."
 )
-
-
-class DatasetError(UserError, RuntimeError):
-    """A dataset is missing or unreadable; the message says which file and what to do."""
 
 
 # The only globals a CIFAR-10 batch needs: numpy arrays (how numpy 1 and 2 pickle them, and
@@ -59,24 +55,6 @@ class _BatchUnpickler(pickle.Unpickler):
             raise _RefusedGlobal(f"it asks for {module}.{name}, where a CIFAR-10 batch holds only numpy arrays, "
                                  "lists, numbers and strings")
         return super().find_class(module, name)
-
-
-def permission_denied(path: Path) -> DatasetError:
-    return DatasetError(
-        f"Permission denied: this user cannot read {path}. Make it readable (e.g. `chmod -R u+rX {path}`), "
-        "or point the data setting at a copy you can read. The data itself is not at fault."
-    )
-
-
-def folder_exists(folder: Path) -> bool:
-    """Path.is_dir(), except that a folder this user may not list is a DatasetError saying so."""
-    try:
-        if not folder.is_dir():
-            return False
-        os.listdir(folder)
-    except PermissionError:
-        raise permission_denied(folder) from None
-    return True
 
 
 class UnsafeBatchError(DatasetError):
@@ -169,3 +147,46 @@ def write_batch(path: Path, images: np.ndarray, labels: list[int] | None = None)
     }
     with open(path, "wb") as f:
         pickle.dump(entry, f)
+
+
+# -- the DataModule ------------------------------------------------------------------------------
+class CIFAR10DataModule(ColorizationDataModule):
+    """CIFAR-10 from its python-version files: the 10,000 test images are the test set, a fixed
+    seeded slice of `val_size` training images the validation set, the rest the training set.
+
+    `on_device`: keep every image (uint8, 180 MB) on the training device and gather batches
+    there, for GPUs; on a CPU it changes nothing. The other arguments are the base class's.
+    """
+
+    def __init__(
+        self,
+        data_dir: str = "data",
+        download: bool = False,
+        val_size: int = 5000,
+        split_seed: int = 0,
+        url: str = CIFAR10_URL,
+        md5: str = CIFAR10_MD5,
+        on_device: bool = False,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.on_device = on_device
+        self.data_dir = data_dir
+        self.download, self.url, self.md5 = download, url, md5
+        self.val_size = val_size
+        self.split_seed = split_seed
+
+    def prepare_data(self) -> None:
+        if self.download:
+            download(self.data_dir, url=self.url, md5=self.md5)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_images is not None:
+            return
+        train = load_split(self.data_dir, train=True)
+        if not 0 < self.val_size < len(train):
+            raise ValueError(f"data.val_size must be between 1 and {len(train) - 1}, got {self.val_size}.")
+        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(self.split_seed))
+        self.val_images = train[order[: self.val_size]].contiguous()
+        self.train_images = train[order[self.val_size :]].contiguous()
+        self.test_images = load_split(self.data_dir, train=False)

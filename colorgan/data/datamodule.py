@@ -11,7 +11,6 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from colorgan.color_space import ColorSpace
-from colorgan.data import cifar10
 from colorgan.data.batches import ColorBatch, IndexBatches, ResumableDataLoader, TensorImages
 
 
@@ -104,45 +103,3 @@ class ColorizationDataModule(L.LightningDataModule):
         if self.test_images is None:
             self.setup("test")
         return self.test_images[:count]
-
-
-class CIFAR10DataModule(ColorizationDataModule):
-    """CIFAR-10 from its python-version files: the 10,000 test images are the test set, a fixed
-    seeded slice of `val_size` training images the validation set, the rest the training set.
-
-    `on_device`: keep every image (uint8, 180 MB) on the training device and gather batches
-    there, for GPUs; on a CPU it changes nothing. The other arguments are the base class's.
-    """
-
-    def __init__(
-        self,
-        data_dir: str = "data",
-        download: bool = False,
-        val_size: int = 5000,
-        split_seed: int = 0,
-        url: str = cifar10.CIFAR10_URL,
-        md5: str = cifar10.CIFAR10_MD5,
-        on_device: bool = False,
-        **kwargs,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.on_device = on_device
-        self.data_dir = data_dir
-        self.download, self.url, self.md5 = download, url, md5
-        self.val_size = val_size
-        self.split_seed = split_seed
-
-    def prepare_data(self) -> None:
-        if self.download:
-            cifar10.download(self.data_dir, url=self.url, md5=self.md5)
-
-    def setup(self, stage: str | None = None) -> None:
-        if self.train_images is not None:
-            return
-        train = cifar10.load_split(self.data_dir, train=True)
-        if not 0 < self.val_size < len(train):
-            raise ValueError(f"data.val_size must be between 1 and {len(train) - 1}, got {self.val_size}.")
-        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(self.split_seed))
-        self.val_images = train[order[: self.val_size]].contiguous()
-        self.train_images = train[order[self.val_size :]].contiguous()
-        self.test_images = cifar10.load_split(self.data_dir, train=False)

@@ -13,9 +13,9 @@ import torch
 from colorgan.color_space import ColorSpace
 from colorgan.data.batches import ColorBatch
 from colorgan.framework_internals import reset_step_results, should_update_logs
-from colorgan.layers import init_weights
 from colorgan.metrics import colorization_metrics, per_image_metrics
-from colorgan.unet import UNetGenerator
+from colorgan.nets.layers import init_weights
+from colorgan.nets.unet import UNetGenerator
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
@@ -32,7 +32,7 @@ class ColorizerModule(L.LightningModule):
             in place (`nn.Module.compile`, so checkpoint keys do not change) when a Trainer stage
             starts. The first steps then take longer while it compiles.
         init: weight initialisation of every network, "default" (PyTorch's) or "normal"
-            (N(0, 0.02), as pix2pix and the seed's paper); see colorgan.layers.init_weights.
+            (N(0, 0.02), as pix2pix and the seed's paper); see colorgan.nets.layers.init_weights.
     """
 
     def __init__(

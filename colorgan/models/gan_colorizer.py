@@ -23,12 +23,12 @@ from lightning.pytorch.core.optimizer import LightningOptimizer, do_nothing_clos
 
 from colorgan.checkpoint_io import load_generator_weights
 from colorgan.data.batches import ColorBatch
-from colorgan.discriminators import build_discriminator
 from colorgan.framework_internals import flatten_dense_tensors, unflatten_dense_tensors
-from colorgan.gan_losses import GANLoss
 from colorgan.host_reads import is_logging_step
-from colorgan.layers import init_weights
 from colorgan.models.base import ColorizerModule
+from colorgan.nets.discriminators import build_discriminator
+from colorgan.nets.gan_losses import GANLoss
+from colorgan.nets.layers import init_weights
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class GANColorizer(ColorizerModule):
         color_space: "lab" or "rgb".
         generator: UNetGenerator keyword arguments (the same U-Net as UNetColorizer).
         discriminator: `name` ("patch" or "global") and that discriminator's keyword arguments
-            (channels, n_layers, norm, activation); see colorgan.discriminators. `channels` None
+            (channels, n_layers, norm, activation); see colorgan.nets.discriminators. `channels` None
             (the config's default): the generator's first width, so narrowing G narrows D.
         gan_loss: "vanilla" (the paper's log loss, non-saturating for G), "lsgan" or "hinge".
         lambda_l1: weight of the L1 term in G's loss (100 in the paper and pix2pix).

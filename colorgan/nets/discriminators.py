@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from colorgan.layers import check_layer_names, get_act_layer, get_norm_layer
+from colorgan.nets.layers import check_layer_names, get_act_layer, get_norm_layer
 
 
 def _conv_block(c_in: int, c_out: int, stride: int, norm: str, activation: str) -> list[nn.Module]:
@@ -42,8 +42,8 @@ class PatchDiscriminator(nn.Module):
         in_channels: 1 (gray) + colour channels (2 for Lab's ab, 3 for RGB).
         channels: width of the first layer; later layers double it, up to 8x.
         n_layers: number of stride-2 layers.
-        norm: normalization name (colorgan.layers.NORMS); never on the first layer.
-        activation: activation name (colorgan.layers.ACTIVATIONS); LeakyReLU(0.2) in pix2pix.
+        norm: normalization name (colorgan.nets.layers.NORMS); never on the first layer.
+        activation: activation name (colorgan.nets.layers.ACTIVATIONS); LeakyReLU(0.2) in pix2pix.
     """
 
     def __init__(

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from colorgan.layers import check_layer_names, get_act_layer, get_norm_layer
+from colorgan.nets.layers import check_layer_names, get_act_layer, get_norm_layer
 
 
 def _down(c_in: int, c_out: int, norm: str, activation: str) -> nn.Sequential:
@@ -83,9 +83,9 @@ class UNetGenerator(nn.Module):
         channels: width of each encoder level; its length is the depth, and H, W must be
             multiples of 2**depth. The seed's CIFAR-10 U-Net is (64, 128, 256, 512, 512).
             "auto": `unet_channels(image_size)`, as deep as `image_size` allows.
-        activation: encoder activation name (see colorgan.layers.ACTIVATIONS).
+        activation: encoder activation name (see colorgan.nets.layers.ACTIVATIONS).
         decoder_activation: decoder activation name (ReLU in the seed and in pix2pix).
-        norm: normalization name (see colorgan.layers.NORMS); not on the first and last encoder layers.
+        norm: normalization name (see colorgan.nets.layers.NORMS); not on the first and last encoder layers.
         dropout: dropout in the innermost decoder layers (pix2pix uses 0.5 as its noise).
         image_size: side of the training images, if known: required by "auto", and checked
             against explicit `channels` here, so a wrong pair fails before any data is read.
