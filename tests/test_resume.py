@@ -15,7 +15,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
-from conftest import CONF_DIR, REPO, TINY, compose_train
+from conftest import REPO, TINY, compose_train
 
 from colorgan.checkpointing import TrainingInterrupted
 from colorgan.resume import ResumeError, resolve_checkpoint, resume_command_line
@@ -34,12 +34,6 @@ RESUMABLE = [
     "model.generator.dropout=0.5",
 ]
 EXPERIMENTS = ["unet_lrelu", "gan"]
-
-
-def needs(experiment: str):
-    return pytest.mark.skipif(
-        not (CONF_DIR / "experiment" / f"{experiment}.yaml").is_file(), reason=f"conf/experiment/{experiment}.yaml absent"
-    )
 
 
 class SignalAt(L.Callback):
@@ -108,7 +102,7 @@ def test_two_runs_with_one_seed_give_identical_metrics(reference, tiny_cifar, tm
     assert csv_rows(tmp_path / "run") == csv_rows(reference_run)
 
 
-@pytest.mark.parametrize("experiment", [pytest.param(e, marks=needs(e)) for e in EXPERIMENTS])
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_sigint_finishes_the_step_saves_and_the_resumed_run_matches(experiment, reference, tiny_cifar, tmp_path, caplog):
     expected, reference_run = reference(experiment)
     run = tmp_path / "run"
