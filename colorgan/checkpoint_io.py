@@ -125,28 +125,33 @@ def _starts_like_pickle(path: Path) -> bool:
         return f.read(1) == b"\x80"
 
 
+def _not_colorizer(path: str | Path, why: str) -> CheckpointError:
+    return CheckpointError(f"{path} is not a colorgan colorizer checkpoint: {why}. {WRITTEN_BY} (U-Net or GAN).")
+
+
+def _generator_weights(checkpoint: dict[str, Any], path: str | Path) -> dict[str, torch.Tensor]:
+    """The `generator.*` weights of a U-Net or GAN colorizer checkpoint, without the prefix."""
+    state = checkpoint.get("state_dict")
+    if not isinstance(state, dict):
+        raise _not_colorizer(path, f"it has no state_dict (top-level keys: {sorted(checkpoint)[:8]})")
+    weights = {k.removeprefix(GENERATOR_PREFIX): v for k, v in state.items() if k.startswith(GENERATOR_PREFIX)}
+    if not weights:
+        raise _not_colorizer(path, f"no '{GENERATOR_PREFIX}*' weights among {len(state)} tensors")
+    return weights
+
+
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> GeneratorCheckpoint:
     """Rebuild the generator of a U-Net or GAN colorizer checkpoint, in eval mode on `device`."""
     path = Path(path)
     checkpoint = read_checkpoint(path)
     hparams = checkpoint.get("hyper_parameters")
-    state = checkpoint.get("state_dict")
-    not_colorizer = (
-        f"{path} is not a colorgan colorizer checkpoint: {{}}. {WRITTEN_BY} (U-Net or GAN)."
-    )
-    if not isinstance(state, dict):
-        raise CheckpointError(not_colorizer.format(f"it has no state_dict (top-level keys: {sorted(checkpoint)[:8]})"))
-    weights = {k.removeprefix(GENERATOR_PREFIX): v for k, v in state.items() if k.startswith(GENERATOR_PREFIX)}
-    if not weights:
-        raise CheckpointError(not_colorizer.format(f"no '{GENERATOR_PREFIX}*' weights among {len(state)} tensors"))
+    weights = _generator_weights(checkpoint, path)
     if not isinstance(hparams, dict) or hparams.get("color_space") not in COLOR_SPACES:
-        raise CheckpointError(
-            not_colorizer.format(f"hyper_parameters lack a color_space ({' or '.join(COLOR_SPACES)})")
-        )
+        raise _not_colorizer(path, f"hyper_parameters lack a color_space ({' or '.join(COLOR_SPACES)})")
     color_space = ColorSpace(hparams["color_space"])
     settings = hparams.get("generator") or {}
     if not isinstance(settings, dict):
-        raise CheckpointError(not_colorizer.format(f"hyper_parameters.generator is a {type(settings).__name__}"))
+        raise _not_colorizer(path, f"hyper_parameters.generator is a {type(settings).__name__}")
     try:
         generator = UNetGenerator(color_space.in_channels, color_space.out_channels, **settings)
     except (TypeError, ValueError) as err:
@@ -174,11 +179,7 @@ def load_generator_weights(
     """Copy a colorizer checkpoint's (U-Net or GAN) `generator.*` weights into `generator`, e.g. to
     warm-start a GAN (`model.generator_init`); a mismatch names both configurations."""
     checkpoint = read_checkpoint(path)
-    state = checkpoint.get("state_dict")
-    weights = {k.removeprefix(GENERATOR_PREFIX): v for k, v in (state or {}).items() if k.startswith(GENERATOR_PREFIX)}
-    if not isinstance(state, dict) or not weights:
-        raise CheckpointError(f"{path} has no '{GENERATOR_PREFIX}*' weights: it is not a colorgan colorizer checkpoint. "
-                              f"{WRITTEN_BY} (U-Net or GAN).")
+    weights = _generator_weights(checkpoint, path)
     hparams = checkpoint.get("hyper_parameters") or {}
     trained = hparams.get("color_space")
     fits = trained in (None, color_space.name)

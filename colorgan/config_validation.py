@@ -20,8 +20,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from colorgan.checkpoint_io import CheckpointError, check_fits, load_generator_weights, read_training_checkpoint
 from colorgan.color_space import COLOR_SPACES
-from colorgan.data import cifar10
-from colorgan.data.errors import DatasetError, folder_exists
+from colorgan.data import cifar10, folder
+from colorgan.data.errors import DatasetError
 from colorgan.errors import UserError
 from colorgan.models.gan_colorizer import GANColorizer, check_d_steps
 from colorgan.models.unet_colorizer import LOSSES, UNetColorizer
@@ -174,16 +174,16 @@ def _check_data_and_trainer(c: _Checker) -> None:
 def _check_data_present(c: _Checker) -> None:
     """The data is where the config says (a missing folder fails now, not after the run started)."""
     data = c.cfg.get("data") or {}
-    try:
-        if "data_dir" in data and not data.get("download"):
-            folder = Path(str(data.data_dir)) / cifar10.FOLDER
-            if not folder_exists(folder):
-                c.fail("paths.data_dir", str(data.data_dir),
-                       f"CIFAR-10 folder not found: {folder}. " + cifar10.HOW_TO_GET.format(folder=cifar10.FOLDER))
-        elif "root" in data and not OmegaConf.is_missing(data, "root") and not folder_exists(Path(str(data.root))):
-            c.fail("data.root", str(data.root), "no such folder; point data.root at a folder of photos")
-    except DatasetError as err:  # permission denied
-        c.problems.append(str(err))
+    if "data_dir" in data and not data.get("download"):
+        key, value, check = "paths.data_dir", str(data.data_dir), cifar10.batch_folder
+    elif "root" in data and not OmegaConf.is_missing(data, "root"):
+        key, value, check = "data.root", str(data.root), folder.check_root
+    else:
+        return
+    try:  # the data modules' own checks: missing, or not readable by this user
+        check(Path(value))
+    except DatasetError as err:
+        c.fail(key, value, str(err))
 
 
 def _check_targets(c: _Checker) -> None:

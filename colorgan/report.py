@@ -102,10 +102,9 @@ def _common_overrides(runs: Sequence[Run]) -> list[str]:
     """Command-line overrides every run shares (the sweep's settings), from .hydra/overrides.yaml."""
     sets = []
     for run in runs:
-        path = run.path / ".hydra" / "overrides.yaml"
-        if not path.is_file():
+        if run.overrides is None:
             return []
-        sets.append(list(OmegaConf.load(path)))
+        sets.append(run.overrides)
     common = set(sets[0]).intersection(*sets[1:]) if sets else set()
     return [o for o in sets[0] if o in common] if sets else []
 

@@ -13,10 +13,11 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-import yaml
 from lightning.fabric.plugins.environments import SLURMEnvironment
 
 from colorgan.errors import UserError
+from colorgan.run_dir import HYDRA_RECORD, RunFileError
+from colorgan.run_dir import read_overrides as run_dir_overrides
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def run_dir_of(target: str | Path) -> Path | None:
     if path.is_dir():
         return path
     for candidate in (path.parent.parent, path.parent):
-        if (candidate / ".hydra" / "overrides.yaml").is_file():
+        if (candidate / HYDRA_RECORD / "overrides.yaml").is_file():
             return candidate
     return None
 
@@ -68,18 +69,11 @@ def resolve_checkpoint(target: str | Path) -> Path:
 
 
 def read_overrides(run_dir: Path) -> list[str]:
-    """The run's command-line overrides (.hydra/overrides.yaml), read safely: a list of strings or an error."""
-    path = run_dir / ".hydra" / "overrides.yaml"
-    if not path.is_file():
-        return []
+    """The run's command-line overrides (run_dir.read_overrides); [] when it has no record."""
     try:
-        overrides = yaml.safe_load(path.read_text()) or []
-    except yaml.YAMLError as err:
-        overrides = err
-    if not (isinstance(overrides, list) and all(isinstance(o, str) for o in overrides)):
-        raise ResumeError(f"{path} is not the list of overrides colorgan wrote, so the run's command line is unknown; "
-                          "it was not used. Start the run again with its original command instead of resume=.")
-    return overrides
+        return run_dir_overrides(run_dir) or []
+    except RunFileError as err:
+        raise ResumeError(f"{err} Start the run again with its original command instead of resume=.") from None
 
 
 def original_command(run_dir: Path) -> str:

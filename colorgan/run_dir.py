@@ -16,6 +16,7 @@ A run directory holds:
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import re
@@ -25,6 +26,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from colorgan.errors import UserError
@@ -43,11 +45,15 @@ class RunFileError(UserError, ValueError):
     """A file of a run directory is not what colorgan wrote there (edited, truncated, planted)."""
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
+def write_text(path: Path, text: str) -> None:
     """Write atomically, so a reader (or a second rank) never sees half a file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    write_text(path, json.dumps(data, indent=2, sort_keys=True))
 
 
 def write_hydra_record(run_dir: Path, task_cfg: DictConfig) -> None:
@@ -64,21 +70,18 @@ def write_hydra_record(run_dir: Path, task_cfg: DictConfig) -> None:
         "overrides.yaml": hydra_cfg.overrides.task,
     }
     for name, node in record.items():
-        tmp = folder / f".{name}.{os.getpid()}.tmp"
-        tmp.write_text(OmegaConf.to_yaml(node))
-        os.replace(tmp, folder / name)
+        write_text(folder / name, OmegaConf.to_yaml(node))
 
 
 def write_per_image(path: Path, columns: dict[str, Any]) -> None:
     """One row per test image (`image`: its index in the test set), one column per metric."""
     names = list(columns)
     rows = zip(*(columns[n].tolist() for n in names), strict=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["image", *names])
-        writer.writerows([i, *(f"{v:.6g}" for v in row)] for i, row in enumerate(rows))
-    os.replace(tmp, path)
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(["image", *names])
+    writer.writerows([i, *(f"{v:.6g}" for v in row)] for i, row in enumerate(rows))
+    write_text(path, text.getvalue())
 
 
 def read_per_image(path: Path) -> dict[str, list[float]] | None:
@@ -119,6 +122,22 @@ def read_yaml(path: Path) -> Any:
                            "Restore it from the run's other records, or delete the run.") from None
 
 
+def read_overrides(run_dir: Path) -> list[str] | None:
+    """The run's command-line overrides (.hydra/overrides.yaml) as a list of strings, read safely;
+    None when the run has no record."""
+    path = run_dir / HYDRA_RECORD / "overrides.yaml"
+    if not path.is_file():
+        return None
+    try:
+        overrides = yaml.safe_load(path.read_text()) or []
+    except yaml.YAMLError:
+        overrides = None
+    if not (isinstance(overrides, list) and all(isinstance(o, str) for o in overrides)):
+        raise RunFileError(f"{path} is not the list of overrides colorgan wrote, so the run's command line is "
+                           "unknown; it was not used.")
+    return overrides
+
+
 @dataclass
 class Run:
     """One run directory, read lazily."""
@@ -128,6 +147,10 @@ class Run:
     @cached_property
     def config(self) -> DictConfig | None:
         return read_yaml(self.path / CONFIG)
+
+    @cached_property
+    def overrides(self) -> list[str] | None:
+        return read_overrides(self.path)
 
     @cached_property
     def test_metrics(self) -> dict[str, float] | None:

@@ -84,11 +84,17 @@ def read_batch(path: Path) -> np.ndarray:
         ) from err
 
 
-def load_split(root: str | Path, train: bool) -> torch.Tensor:
-    """All images of the train (50,000) or test (10,000) split as one (N, 3, 32, 32) uint8 tensor."""
+def batch_folder(root: str | Path) -> Path:
+    """`root`/cifar-10-batches-py, or a DatasetError saying it is missing (and how to get it) or unreadable."""
     folder = Path(root) / FOLDER
     if not folder_exists(folder):
         raise DatasetError(f"CIFAR-10 folder not found: {folder}. " + HOW_TO_GET.format(folder=FOLDER))
+    return folder
+
+
+def load_split(root: str | Path, train: bool) -> torch.Tensor:
+    """All images of the train (50,000) or test (10,000) split as one (N, 3, 32, 32) uint8 tensor."""
+    folder = batch_folder(root)
     files = TRAIN_FILES if train else TEST_FILES
     return torch.from_numpy(np.concatenate([read_batch(folder / name) for name in files]))
 

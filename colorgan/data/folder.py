@@ -142,6 +142,15 @@ def find_split_folders(root: Path) -> dict[str, Path]:
     return found
 
 
+def check_root(root: Path) -> None:
+    """Raise a DatasetError unless `root` is a folder this user can read."""
+    if not folder_exists(root):
+        raise DatasetError(
+            f"Image folder not found: {root}. Point data.root at a folder of photos "
+            "(any depth; train/ val/ test/ sub-folders are used as splits when present)."
+        )
+
+
 class FolderDataModule(ColorizationDataModule):
     """Photos from a folder tree, decoded in DataLoader workers.
 
@@ -236,11 +245,7 @@ class FolderDataModule(ColorizationDataModule):
 
     # -- Lightning hooks ---------------------------------------------------------------------------
     def _split_and_scan(self) -> tuple[dict[str, list[Path]], dict[Path, ImageInfo]]:
-        if not folder_exists(self.root):
-            raise DatasetError(
-                f"Image folder not found: {self.root}. Point data.root at a folder of photos "
-                "(any depth; train/ val/ test/ sub-folders are used as splits when present)."
-            )
+        check_root(self.root)
         split = self._split_files()
         paths = [p for split_paths in split.values() for p in split_paths]
         if not paths:
