@@ -4,8 +4,9 @@ truncated, not a checkpoint, carrying code, another model) is said the same way,
 
 `torch.load` with `weights_only=True` only rebuilds tensors and plain containers, so a crafted file
 cannot execute anything on load. For inference we keep what a U-Net or GAN colorizer needs: the
-colour space and UNetGenerator settings (`hyper_parameters`), the `generator.*` weights, and the
-training image size. A GAN's discriminator is ignored.
+colour space and UNetGenerator settings (`hyper_parameters`), the generator's weights, and the
+training image size: `generator_ema.*` where the GAN kept a moving average of them (`model.ema_decay`,
+the weights it was validated and tested with), else `generator.*`. A GAN's discriminator is ignored.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from colorgan.errors import UserError
 from colorgan.nets.unet import UNetGenerator
 
 GENERATOR_PREFIX = "generator."
+EMA_PREFIX = "generator_ema."  # the GAN's moving average of G (colorgan.nets.ema): preferred when present
 WRITTEN_BY = "Pass a .ckpt file written by `python -m colorgan.train`"
 LIGHTNING_KEYS = ("pytorch-lightning_version", "state_dict")
 # Checkpoints written before the training size was recorded were all CIFAR-10 (32x32) runs.
@@ -130,11 +132,13 @@ def _not_colorizer(path: str | Path, why: str) -> CheckpointError:
 
 
 def _generator_weights(checkpoint: dict[str, Any], path: str | Path) -> dict[str, torch.Tensor]:
-    """The `generator.*` weights of a U-Net or GAN colorizer checkpoint, without the prefix."""
+    """The generator's weights of a U-Net or GAN colorizer checkpoint, without the prefix: the
+    moving average (`generator_ema.*`) when the GAN kept one, else `generator.*`."""
     state = checkpoint.get("state_dict")
     if not isinstance(state, dict):
         raise _not_colorizer(path, f"it has no state_dict (top-level keys: {sorted(checkpoint)[:8]})")
-    weights = {k.removeprefix(GENERATOR_PREFIX): v for k, v in state.items() if k.startswith(GENERATOR_PREFIX)}
+    prefix = EMA_PREFIX if any(k.startswith(EMA_PREFIX) for k in state) else GENERATOR_PREFIX
+    weights = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
     if not weights:
         raise _not_colorizer(path, f"no '{GENERATOR_PREFIX}*' weights among {len(state)} tensors")
     return weights

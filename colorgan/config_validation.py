@@ -23,9 +23,10 @@ from colorgan.color_space import COLOR_SPACES
 from colorgan.data import cifar10, folder
 from colorgan.data.errors import DatasetError
 from colorgan.errors import UserError
-from colorgan.models.gan_colorizer import GANColorizer, check_d_steps
+from colorgan.models.gan_colorizer import GANColorizer, check_critic_steps, check_d_steps
 from colorgan.models.unet_colorizer import LOSSES, UNetColorizer
 from colorgan.nets.discriminators import DISCRIMINATORS, GlobalDiscriminator
+from colorgan.nets.ema import check_ema_decay
 from colorgan.nets.gan_losses import GAN_LOSSES
 from colorgan.nets.layers import ACTIVATIONS, INITS, NORMS
 from colorgan.nets.unet import OUTPUT_LAYERS, check_channels, depth_mismatch, max_depth
@@ -119,8 +120,11 @@ def _check_model(c: _Checker) -> None:
         c.choice("model.discriminator.name", DISCRIMINATORS)
         c.choice("model.discriminator.norm", NORMS)
         c.choice("model.discriminator.activation", ACTIVATIONS)
-        if c.has("model.d_steps_per_g_step"):
-            c.rule("model.d_steps_per_g_step", check_d_steps, c.get("model.d_steps_per_g_step"))
+        for key, check in (("d_steps_per_g_step", check_d_steps), ("critic_steps", check_critic_steps),
+                           ("ema_decay", check_ema_decay)):
+            if c.has(f"model.{key}"):
+                c.rule(f"model.{key}", check, c.get(f"model.{key}"))
+        c.choice("model.discriminator.spectral_norm", (False, True))
 
     model = cfg.get("model") or {}
     for key in model:

@@ -5,10 +5,16 @@ One training step takes one batch: `d_steps_per_g_step` discriminator updates on
 colour) against (gray, detached generated colour), then one generator update on
 adversarial + lambda_l1 * L1. Optimization is manual (two Adam optimizers).
 
+Recipe options (docs/gan.md, "Recipe options"), all off by default: a spectrally normalized D, a
+critic-only phase of `critic_steps` batches before the adversarial one (DeOldify's "NoGAN" with
+`generator_init`), and an exponential moving average of G's weights (`ema_decay`) that validation,
+test, colorize and export use.
+
 Step counting: Lightning adds every optimizer step to `global_step` (two per batch here). This
 module steps D through the strategy without that counter, so `global_step`, `trainer.max_steps`,
-`ModelCheckpoint(every_n_train_steps=...)` and `{step}` in checkpoint names all count generator
-updates, which is one per batch. Logging intervals (`log_every_n_steps`) count batches anyway.
+`ModelCheckpoint(every_n_train_steps=...)` and `{step}` in checkpoint names all count batches: the
+generator's update of each (in the critic phase, which has none, D's last update of the batch).
+Logging intervals (`log_every_n_steps`) count batches anyway.
 """
 
 from __future__ import annotations
@@ -27,8 +33,8 @@ from colorgan.framework_internals import flatten_dense_tensors, unflatten_dense_
 from colorgan.host_reads import is_logging_step
 from colorgan.models.base import ColorizerModule
 from colorgan.nets.discriminators import build_discriminator
+from colorgan.nets.ema import check_ema_decay, ema_copy, reset_ema, update_ema
 from colorgan.nets.gan_losses import GANLoss
-from colorgan.nets.layers import init_weights
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +48,20 @@ def check_d_steps(d_steps_per_g_step: int) -> None:
         raise ValueError(f"d_steps_per_g_step must be an integer >= 1, got {d_steps_per_g_step!r}.")
 
 
+def check_critic_steps(critic_steps: int) -> None:
+    """Raise ValueError unless it is a whole number of batches >= 0 (also run by colorgan.config_validation)."""
+    if isinstance(critic_steps, bool) or not isinstance(critic_steps, int) or critic_steps < 0:
+        raise ValueError(f"critic_steps must be an integer >= 0 (batches of D-only training), got {critic_steps!r}.")
+
+
 class GANColorizer(ColorizerModule):
     """U-Net generator trained against a conditional discriminator.
 
     Args:
         color_space: "lab" or "rgb".
         generator: UNetGenerator keyword arguments (the same U-Net as UNetColorizer).
-        discriminator: `name` ("patch" or "global") and that discriminator's keyword arguments
+        discriminator: `name` ("patch" or "global"), `spectral_norm` (spectrally normalized
+            convolutions, no normalization layers) and that discriminator's keyword arguments
             (channels, n_layers, norm, activation); see colorgan.nets.discriminators. `channels` None
             (the config's default): the generator's first width, so narrowing G narrows D.
         gan_loss: "vanilla" (the paper's log loss, non-saturating for G), "lsgan" or "hinge".
@@ -62,6 +75,11 @@ class GANColorizer(ColorizerModule):
             is correct under 16-mixed too. Trainer-level clipping is refused by Lightning here.
         generator_init: path to a U-Net (or GAN) colorizer checkpoint whose generator starts the
             adversarial training ("NoGAN" warm start). Loaded when fitting starts, not on resume.
+        critic_steps: the first this many batches (steps) train D alone on the frozen G's outputs
+            (G in eval mode, untouched), as DeOldify's critic pretraining; then both train.
+        ema_decay: None, or keep an exponential moving average of G's weights with this decay
+            (e.g. 0.999, about the last 1000 steps); evaluation (`forward` in eval mode) uses it,
+            and checkpoints hold it as `generator_ema.*`, which colorize and export load.
         channels_last, compile, init: for G and D, see ColorizerModule.
     """
 
@@ -79,6 +97,8 @@ class GANColorizer(ColorizerModule):
         d_steps_per_g_step: int = 1,
         grad_clip_norm: float | None = None,
         generator_init: str | None = None,
+        critic_steps: int = 0,
+        ema_decay: float | None = None,
         channels_last: bool = False,
         compile: bool | str = False,
         init: str = "default",
@@ -87,20 +107,36 @@ class GANColorizer(ColorizerModule):
         self.save_hyperparameters()
         self.automatic_optimization = False
         check_d_steps(d_steps_per_g_step)
+        check_critic_steps(critic_steps)
+        check_ema_decay(ema_decay)
         if grad_clip_norm is not None and grad_clip_norm <= 0:
             raise ValueError(f"grad_clip_norm must be positive or null (no clipping), got {grad_clip_norm}.")
         self.loss = GANLoss(gan_loss, real_label)
         d_kwargs = dict(discriminator or {})
         if d_kwargs.get("channels") is None:
             d_kwargs["channels"] = self.generator.encoder[0][0].out_channels
+        if d_kwargs.get("spectral_norm") and d_kwargs.get("norm", "batch") != "none":
+            log.info("Spectral norm in D: its %s normalization layers are left out", d_kwargs.get("norm", "batch"))
         space = self.color_space
-        self.discriminator = build_discriminator(space.in_channels + space.out_channels, **d_kwargs)
-        init_weights(self.discriminator, init)
+        self.discriminator = build_discriminator(space.in_channels + space.out_channels, init=init, **d_kwargs)
+        # A frozen copy; it starts again from G (warm-started or not) when fitting starts.
+        self.generator_ema = ema_copy(self.generator) if ema_decay is not None else None
         self.use_memory_format()
         self.watch = FiniteLossWatch()
 
     def networks(self) -> list[torch.nn.Module]:
-        return [self.generator, self.discriminator]
+        return [self.generator, self.discriminator, *([self.generator_ema] if self.generator_ema is not None else [])]
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """G's colour for the inputs; in eval mode (validation, test, predict, image grids) the
+        moving average of G's weights when `ema_decay` is set."""
+        if self.generator_ema is not None and not self.training:
+            return self.generator_ema(self.in_memory_format(inputs))
+        return super().forward(inputs)
+
+    def in_critic_phase(self) -> bool:
+        """Whether this step trains D alone (the first `critic_steps` batches)."""
+        return self.global_step < self.hparams.critic_steps
 
     def reduced_by_hand(self) -> dict[str, torch.nn.Module]:
         """Networks whose gradients this module averages across DDP ranks itself (colorgan.devices.fit_ddp_to)."""
@@ -126,15 +162,22 @@ class GANColorizer(ColorizerModule):
 
     def training_step(self, batch: ColorBatch, batch_idx: int) -> None:
         g_opt, d_opt = self.optimizers()
-        step = self.global_step  # generator updates so far (D's steps are not counted)
+        step = self.global_step  # batches so far (one counted update each; see the module's docstring)
         inputs, targets = batch.inputs, batch.targets
-        fake = self(inputs)  # (B, C, H, W), keeps its graph for G's step
+        critic_only = self.in_critic_phase()
+        if critic_only:  # G frozen: eval mode and no graph, so nothing of G changes (batch-norm statistics too)
+            self.generator.eval()
+            with torch.no_grad():
+                fake = self.generator(self.in_memory_format(inputs))
+            self.generator.train()
+        else:
+            fake = self(inputs)  # (B, C, H, W), keeps its graph for G's step
 
         # D: real vs the detached fake, so no gradient reaches G. Under DDP, D is not in the
         # reducer (fit_ddp_to): its backward runs with the reducer off, its gradients are averaged here.
         by_hand = self._ddp_active()
         with self.toggled_optimizer(d_opt):
-            for _ in range(self.hparams.d_steps_per_g_step):
+            for i in range(self.hparams.d_steps_per_g_step):
                 real_logits = self.discriminate(inputs, targets)
                 fake_logits = self.discriminate(inputs, fake.detach())
                 d_loss = self.loss.discriminator(real_logits, fake_logits)
@@ -145,16 +188,22 @@ class GANColorizer(ColorizerModule):
                     self._average_gradients(self.discriminator)
                 else:
                     self.manual_backward(d_loss)
-                self._step_uncounted(d_opt)
+                if critic_only and i == self.hparams.d_steps_per_g_step - 1:
+                    d_opt.step()  # no G update in this batch: D's last one is the step counted
+                else:
+                    self._step_uncounted(d_opt)
 
-        # G: fool the updated D and stay close to the truth.
-        with self.toggled_optimizer(g_opt):
+        # G: fool the updated D and stay close to the truth (in the critic phase only measured).
+        with self.toggled_optimizer(g_opt), torch.set_grad_enabled(not critic_only):
             g_adv = self.loss.generator(self.discriminate(inputs, fake))
             g_l1 = F.l1_loss(fake.float(), targets.float())
             g_loss = g_adv + self.hparams.lambda_l1 * g_l1
-            g_opt.zero_grad()
-            self.manual_backward(g_loss)
-            g_opt.step()
+            if not critic_only:
+                g_opt.zero_grad()
+                self.manual_backward(g_loss)
+                g_opt.step()
+                if self.generator_ema is not None:  # G is the same on every DDP rank, so is its average
+                    update_ema(self.generator_ema, self.generator, self.hparams.ema_decay)
 
         # Checked and logged on the device; read back only at logging steps (and by `check`).
         stacked = torch.stack([d_loss, g_adv, g_l1, g_loss, self.loss.score(real_logits), self.loss.score(fake_logits)])
@@ -199,6 +248,8 @@ class GANColorizer(ColorizerModule):
         if self.hparams.generator_init and not self.trainer.ckpt_path:
             load_generator_weights(self.generator, self.hparams.generator_init, self.color_space, self.hparams.generator)
             log.info("Generator initialised from %s", self.hparams.generator_init)
+        if self.generator_ema is not None and not self.trainer.ckpt_path:  # resumed: the checkpoint's average
+            reset_ema(self.generator_ema, self.generator)
         if self._ddp_active():  # DDP broadcasts only what its reducer holds; D starts as rank 0's too
             state = [t for t in (*self.discriminator.parameters(), *self.discriminator.buffers()) if t.is_floating_point()]
             flat = flatten_dense_tensors([t.detach() for t in state])

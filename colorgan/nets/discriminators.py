@@ -3,6 +3,12 @@
 
     patch   PatchGAN (pix2pix): one logit per overlapping patch, (B, 1, h, w).
     global  the seed's discriminator: the U-Net's encoding half down to 1x1, then one logit, (B, 1).
+
+Either can be spectrally normalized (Miyato et al. 2018, SNGAN): every convolution's weight is
+divided by an estimate of its largest singular value, so each layer is 1-Lipschitz and D cannot
+sharpen without bound. Its normalization layers are then dropped: batch norm divides by the batch's
+standard deviation, which can scale a layer up by any factor and so undoes the bound (SNGAN's D
+has none).
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from colorgan.nets.layers import check_layer_names, get_act_layer, get_norm_layer
+from colorgan.nets.layers import check_layer_names, get_act_layer, get_norm_layer, init_weights
 
 
 def _conv_block(c_in: int, c_out: int, stride: int, norm: str, activation: str) -> list[nn.Module]:
@@ -121,8 +127,25 @@ class GlobalDiscriminator(nn.Module):
 DISCRIMINATORS = {"patch": PatchDiscriminator, "global": GlobalDiscriminator}
 
 
-def build_discriminator(in_channels: int, name: str = "patch", **kwargs) -> nn.Module:
-    """A discriminator by name ("patch" or "global") with its keyword arguments."""
+def build_discriminator(in_channels: int, name: str = "patch", spectral_norm: bool = False, init: str = "default",
+                        **kwargs) -> nn.Module:
+    """A discriminator by name ("patch" or "global") with its keyword arguments, its weights
+    initialised by `init` (colorgan.nets.layers.init_weights). With `spectral_norm`, every
+    convolution is spectrally normalized and `norm` is ignored (no normalization layers; see above)."""
     if name not in DISCRIMINATORS:
         raise ValueError(f"Unknown discriminator {name!r}; valid names: {', '.join(DISCRIMINATORS)}.")
-    return DISCRIMINATORS[name](in_channels, **kwargs)
+    if spectral_norm:
+        kwargs["norm"] = "none"
+    discriminator = DISCRIMINATORS[name](in_channels, **kwargs)
+    init_weights(discriminator, init)  # before the parametrization: it initialises the raw weight
+    if spectral_norm:
+        add_spectral_norm(discriminator)
+    return discriminator
+
+
+def add_spectral_norm(module: nn.Module) -> None:
+    """Spectrally normalize every convolution of `module` in place (one power iteration per
+    training forward, torch.nn.utils.parametrizations.spectral_norm)."""
+    for layer in module.modules():
+        if isinstance(layer, nn.Conv2d):
+            nn.utils.parametrizations.spectral_norm(layer)
