@@ -27,6 +27,7 @@ from colorgan.config_validation import validate_config
 from colorgan.devices import check_ddp_launch, fit_ddp_to, job_device
 from colorgan.errors import UserExit, exit_on_user_error, user_error_in, wants_traceback
 from colorgan.loggers import build_loggers, finish_wandb, log_config
+from colorgan.objectives import objective
 from colorgan.quiet import silence_library_noise
 from colorgan.resume import checkpoint_to_resume, resume_command_line
 from colorgan.run_dir import (
@@ -114,7 +115,7 @@ def train(cfg: DictConfig, validated: bool = False) -> dict[str, Any]:
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
-def main(cfg: DictConfig) -> float | None:
+def main(cfg: DictConfig) -> float | list[float] | None:
     silence_library_noise()
     output_dir = Path(cfg.paths.output_dir)
 
@@ -137,8 +138,7 @@ def main(cfg: DictConfig) -> float | None:
         raise UserExit(user_error) from None  # said once, by exit_on_user_error
     finally:
         finish_wandb()
-    optimized = cfg.get("optimized_metric")
-    return metrics.get(optimized) if optimized else None
+    return objective(metrics, cfg.get("optimized_metric"))  # one name, or a list for a multi-objective search
 
 
 if __name__ == "__main__":

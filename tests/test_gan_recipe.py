@@ -204,7 +204,7 @@ def test_every_option_together_trains_and_tests_through_hydra(tiny_cfg):
 
 
 @pytest.mark.parametrize(("override", "message"), [
-    ("model.ema_decay=1.5", "model.ema_decay: ema_decay must be null (no average) or a number in (0, 1)"),
+    ("model.ema_decay=1.5", "model.ema_decay: ema_decay must be null or 0 (no average) or a number in (0, 1)"),
     ("model.critic_steps=-1", "model.critic_steps: critic_steps must be an integer >= 0"),
     ("model.discriminator.spectral_norm=maybe", "model.discriminator.spectral_norm='maybe': valid values are False, True"),
 ])

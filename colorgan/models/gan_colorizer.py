@@ -77,7 +77,7 @@ class GANColorizer(ColorizerModule):
             adversarial training ("NoGAN" warm start). Loaded when fitting starts, not on resume.
         critic_steps: the first this many batches (steps) train D alone on the frozen G's outputs
             (G in eval mode, untouched), as DeOldify's critic pretraining; then both train.
-        ema_decay: None, or keep an exponential moving average of G's weights with this decay
+        ema_decay: None (or 0), or keep an exponential moving average of G's weights with this decay
             (e.g. 0.999, about the last 1000 steps); evaluation (`forward` in eval mode) uses it,
             and checkpoints hold it as `generator_ema.*`, which colorize and export load.
         channels_last, compile, init: for G and D, see ColorizerModule.
@@ -120,7 +120,7 @@ class GANColorizer(ColorizerModule):
         space = self.color_space
         self.discriminator = build_discriminator(space.in_channels + space.out_channels, init=init, **d_kwargs)
         # A frozen copy; it starts again from G (warm-started or not) when fitting starts.
-        self.generator_ema = ema_copy(self.generator) if ema_decay is not None else None
+        self.generator_ema = ema_copy(self.generator) if ema_decay else None  # None or 0: no average
         self.use_memory_format()
         self.watch = FiniteLossWatch()
 

@@ -19,12 +19,13 @@ from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 
 def check_ema_decay(decay: float | None) -> None:
-    """Raise ValueError unless decay is None (no average) or a number in (0, 1) (also run by
+    """Raise ValueError unless decay is None or 0 (no average: an average with decay 0 is the
+    network itself, so a search can say "off" with a number) or a number in (0, 1) (also run by
     colorgan.config_validation)."""
     if decay is None:
         return
-    if isinstance(decay, bool) or not isinstance(decay, int | float) or not 0 < decay < 1:
-        raise ValueError(f"ema_decay must be null (no average) or a number in (0, 1), e.g. 0.999; got {decay!r}.")
+    if isinstance(decay, bool) or not isinstance(decay, int | float) or not 0 <= decay < 1:
+        raise ValueError(f"ema_decay must be null or 0 (no average) or a number in (0, 1), e.g. 0.999; got {decay!r}.")
 
 
 def ema_copy(network: nn.Module) -> nn.Module:
