@@ -64,10 +64,11 @@ def cpu_seconds_between(marks: list[tuple[float, float]]) -> list[float]:
 def bare_step(model: ColorizerModule, optimizers: list, inputs: torch.Tensor, targets: torch.Tensor,
               autocast: AbstractContextManager) -> None:
     """One training step as a plain PyTorch loop writes it, with the model's own networks, losses
-    and optimizers: the L1 regression of UNetColorizer, or GANColorizer's D then G updates."""
+    and optimizers: the single loss of UNetColorizer or ClassifyColorizer (`training_loss`), or
+    GANColorizer's D then G updates."""
     if not isinstance(model, GANColorizer):
         with autocast:
-            loss = model.loss_fn(model(inputs), targets)
+            loss = model.training_loss(inputs, targets)
         optimizers[0].zero_grad()
         loss.backward()
         optimizers[0].step()

@@ -20,6 +20,8 @@ import torch
 
 from colorgan.color_space import COLOR_SPACES, ColorSpace
 from colorgan.errors import UserError
+from colorgan.nets.ab_bins import GRID
+from colorgan.nets.color_classifier import ColorClassifierUNet
 from colorgan.nets.unet import UNetGenerator
 
 GENERATOR_PREFIX = "generator."
@@ -157,7 +159,11 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Gene
     if not isinstance(settings, dict):
         raise _not_colorizer(path, f"hyper_parameters.generator is a {type(settings).__name__}")
     try:
-        generator = UNetGenerator(color_space.in_channels, color_space.out_channels, **settings)
+        if "temperature" in hparams:  # a ClassifyColorizer: logits over ab bins, decoded to ab
+            generator = ColorClassifierUNet(color_space.in_channels, hparams["temperature"],
+                                            hparams.get("grid", GRID), **settings)
+        else:
+            generator = UNetGenerator(color_space.in_channels, color_space.out_channels, **settings)
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"{path}: its generator settings {settings} are not understood here ({err}).") from None
     try:

@@ -23,6 +23,7 @@ from colorgan.color_space import COLOR_SPACES
 from colorgan.data import cifar10, folder
 from colorgan.data.errors import DatasetError
 from colorgan.errors import UserError
+from colorgan.models.classify_colorizer import ClassifyColorizer
 from colorgan.models.gan_colorizer import GANColorizer, check_critic_steps, check_d_steps
 from colorgan.models.unet_colorizer import LOSSES, UNetColorizer
 from colorgan.nets.discriminators import DISCRIMINATORS, GlobalDiscriminator
@@ -111,8 +112,19 @@ def _check_model(c: _Checker) -> None:
     for key in ("activation", "decoder_activation"):
         c.choice(f"model.generator.{key}", ACTIVATIONS)
     c.choice("model.generator.norm", NORMS)
-    c.choice("model.generator.output_layer", OUTPUT_LAYERS)
+    c.choice("model.generator.output_layer", [name for name in OUTPUT_LAYERS if name != "none"])
     c.choice("model.init", INITS)
+    if _model_is(cfg, ClassifyColorizer):
+        if c.get("model.color_space") != "lab":
+            c.fail("model.color_space", c.get("model.color_space"),
+                   "the classification colorizer predicts Lab ab bins: use data.color_space=lab")
+        c.number("model.temperature", lambda v: v >= 0, "must be a number >= 0 (1: the mean, 0: the mode)")
+        c.number("model.rebalance", lambda v: 0 <= v <= 1, "must be in [0, 1]")
+        c.number("model.prior_images", lambda v: v >= 1, "must be an integer >= 1", integer=True)
+    if c.has("model.color_space") and c.has("data.color_space") and c.get("model.color_space") != c.get("data.color_space"):
+        c.fail("model.color_space", c.get("model.color_space"),
+               f"the data is split in {c.get('data.color_space')!r} (data.color_space): set data.color_space, "
+               "which model.color_space follows, instead of model.color_space")
     if _model_is(cfg, UNetColorizer):
         c.choice("model.loss", LOSSES)
     if is_gan:

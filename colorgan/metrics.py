@@ -130,6 +130,55 @@ class Colorfulness(Metric):
         return (self.total / self.count).float()
 
 
+FALSE_COLOR_DISTANCE = 25.0  # ab units: a clearly different colour, not a shade or a weaker tint of the true one
+
+
+def false_color_mask(lab_pred: torch.Tensor, lab_true: torch.Tensor, distance: float = FALSE_COLOR_DISTANCE) -> torch.Tensor:
+    """(B, H, W) bool: pixels painted with a colour the truth does not have.
+
+    A pixel's prediction is false colour when its ab lies more than `distance` from every
+    desaturated version of the true colour: the segment from gray (0, 0) to the true ab. Gray,
+    a weaker (sepia-like or faded) version of the right colour, or a faint tint (chroma under
+    `distance`) are never false colour; a vivid wrong hue, a colour on a gray object, or a colour
+    far more saturated than the truth's are. Lab images (B, 3, H, W), unscaled (a, b in about
+    [-110, 110])."""
+    ab_p, ab_t = lab_pred[:, 1:].float(), lab_true[:, 1:].float()
+    # Projection of the prediction onto the segment [0, ab_t], as a fraction t in [0, 1] of ab_t.
+    t = ((ab_p * ab_t).sum(dim=1) / ab_t.pow(2).sum(dim=1).clamp_min(1e-6)).clamp(0.0, 1.0)
+    nearest = ab_t * t.unsqueeze(1)
+    return (ab_p - nearest).pow(2).sum(dim=1) > distance**2
+
+
+class FalseColor(Metric):
+    """Share of pixels, in percent, painted with false colour (see false_color_mask): 0 for the
+    truth and for any desaturated version of it, high for vivid colour in the wrong places.
+    Read beside colorfulness: vivid and right is high colorfulness with low false colour."""
+
+    full_state_update = False
+    higher_is_better = False
+
+    def __init__(self, distance: float = FALSE_COLOR_DISTANCE, lab: LabOfPair | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.distance = distance
+        self.lab = lab or LabOfPair()
+        self.add_state("hits", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("total", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
+        mask = false_color_mask(*self.lab(preds, target), self.distance)
+        self.hits += mask.sum()
+        self.total += mask.numel()
+
+    def compute(self) -> torch.Tensor:
+        return (100.0 * self.hits / self.total).float()
+
+
+def false_color(preds: torch.Tensor, target: torch.Tensor, distance: float = FALSE_COLOR_DISTANCE) -> torch.Tensor:
+    """Per-image false colour (percent of pixels) of (B, 3, H, W) RGB in [0, 1] -> (B,)."""
+    mask = false_color_mask(rgb_to_lab(preds.float()), rgb_to_lab(target.float()), distance)
+    return 100.0 * mask.flatten(1).float().mean(dim=1)
+
+
 def colorfulness(rgb: torch.Tensor) -> torch.Tensor:
     """Per-image colorfulness M = sigma_rgyb + 0.3 mu_rgyb of (B, 3, H, W) RGB in [0, 1] -> (B,)."""
     r, g, b = (rgb.float() * 255.0).flatten(2).unbind(dim=1)  # each (B, H*W)
@@ -141,7 +190,7 @@ def colorfulness(rgb: torch.Tensor) -> torch.Tensor:
 
 def colorization_metrics(prefix: str = "") -> MetricCollection:
     """Every metric we report, keyed by short names (mae, psnr, ssim, acc, auc, colorfulness, ...)."""
-    lab = LabOfPair(users=2)  # acc and auc convert each batch to Lab once between them
+    lab = LabOfPair(users=3)  # acc, auc and false_color convert each batch to Lab once between them
     return MetricCollection(
         {
             "mae": MAE255(),
@@ -152,6 +201,7 @@ def colorization_metrics(prefix: str = "") -> MetricCollection:
             "auc": ABErrorAuC(lab=lab),
             "colorfulness": Colorfulness(),
             "colorfulness_true": Colorfulness(of_target=True),
+            "false_color": FalseColor(lab=lab),
         },
         prefix=prefix,
         # Colorfulness and colorfulness_true share a state layout; grouping would merge them.
@@ -160,9 +210,9 @@ def colorization_metrics(prefix: str = "") -> MetricCollection:
 
 
 def per_image_metrics(preds: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
-    """MAE (0-255), PSNR (dB) and colorfulness of each image of a (B, 3, H, W) RGB pair in [0, 1]:
-    what the report's bootstrap intervals resample. Their means equal the collection's mae, psnr
-    and colorfulness over the same images."""
+    """MAE (0-255), PSNR (dB), colorfulness and false colour (%) of each image of a (B, 3, H, W) RGB
+    pair in [0, 1]: what the report's bootstrap intervals resample. Their means equal the
+    collection's mae, psnr, colorfulness and false_color over the same (equal-sized) images."""
     preds, target = preds.float(), target.float()
     diff = preds - target
     mse = diff.pow(2).flatten(1).mean(dim=1)
@@ -170,4 +220,5 @@ def per_image_metrics(preds: torch.Tensor, target: torch.Tensor) -> dict[str, to
         "mae": diff.abs().flatten(1).mean(dim=1) * 255.0,
         "psnr": 10.0 * torch.log10(1.0 / mse.clamp_min(1e-10)),
         "colorfulness": colorfulness(preds),
+        "false_color": false_color(preds, target),
     }

@@ -43,6 +43,15 @@ TINY = [
 ]
 
 
+def experiment_spaces(experiments: list[str]) -> list[tuple[str, str]]:
+    """(experiment, colour space) pairs to test: both spaces, but Lab only for Lab-only models (the
+    classification colorizer predicts ab bins)."""
+    def lab_only(name: str) -> bool:
+        return "override /model: classify" in (CONF_DIR / "experiment" / f"{name}.yaml").read_text()
+
+    return [(e, space) for e in experiments for space in ("lab", "rgb") if space == "lab" or not lab_only(e)]
+
+
 def synthetic_images(count: int, seed: int = 0) -> np.ndarray:
     """(count, 3, 32, 32) uint8 images with smooth colour structure (gradients + blobs)."""
     rng = np.random.default_rng(seed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import CONF_DIR, TINY
+from conftest import CONF_DIR, TINY, experiment_spaces
 from PIL import Image, ImageOps
 from test_folder import FOLDER_TINY, write_tree
 
@@ -169,8 +169,8 @@ def test_gray_and_colour_modes_all_read(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("space", ["lab", "rgb"])
-@pytest.mark.parametrize("experiment", sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml")))
+@pytest.mark.parametrize(("experiment", "space"),
+                         experiment_spaces(sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))))
 def test_every_experiment_checkpoint_colorizes(experiment, space, tiny_cfg, tmp_path):
     """Whatever module an experiment trains (U-Net, GAN...), on whatever data, its checkpoint colorizes photos."""
     data = []

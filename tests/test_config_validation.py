@@ -47,7 +47,20 @@ GAN = [
     ("model.lr_d=-1", "model.lr_d=-1: a learning rate must be a number > 0"),
     ("model.lambda_l1=-1", "model.lambda_l1=-1: a loss weight must be a number >= 0"),
 ]
-CASES = [("unet_lrelu", o, m) for o, m in COMMON + UNET] + [("gan", o, m) for o, m in COMMON + GAN]
+CLASSIFY = [
+    ("data.color_space=rgb", "model.color_space='rgb': the classification colorizer predicts Lab ab bins: use data.color_space=lab"),
+    ("model.temperature=-0.1", "model.temperature=-0.1: must be a number >= 0"),
+    ("model.rebalance=1.5", "model.rebalance=1.5: must be in [0, 1]"),
+    ("model.prior_images=0", "model.prior_images=0: must be an integer >= 1"),
+    ("model.lr=0", "model.lr=0: a learning rate must be a number > 0"),
+]
+# The colour space has one source (data.color_space; model.color_space follows it): a mismatch is refused.
+MISMATCH = ("model.color_space=rgb", "model.color_space='rgb': the data is split in 'lab' (data.color_space)")
+CASES = (
+    [("unet_lrelu", o, m) for o, m in [*COMMON, *UNET, MISMATCH]]
+    + [("gan", o, m) for o, m in [*COMMON, *GAN, MISMATCH]]
+    + [("classify", o, m) for o, m in CLASSIFY]
+)
 
 
 @pytest.mark.parametrize(("experiment", "override", "message"), CASES)

@@ -6,7 +6,7 @@ import csv
 import json
 
 import pytest
-from conftest import CONF_DIR, TINY, compose_train
+from conftest import CONF_DIR, TINY, compose_train, experiment_spaces
 from PIL import Image
 
 from colorgan.train import train
@@ -17,14 +17,13 @@ EXPERIMENTS = sorted(
 )
 
 
-@pytest.mark.parametrize("experiment", EXPERIMENTS)
-@pytest.mark.parametrize("space", ["lab", "rgb"])
+@pytest.mark.parametrize(("experiment", "space"), experiment_spaces(EXPERIMENTS))
 def test_every_experiment_trains_and_writes_outputs(experiment, space, tiny_cifar, tmp_path):
     cfg = compose_train([f"+experiment={experiment}", *TINY, f"data.color_space={space}"], tmp_path / "run", tiny_cifar)
     metrics = train(cfg)
     run = tmp_path / "run"
     # Model and baseline metrics side by side, finite.
-    for name in ("mae", "psnr", "ssim", "acc", "auc", "colorfulness", "colorfulness_true"):
+    for name in ("mae", "psnr", "ssim", "acc", "auc", "colorfulness", "colorfulness_true", "false_color"):
         assert f"test/{name}" in metrics and f"test_baseline/{name}" in metrics
     assert 0 <= metrics["test/mae"] <= 255
     assert json.loads((run / "test_metrics.json").read_text())["test/mae"] == pytest.approx(metrics["test/mae"])

@@ -103,3 +103,11 @@ class ColorizationDataModule(L.LightningDataModule):
         if self.test_images is None:
             self.setup("test")
         return self.test_images[:count]
+
+    def prior_images(self, count: int) -> torch.Tensor:
+        """Up to `count` training images (uint8, (N, 3, H, W)): what a model counts its colour prior
+        on (colorgan.models.classify_colorizer). A seeded choice, the same for every run and rank."""
+        if self.train_images is None:
+            self.setup("fit")
+        chosen = torch.randperm(len(self.train_images), generator=torch.Generator().manual_seed(0))[:count]
+        return self.train_images[chosen.sort().values.to(self.train_images.device)].cpu()

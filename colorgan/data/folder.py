@@ -312,6 +312,15 @@ class FolderDataModule(ColorizationDataModule):
         if self.load_failures and rank_zero_only.rank == 0:
             log.warning("%d image(s) failed to decode while loading and were replaced.", len(self.load_failures))
 
+    def prior_images(self, count: int) -> torch.Tensor:
+        """Up to `count` training images, a seeded choice, resized and centre-cropped: (N, 3, S, S) uint8."""
+        if self.files is None:
+            self.setup("fit")
+        paths = self.files["train"]
+        chosen = torch.randperm(len(paths), generator=torch.Generator().manual_seed(0))[:count].sort().values
+        dataset = FolderImages([paths[i] for i in chosen], self.image_size, train=False, replace_failed=False)
+        return torch.cat([dataset[part].images for part in torch.arange(len(dataset)).split(256)])
+
     def sample_images(self, count: int) -> torch.Tensor:
         """The first `count` readable test images, resized and centre-cropped: (N, 3, S, S) uint8."""
         if self.files is None:

@@ -48,7 +48,7 @@ class ColorizerModule(L.LightningModule):
             raise ValueError(f"model.compile must be true, false or one of {', '.join(COMPILE_MODES)}; got {compile!r}.")
         self.color_space = ColorSpace(color_space)
         space = self.color_space
-        self.generator = UNetGenerator(space.in_channels, space.out_channels, **dict(generator or {}))
+        self.generator = self.build_generator(space, dict(generator or {}))
         init_weights(self.generator, init)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.compile_mode = compile
@@ -66,6 +66,12 @@ class ColorizerModule(L.LightningModule):
                 for kind in ("", "_baseline")
             }
         )
+
+    def build_generator(self, color_space: ColorSpace, settings: dict[str, Any]) -> torch.nn.Module:
+        """The generator: a U-Net regressing the colour channels (subclasses may predict otherwise)."""
+        if settings.get("output_layer") == "none":
+            raise ValueError("output_layer 'none' leaves the U-Net without an output; use 'upconv' or 'head'.")
+        return UNetGenerator(color_space.in_channels, color_space.out_channels, **settings)
 
     # -- speed options ---------------------------------------------------------------------------
     def networks(self) -> list[torch.nn.Module]:

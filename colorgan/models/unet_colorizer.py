@@ -46,8 +46,11 @@ class UNetColorizer(ColorizerModule):
         self.use_memory_format()
         self.loss_fn = LOSSES[loss]
 
+    def training_loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return self.loss_fn(self(inputs), targets)
+
     def training_step(self, batch: ColorBatch, batch_idx: int) -> torch.Tensor:
-        loss = self.loss_fn(self(batch.inputs), batch.targets)
+        loss = self.training_loss(batch.inputs, batch.targets)
         self.log_train({"train/loss": loss}, len(batch.rgb), prog_bar=("train/loss",))
         return loss
 

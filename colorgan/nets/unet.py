@@ -34,7 +34,7 @@ def _up(c_in: int, c_out: int, norm: str, activation: str, dropout: float) -> nn
     return nn.Sequential(*layers)
 
 
-OUTPUT_LAYERS = ("upconv", "head")
+OUTPUT_LAYERS = ("upconv", "head", "none")
 
 
 def max_depth(side: int) -> int:
@@ -93,6 +93,8 @@ class UNetGenerator(nn.Module):
             convolution from the last skip concatenation straight to the output channels.
             "head": a transposed convolution to channels[0] at full resolution, then a 1x1
             convolution over those features and the input (1.4x the FLOPs of "upconv" at 32x32).
+            "none": no output layer; forward returns the last decoder features at half resolution,
+            (B, feature_channels, H/2, W/2), for a head elsewhere (colorgan.nets.color_classifier).
             The configs choose (conf/model/*.yaml, BENCHMARKS.md says why); the default here is
             "head" so that checkpoints written before this option existed load unchanged.
     """
@@ -140,10 +142,11 @@ class UNetGenerator(nn.Module):
             inner = i >= self.depth - 4  # dropout only near the bottleneck, as in pix2pix
             self.decoder.append(_up(c_in, channels[i], norm, decoder_activation, dropout if inner else 0.0))
             c_in = 2 * channels[i]
+        self.feature_channels = c_in  # of the last skip concatenation, at half resolution
         if output_layer == "upconv":
             # The seed's and pix2pix's outermost layer: no norm, bias on, tanh.
             self.final_up = nn.Sequential(nn.ConvTranspose2d(c_in, out_channels, 4, stride=2, padding=1), nn.Tanh())
-        else:
+        elif output_layer == "head":
             self.final_up = _up(c_in, channels[0], norm, decoder_activation, 0.0)
             # 1x1 output on the full-resolution features and the input itself (keeps fine detail).
             self.head = nn.Sequential(nn.Conv2d(channels[0] + in_channels, out_channels, 1), nn.Tanh())
@@ -172,6 +175,8 @@ class UNetGenerator(nn.Module):
         skips.pop()  # the bottleneck has no mirror
         for up in self.decoder:
             h = torch.cat([up(h), skips.pop()], dim=1)
+        if self.output_layer == "none":
+            return h
         h = self.final_up(h)
         if self.output_layer == "upconv":
             return h

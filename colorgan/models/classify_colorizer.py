@@ -1,0 +1,131 @@
+"""The classification colorizer (Zhang, Isola and Efros 2016): a U-Net that predicts, per pixel, a
+distribution over quantized ab colours, trained with cross-entropy on soft-encoded targets,
+weighted so that rare (vivid) colours are not drowned by the common desaturated ones, and decoded
+by annealed mean. L1 regression averages plausible colours into sepia; this keeps them apart.
+
+    python -m colorgan.train +experiment=classify
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from colorgan.color_space import ColorSpace
+from colorgan.data.batches import ColorBatch
+from colorgan.models.base import ColorizerModule
+from colorgan.nets.ab_bins import REBALANCE, nearest_bin, rebalancing_weights, smoothed_prior, soft_encode_sparse
+from colorgan.nets.color_classifier import TEMPERATURE, ColorClassifierUNet
+
+log = logging.getLogger(__name__)
+
+PRIOR_CHUNK = 256  # images per step while counting the colour prior
+
+
+class ClassifyColorizer(ColorizerModule):
+    """U-Net body + per-pixel softmax over ab bins; Lab only.
+
+    Args:
+        color_space: must be "lab" (the bins live in the ab plane).
+        generator: UNetGenerator settings of the body (its output layer is the classifier head).
+        temperature: annealed-mean temperature used to decode (validation, test, colorize); 0.38
+            is the paper's, 1 gives the mean, 0 the mode.
+        rebalance: lambda of the class rebalancing, weights 1 / ((1 - lambda) prior + lambda / Q):
+            1 is no rebalancing, 0 the full 1 / prior; the paper's 0.5 between.
+        prior_images: how many training images the colour prior is counted on, at the start of
+            the first fit (kept in checkpoints, so a resumed or tested model does not count again).
+        lr, betas, weight_decay: Adam's.
+        channels_last, compile, init: see ColorizerModule.
+    """
+
+    def __init__(
+        self,
+        color_space: str = "lab",
+        generator: dict[str, Any] | None = None,
+        temperature: float = TEMPERATURE,
+        rebalance: float = REBALANCE,
+        prior_images: int = 5000,
+        lr: float = 2e-4,
+        betas: Sequence[float] = (0.5, 0.999),
+        weight_decay: float = 0.0,
+        channels_last: bool = False,
+        compile: bool | str = False,
+        init: str = "normal",
+    ) -> None:
+        if color_space != "lab":
+            raise ValueError(
+                f"The classification colorizer predicts Lab ab colours and needs color_space 'lab', got {color_space!r}: "
+                "use data.color_space=lab, or a U-Net/GAN experiment for RGB."
+            )
+        if not 0.0 <= rebalance <= 1.0:
+            raise ValueError(f"rebalance (lambda) must be in [0, 1], got {rebalance}.")
+        self._temperature = temperature
+        super().__init__(color_space, generator, channels_last, compile, init)
+        self.save_hyperparameters()
+        self.use_memory_format()
+        q = self.generator.num_bins
+        # The colour prior and the loss weights it gives, counted at the first fit (see on_fit_start).
+        self.register_buffer("prior", torch.full((q,), 1.0 / q))
+        self.register_buffer("class_weights", torch.ones(q))
+        self.register_buffer("prior_count", torch.zeros((), dtype=torch.long))  # images counted; 0: not yet
+
+    def build_generator(self, color_space: ColorSpace, settings: dict[str, Any]) -> ColorClassifierUNet:
+        return ColorClassifierUNet(color_space.in_channels, self._temperature, **settings)
+
+    # -- the colour prior ------------------------------------------------------------------------
+    def on_fit_start(self) -> None:
+        if int(self.prior_count) > 0:  # counted before this run (resume, or a fine-tuned checkpoint)
+            return
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if datamodule is None or not hasattr(datamodule, "prior_images"):
+            raise RuntimeError(
+                "The classification colorizer counts its colour prior on the training images and needs a colorgan "
+                "DataModule (with prior_images); fit it with datamodule=... of colorgan.data."
+            )
+        images = datamodule.prior_images(self.hparams.prior_images)
+        counts = self.count_bins(images)
+        self.prior.copy_(smoothed_prior(counts, self.generator.bins).to(self.prior))
+        self.class_weights.copy_(rebalancing_weights(self.prior, self.hparams.rebalance))
+        self.prior_count.fill_(len(images))
+        w = self.class_weights
+        log.info("Colour prior from %d training images over %d ab bins: loss weights %.2f to %.2f.",
+                 len(images), len(w), float(w.min()), float(w.max()))
+
+    @torch.no_grad()
+    def count_bins(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 RGB (N, 3, H, W) -> (Q,) how many half-resolution pixels fall nearest each bin."""
+        bins = self.generator.bins
+        counts = torch.zeros(len(bins), dtype=torch.float64, device=bins.device)
+        for chunk in images.split(PRIOR_CHUNK):
+            _, ab = self.color_space.split(chunk.to(bins.device).float() / 255.0)
+            index = nearest_bin(F.avg_pool2d(ab, 2), bins).flatten()
+            counts.index_add_(0, index, torch.ones_like(index, dtype=counts.dtype))
+        return counts
+
+    # -- training --------------------------------------------------------------------------------
+    def classification_loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Rebalanced cross-entropy of logits (B, h, w, Q) against ab targets (B, 2, H, W): targets
+        averaged to the logits' resolution, soft-encoded over their 5 nearest bins, each pixel
+        weighted by its nearest bin's weight."""
+        with torch.autocast(logits.device.type, enabled=False):
+            ab = F.adaptive_avg_pool2d(targets.float(), logits.shape[1:3])
+            index, z = soft_encode_sparse(ab, self.generator.bins)  # (B, h, w, 5) each, nearest first
+            log_p = F.log_softmax(logits.float(), dim=-1).gather(-1, index)
+            cross_entropy = -(z * log_p).sum(dim=-1)  # (B, h, w)
+            return (self.class_weights[index[..., 0]] * cross_entropy).mean()
+
+    def training_loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return self.classification_loss(self.generator.logits(self.in_memory_format(inputs)), targets)
+
+    def training_step(self, batch: ColorBatch, batch_idx: int) -> torch.Tensor:
+        loss = self.training_loss(batch.inputs, batch.targets)
+        self.log_train({"train/loss": loss}, len(batch.rgb), prog_bar=("train/loss",))
+        return loss
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        hp = self.hparams
+        return torch.optim.Adam(self.parameters(), lr=hp.lr, betas=tuple(hp.betas), weight_decay=hp.weight_decay)

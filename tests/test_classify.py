@@ -1,0 +1,135 @@
+"""The classification colorizer: ab bins, soft encoding, rebalancing and annealed-mean decoding by
+hand, then `+experiment=classify` through the real trainer, colorize and export."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import TINY, compose_train
+from hydra.utils import instantiate
+
+from colorgan.color_space import AB_SCALE, ColorSpace
+from colorgan.inference import Colorizer
+from colorgan.models.classify_colorizer import ClassifyColorizer
+from colorgan.nets.ab_bins import (
+    annealed_mean,
+    gamut_bins,
+    nearest_bin,
+    rebalancing_weights,
+    smoothed_prior,
+    soft_encode,
+)
+from colorgan.train import train
+
+
+def test_gamut_bins_are_the_grid_cells_sRGB_reaches():
+    bins = gamut_bins() * AB_SCALE
+    assert bins.shape == (262, 2)
+    assert (bins.abs() <= AB_SCALE).all() and (bins % 10 == 0).all()
+    assert (bins == 0).all(dim=1).any()  # gray
+    # Saturated sRGB primaries fall in a bin: red (a~80, b~67), blue (a~79, b~-108), green (a~-86, b~83).
+    for a, b in [(80, 70), (80, -110), (-90, 80)]:
+        assert ((bins - torch.tensor([a, b])).abs().max(dim=1).values == 0).any(), (a, b)
+    assert not ((bins - torch.tensor([-110, -110])).abs().max(dim=1).values == 0).any()  # no sRGB colour there
+
+
+def _ab(*pairs: tuple[float, float]) -> torch.Tensor:
+    """(1, 2, 1, N) scaled ab of unscaled (a, b) pairs."""
+    return torch.tensor(pairs).T.reshape(1, 2, 1, len(pairs)) / AB_SCALE
+
+
+def test_nearest_bin_and_soft_encoding_by_hand():
+    bins = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [30.0, 30.0]]) / AB_SCALE
+    ab = _ab((1.0, 0.0), (6.0, 0.0), (29.0, 33.0))
+    assert nearest_bin(ab, bins).flatten().tolist() == [0, 1, 3]
+    z = soft_encode(ab, bins, neighbours=2, sigma=5.0)[0, :, 0]  # (Q, N)
+    assert torch.allclose(z.sum(dim=0), torch.ones(3))
+    # Pixel 0 (a=1): nearest bins 0 (d^2=1) and 1 (d^2=81); weights exp(-d^2/50), normalised.
+    w0, w1 = torch.exp(torch.tensor(-1 / 50)), torch.exp(torch.tensor(-81 / 50))
+    assert z[0, 0].item() == pytest.approx((w0 / (w0 + w1)).item(), rel=1e-5)
+    assert z[1, 0].item() == pytest.approx((w1 / (w0 + w1)).item(), rel=1e-5)
+    assert z[2, 0].item() == 0.0 and z[3, 0].item() == 0.0
+
+
+def test_rebalancing_weights_by_hand():
+    prior = torch.tensor([0.5, 0.3, 0.2])
+    # lambda 0.5: w ~ 1 / (0.5 p + 0.5 / 3), scaled so that sum(p w) = 1.
+    raw = [1 / (0.5 * 0.5 + 0.5 / 3), 1 / (0.5 * 0.3 + 0.5 / 3), 1 / (0.5 * 0.2 + 0.5 / 3)]
+    scale = sum(p * w for p, w in zip([0.5, 0.3, 0.2], raw, strict=True))
+    expected = [w / scale for w in raw]
+    assert rebalancing_weights(prior, 0.5).tolist() == pytest.approx(expected, rel=1e-6)
+    assert rebalancing_weights(prior, 1.0).tolist() == pytest.approx([1.0, 1.0, 1.0])  # uniform: no rebalancing
+    assert rebalancing_weights(prior, 0.0).tolist() == pytest.approx([1 / 0.5 / 3, 1 / 0.3 / 3, 1 / 0.2 / 3])  # 1/p
+    w = rebalancing_weights(prior, 0.5)
+    assert w[2] > w[1] > w[0]  # rarer colours weigh more
+
+
+def test_smoothed_prior():
+    bins = torch.tensor([[0.0, 0.0], [10.0, 0.0], [100.0, 100.0]]) / AB_SCALE
+    counts = torch.tensor([3.0, 1.0, 0.0])
+    assert smoothed_prior(counts, bins, sigma=0.01).tolist() == pytest.approx([0.75, 0.25, 0.0], abs=1e-6)
+    smoothed = smoothed_prior(counts, bins, sigma=5.0)
+    assert smoothed.sum().item() == pytest.approx(1.0)
+    assert 0.25 < smoothed[1] < smoothed[0] < 0.75 and smoothed[2] < 1e-6  # mass spreads to the neighbour only
+
+
+def test_annealed_mean_is_the_mean_at_1_and_the_mode_towards_0():
+    bins = torch.tensor([[0.0, 0.0], [0.5, 0.0], [0.0, -0.5]])
+    probs = torch.tensor([0.2, 0.5, 0.3]).view(1, 3, 1, 1)
+    logits = probs.log().permute(0, 2, 3, 1) + 1.7  # (B, H, W, Q); any constant: softmax ignores it
+    mean = (probs[0, :, 0, 0, None] * bins).sum(dim=0)
+    assert annealed_mean(logits, bins, 1.0)[0, :, 0, 0].tolist() == pytest.approx(mean.tolist(), abs=1e-6)
+    for temperature in (0.0, 1e-3):
+        assert annealed_mean(logits, bins, temperature)[0, :, 0, 0].tolist() == pytest.approx([0.5, 0.0], abs=1e-5)
+    # In between: more saturated than the mean, less than the mode.
+    mid = annealed_mean(logits, bins, 0.38)[0, :, 0, 0]
+    assert mean.norm() < mid.norm() < 0.5
+
+
+def test_rgb_is_refused_clearly():
+    with pytest.raises(ValueError, match="needs color_space 'lab'"):
+        ClassifyColorizer(color_space="rgb")
+
+
+def test_prior_is_counted_once_from_the_training_images(tiny_cifar, tmp_path):
+    cfg = compose_train(["+experiment=classify", *TINY, "test=false"], tmp_path / "run", tiny_cifar)
+    train(cfg)
+    checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    state = checkpoint["state_dict"]
+    assert state["prior_count"].item() == 64  # every synthetic training image (80 less 16 validating)
+    prior, weights = state["prior"], state["class_weights"]
+    assert prior.sum().item() == pytest.approx(1.0, abs=1e-5)
+    assert (prior * weights).sum().item() == pytest.approx(1.0, abs=1e-4)
+    assert weights.max() / weights.min() > 1.5  # rebalancing took effect
+    # The prior matches a count of the same images' ab by hand.
+    model = ClassifyColorizer(generator={"channels": [8, 16, 32]})
+    datamodule = instantiate(cfg.data)
+    datamodule.setup("fit")
+    counts = model.count_bins(datamodule.train_images)
+    assert torch.allclose(prior, smoothed_prior(counts, model.generator.bins), atol=1e-6)
+
+
+def test_classify_trains_tests_colorizes_and_exports(tiny_cifar, tmp_path, capsys):
+    cfg = compose_train(["+experiment=classify_lrelu", *TINY, "model.temperature=0.5"], tmp_path / "run", tiny_cifar)
+    metrics = train(cfg)
+    for name in ("mae", "psnr", "colorfulness", "false_color"):
+        assert torch.isfinite(torch.tensor(metrics[f"test/{name}"])), name
+    checkpoint = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    colorizer = Colorizer.from_checkpoint(checkpoint, device="cpu")
+    assert colorizer.net.generator.temperature == 0.5
+    photo = torch.rand(3, 45, 30, generator=torch.Generator().manual_seed(1))
+    out = colorizer.colorize([photo])[0]
+    assert out.shape == (3, 45, 30)
+    lab = ColorSpace("lab")
+    torch.testing.assert_close(lab.split(out[None])[0], lab.split(photo[None])[0], atol=2e-3, rtol=0)  # L kept
+
+    pytest.importorskip("onnxscript")
+    pytest.importorskip("onnxruntime")
+    from colorgan.export import build_module, main, run_onnx
+
+    path = tmp_path / "classify.onnx"
+    assert main([str(checkpoint), "--format", "onnx", "--fixed-shape", "-o", str(path)]) == 0
+    rgb = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    module, _ = build_module(checkpoint)
+    with torch.no_grad():
+        torch.testing.assert_close(run_onnx(path, rgb), module(rgb), atol=1e-4, rtol=0)
