@@ -153,6 +153,6 @@ def resume_command_line(argv: list[str]) -> list[str]:
     merged = merge_overrides(original, given)
     if not any(_override_key(arg) == "hydra.run.dir" for arg in given):
         merged.append(f"hydra.run.dir={_quote(str(run_dir))}")
-    if any(_override_key(o) == "sweep" for o in merged):  # +sweep= sets MULTIRUN; its job continues as one run
+    if any(_override_key(o) in ("sweep", "search") for o in merged):  # they set MULTIRUN; a job continues as one run
         merged.append("hydra.mode=RUN")
     return [argv[0], *flags, *merged]
