@@ -192,15 +192,19 @@ def test_resume_restores_the_average(tiny_cfg, tmp_path):
     assert fit.global_step == 4
 
 
-def test_every_option_together_trains_and_tests_through_hydra(tiny_cfg):
+def test_every_option_together_trains_and_tests_through_hydra_with_a_best_checkpoint_per_validation(tiny_cfg):
+    # docs/gan.md's frequent checkpoints: validation twice an epoch, a best checkpoint looked for at each.
     cfg = tiny_cfg(TINY_D, "model.discriminator.spectral_norm=true", "model.critic_steps=1", "model.ema_decay=0.99",
-                   "model.d_steps_per_g_step=2", "model.lambda_l1=10", "model.lr_d=4e-4", "trainer.limit_train_batches=3",
-                   experiment="gan_lrelu")
+                   "model.d_steps_per_g_step=2", "model.lambda_l1=10", "model.lr_d=4e-4", "trainer.limit_train_batches=4",
+                   "+trainer.val_check_interval=0.5", "callbacks.model_checkpoint.filename='best-epoch{epoch:03d}-step{step}'",
+                   "callbacks.model_checkpoint.save_top_k=-1", experiment="gan_lrelu")  # -1: keep every one, to count them
     metrics = train(cfg)
     assert all(math.isfinite(metrics[f"train/{k}_epoch"]) for k in ("d_loss", "g_adv", "g_l1", "g_loss"))
-    assert metrics["test/mae"] >= 0 and "val/mae" in metrics
-    checkpoint = torch.load(next((Path(cfg.paths.output_dir) / "checkpoints").glob("best-*.ckpt")), weights_only=True)
-    assert checkpoint["global_step"] == 3 and any(k.startswith("generator_ema.") for k in checkpoint["state_dict"])
+    assert metrics["test/mae"] >= 0 and math.isfinite(metrics["test/false_color"])
+    folder = Path(cfg.paths.output_dir) / "checkpoints"
+    assert sorted(p.name for p in folder.glob("best-*.ckpt")) == ["best-epoch001-step2.ckpt", "best-epoch001-step4.ckpt"]
+    checkpoint = torch.load(folder / "best-epoch001-step4.ckpt", weights_only=True)
+    assert checkpoint["global_step"] == 4 and any(k.startswith("generator_ema.") for k in checkpoint["state_dict"])
 
 
 @pytest.mark.parametrize(("override", "message"), [
