@@ -31,7 +31,7 @@ from colorgan.image_io import (
     save_image,
     to_pil,
 )
-from colorgan.inference import GAMUT_MODES, LAB, Colorizer
+from colorgan.inference import GAMUT_MODES, LAB, Colorizer, TemperatureError
 from colorgan.quiet import silence_library_noise
 from colorgan.tables import print_comparison
 
@@ -65,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--gamut", choices=GAMUT_MODES, default="fit",
         help="colours outside sRGB: 'fit' lowers their chroma so the input's lightness is kept (default); "
         "'clip' clips RGB, as training's evaluation does (then --compare reproduces the test metrics)",
+    )
+    parser.add_argument(
+        "--temperature", type=float, default=None,
+        help="classification models: annealed-mean temperature (default: the model's, 0.38; 1 = the mean, "
+        "0 = the most likely colour)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
     parser.add_argument(
@@ -236,8 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     if not inputs:
         return cannot_start(f"no image files in {args.input} (looked for {', '.join(sorted(readable_formats()))})")
     try:
-        colorizer = Colorizer.from_checkpoint(args.checkpoint, size=args.size, device=args.device, gamut=args.gamut)
-    except CheckpointError as error:
+        colorizer = Colorizer.from_checkpoint(args.checkpoint, size=args.size, device=args.device, gamut=args.gamut,
+                                              temperature=args.temperature)
+    except (CheckpointError, TemperatureError) as error:
         return cannot_start(str(error))
     except (RuntimeError, ValueError, AssertionError) as error:  # e.g. --device cuda without CUDA
         return cannot_start(f"cannot use device {args.device!r}: {error}")

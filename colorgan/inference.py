@@ -20,6 +20,7 @@ from torch import nn
 
 from colorgan.checkpoint_io import load_generator
 from colorgan.color_space import ColorSpace
+from colorgan.errors import UserError
 from colorgan.image_io import photo_from_pil, read_photo, to_pil
 from colorgan.nets.unet import UNetGenerator
 
@@ -79,6 +80,20 @@ def merge_in_gamut(lightness: torch.Tensor, ab: torch.Tensor, steps: int = GAMUT
 def merge_in_gamut_dense(lightness: torch.Tensor, ab: torch.Tensor, steps: int = GAMUT_STEPS) -> torch.Tensor:
     """merge_in_gamut without data-dependent shapes (every pixel bisected): what ONNX export traces."""
     return LAB.merge(lightness, ab * _chroma_scale(lightness, ab, steps))
+
+
+class TemperatureError(UserError, ValueError):
+    """A temperature for a model that has none, or a negative one."""
+
+
+def set_temperature(generator: nn.Module, temperature: float, source: str | Path) -> None:
+    """Set a classification generator's annealed-mean temperature (colorgan.nets.color_classifier)."""
+    if not hasattr(generator, "temperature"):
+        raise TemperatureError(f"{source} is a regression model: a temperature applies to classification models "
+                               "(+experiment=classify) only. Leave --temperature out.")
+    if temperature < 0:
+        raise TemperatureError(f"The temperature must be >= 0 (1: the mean colour, 0: the most likely one), got {temperature}.")
+    generator.temperature = float(temperature)
 
 
 class ColorNet(nn.Module):
@@ -155,10 +170,14 @@ class Colorizer:
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | Path, size: int | None = None, device: str | torch.device | None = None, gamut: str = "fit"
+        cls, path: str | Path, size: int | None = None, device: str | torch.device | None = None, gamut: str = "fit",
+        temperature: float | None = None,
     ) -> Colorizer:
-        """A Colorizer for any U-Net or GAN checkpoint colorgan writes (Lab or RGB)."""
+        """A Colorizer for any U-Net, GAN or classification checkpoint colorgan writes (Lab or RGB).
+        `temperature` replaces a classification model's annealed-mean temperature."""
         loaded = load_generator(path)
+        if temperature is not None:
+            set_temperature(loaded.generator, temperature, path)
         return cls(ColorNet(loaded.generator, loaded.color_space), size, device, loaded.train_image_size, gamut)
 
     @property

@@ -130,7 +130,7 @@ class Colorfulness(Metric):
         return (self.total / self.count).float()
 
 
-FALSE_COLOR_DISTANCE = 25.0  # ab units: a clearly different colour, not a shade or a weaker tint of the true one
+FALSE_COLOR_DISTANCE = 20.0  # ab units: a clearly different colour, not a shade or a faint tint (sepia: chroma ~17)
 
 
 def false_color_mask(lab_pred: torch.Tensor, lab_true: torch.Tensor, distance: float = FALSE_COLOR_DISTANCE) -> torch.Tensor:

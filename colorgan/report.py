@@ -42,6 +42,7 @@ METRICS = (
     Metric("acc", "pixel acc. ↑", 4, True),
     Metric("auc", "AuC ↑", 4, True),
     Metric("colorfulness", "colorfulness", 2, True),
+    Metric("false_color", "false colour (%) ↓", 2, False),
 )
 METRIC_BY_KEY = {m.key: m for m in METRICS}
 
@@ -164,7 +165,13 @@ LEARNING_CURVES = "learning_curves.png"
 
 # -- the statistics ------------------------------------------------------------------------------
 
-STATS_METRICS = (("mae", "MAE", 2), ("psnr", "PSNR", 2), ("colorfulness", "colorfulness", 1))
+STATS_METRICS = (("mae", "MAE", 2), ("psnr", "PSNR", 2), ("colorfulness", "colorfulness", 1),
+                 ("false_color", "false colour (%)", 2))
+
+
+def _has(columns: dict[str, list[float]], *keys: str) -> bool:
+    """Whether a run's per-image file has these columns (runs made before a metric existed lack it)."""
+    return all(key in columns for key in keys)
 
 
 def run_names(runs: Sequence[Run]) -> dict[Path, str]:
@@ -207,14 +214,15 @@ def render_statistics(runs: Sequence[Run], names: dict[Path, str]) -> list[str]:
         "|---|---|" + "---|" * len(STATS_METRICS),
     ]
     for run in scored:
-        cells = [_interval_cell(mean_interval(run.per_image[key]), digits) for key, _, digits in STATS_METRICS]
+        cells = [_interval_cell(mean_interval(run.per_image[key]), digits) if _has(run.per_image, key) else "—"
+                 for key, _, digits in STATS_METRICS]
         lines.append(f"| {names[run.path]} | {len(run.per_image['mae'])} | " + " | ".join(cells) + " |")
     spaces = {}
     for run in scored:
         spaces.setdefault(describe(run)["color_space"], run)
     for space, run in spaces.items():
         cells = [_interval_cell(mean_interval(run.per_image[f"baseline_{key}"]), digits)
-                 for key, _, digits in STATS_METRICS]
+                 if _has(run.per_image, f"baseline_{key}") else "—" for key, _, digits in STATS_METRICS]
         lines.append(f"| *grayscale input* {space} | {len(run.per_image['mae'])} | " + " | ".join(cells) + " |")
 
     pairs = [(a, b, "") for i, a in enumerate(scored) for b in scored[i + 1:] if _same_images(a, b)]
@@ -229,6 +237,7 @@ def render_statistics(runs: Sequence[Run], names: dict[Path, str]) -> list[str]:
     ]
     for a, b, prefix in pairs:
         cells = [_interval_cell(paired_difference(a.per_image[key], b.per_image[prefix + key]), digits, paired=True)
+                 if _has(a.per_image, key) and _has(b.per_image, prefix + key) else "—"
                  for key, _, digits in STATS_METRICS]
         second = "*grayscale input*" if prefix else names[b.path]
         lines.append(f"| {names[a.path]} | {second} | " + " | ".join(cells) + " |")
@@ -272,6 +281,9 @@ def render_seed_repeats(runs: Sequence[Run], names: dict[Path, str]) -> list[str
     for group in repeated:
         cells = []
         for key, _, digits in STATS_METRICS:
+            if any(f"test/{key}" not in r.test_metrics for r in group):
+                cells.append("—")
+                continue
             values = np.array([r.test_metrics[f"test/{key}"] for r in group])
             each = ", ".join(f"{v:.{digits}f}" for v in values)
             cells.append(f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f} ({each})")

@@ -133,3 +133,24 @@ def test_classify_trains_tests_colorizes_and_exports(tiny_cifar, tmp_path, capsy
     module, _ = build_module(checkpoint)
     with torch.no_grad():
         torch.testing.assert_close(run_onnx(path, rgb), module(rgb), atol=1e-4, rtol=0)
+
+
+def test_colorize_temperature_option(tiny_cifar, tiny_checkpoint, tmp_path, capsys):
+    from colorgan.colorize import main as colorize
+
+    cfg = compose_train(["+experiment=classify", *TINY, "test=false"], tmp_path / "run", tiny_cifar)
+    train(cfg)
+    checkpoint = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    photo = tmp_path / "photo.png"
+    from PIL import Image
+
+    Image.effect_noise((40, 30), 60).convert("RGB").save(photo)
+    outputs = {}
+    for temperature in ("1", "0"):
+        out = tmp_path / f"out_t{temperature}"
+        assert colorize([str(checkpoint), str(photo), "-o", str(out), "--temperature", temperature]) == 0
+        outputs[temperature] = Image.open(next(out.glob("*.png")))
+    assert outputs["1"].tobytes() != outputs["0"].tobytes()
+    # A regression checkpoint has no temperature: one clear line, exit 2.
+    assert colorize([str(tiny_checkpoint("lab")), str(photo), "-o", str(tmp_path / "x"), "--temperature", "0.5"]) == 2
+    assert "a temperature applies to classification models" in capsys.readouterr().err
