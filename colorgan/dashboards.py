@@ -24,6 +24,9 @@ from colorgan.metrics import per_image_metrics
 GRID_CAPTION = "rows: original | grayscale | prediction"
 TABLE_KEY = "val/predictions"
 MODEL_ARTIFACT_TYPE = "model"
+# Config groups that say where and how a run is recorded, not what it trains: left out of TensorBoard's
+# hyper-parameters so its HParams columns are the ones runs differ in (W&B keeps the whole config).
+NOT_HPARAMS = ("hydra", "paths", "logger", "callbacks", "resume", "ckpt_path", "print_config")
 
 
 def model_artifact_name(run_id: str) -> str:
@@ -115,7 +118,8 @@ def log_final_hparams(cfg: DictConfig, loggers: list, metrics: dict[str, float],
     if not boards or not metrics:
         return
     config = OmegaConf.to_container(cfg, resolve=True)
-    config.pop("hydra", None)  # Hydra's own settings, present when composed with return_hydra_config
+    for key in NOT_HPARAMS:
+        config.pop(key, None)
     for logger in boards:
         logger.log_hyperparams(config, metrics=dict(metrics), step=step)
         logger.save()  # hparams.yaml

@@ -8,12 +8,15 @@ import base64
 import csv
 import hashlib
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY, compose_train
+from conftest import REPO, TINY, compose_train, free_port
 from wandb_records import read_records, run_contents
 
 from colorgan.loggers import finish_wandb
@@ -131,7 +134,8 @@ def test_tensorboard_holds_scalars_images_and_hparams_with_test_metrics(run):
     assert images[0][2] > 8 * 32 and images[0][3] > 3 * 32  # the 8-column, 3-row grid
     session = hparams["_hparams_/session_start_info"].session_start_info.hparams
     assert session["name"].string_value == "unet_lrelu" and session["model/generator/activation"].string_value == "lrelu"
-    assert session["data/color_space"].string_value == "lab" and "hydra/run/dir" not in session
+    assert session["data/color_space"].string_value == "lab" and session["trainer/max_epochs"].number_value == 2
+    assert not any(key.startswith(("hydra/", "paths/", "logger/", "callbacks/")) for key in session)
     declared = {m.name.tag for m in hparams["_hparams_/experiment"].experiment.metric_infos}
     assert {"test/mae", "test/psnr", "test_baseline/mae"} <= declared and not any(t.startswith("val") for t in declared)
 
@@ -141,3 +145,31 @@ def test_logger_groups_combine(tmp_path):
                              ("[wandb,tensorboard]", ["csv", "wandb", "tensorboard"])]:
         cfg = compose_train([f"logger={choice}"], tmp_path / "run")
         assert list(cfg.logger) == expected
+
+
+def test_tensorboard_shows_the_run_in_its_hparams_view(run, browser, tmp_path):
+    """`tensorboard --logdir` on the run, opened in Chromium: the HParams view lists the run with its
+    config and test metrics. COLORGAN_WRITE_DOCS=1 writes the screenshot docs/images/tensorboard_hparams.png."""
+    run_dir = run[0]
+    port = free_port()
+    log = tmp_path / "tensorboard.log"
+    command = [str(Path(sys.executable).with_name("tensorboard")), "--logdir", str(run_dir.parent),
+               "--host", "127.0.0.1", "--port", str(port)]
+    with open(log, "w") as out:
+        server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 700})
+        deadline = time.monotonic() + 60
+        while f"127.0.0.1:{port}" not in log.read_text():
+            assert server.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        page.goto(f"http://127.0.0.1:{port}/#hparams")
+        # The plugin draws inside shadow roots, which Playwright's locators (not inner_text) reach.
+        for text in ("model/generator/activation", "test/mae"):
+            page.get_by_text(text, exact=True).first.wait_for(timeout=60_000)
+        if os.environ.get("COLORGAN_WRITE_DOCS") == "1":
+            page.screenshot(path=str(REPO / "docs" / "images" / "tensorboard_hparams.png"))
+        page.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
