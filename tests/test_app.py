@@ -3,9 +3,15 @@ default model, the command line's refusals."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
+from conftest import REPO
+from PIL import Image
 from test_colorize import photo
 
 from colorgan import app
@@ -24,8 +30,6 @@ def rgb_of(image) -> torch.Tensor:
 
 
 def test_uploads_are_colorized_at_full_size_and_bad_ones_get_colorize_messages(colorizer, tmp_path):
-    from PIL import Image
-
     uploads = tmp_path / "uploads"
     uploads.mkdir()
     photo(97, 61).save(uploads / "good.png")
@@ -53,8 +57,6 @@ def test_uploads_are_colorized_at_full_size_and_bad_ones_get_colorize_messages(c
 
 
 def test_working_size_changes_the_prediction_not_the_output_size(colorizer, tmp_path):
-    from PIL import Image
-
     photo(120, 80).save(tmp_path / "p.png")
     small, _ = app.colorize_uploads(colorizer, [tmp_path / "p.png"], 16, tmp_path / "a")
     large, _ = app.colorize_uploads(colorizer, [tmp_path / "p.png"], 96, tmp_path / "b")
@@ -83,3 +85,11 @@ def test_missing_checkpoint_is_a_user_error(tmp_path):
 def test_binds_to_localhost_unless_asked():
     assert app.build_parser().parse_args([]).host == "127.0.0.1"
     assert app.build_parser().parse_args(["--host", "0.0.0.0"]).host == "0.0.0.0"
+
+
+def test_a_bad_checkpoint_stops_the_command_with_one_error_paragraph(tmp_path):
+    (tmp_path / "notes.ckpt").write_text("not a checkpoint")
+    out = subprocess.run([sys.executable, "-m", "colorgan.app", str(tmp_path / "notes.ckpt")], cwd=REPO,
+                         capture_output=True, text=True, timeout=120, env={**os.environ, "HYDRA_FULL_ERROR": ""})
+    assert out.returncode == 2 and out.stderr.startswith("error: ") and "Traceback" not in out.stderr
+    assert "notes.ckpt" in out.stderr
