@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from colorgan.quiet import silence_library_noise
 
 DEFAULT_HOST = "127.0.0.1"  # this machine only; --host 0.0.0.0 serves the network
 MAX_WORKING_SIZE = 1024
+KEEP_RESULTS_S = 3600  # a request's files are deleted after an hour (Gradio keeps its own copies as long)
 APP_EXTRA = "pip install -e '.[app]'"
 
 
@@ -95,6 +97,14 @@ def colorize_uploads(
     return results, run.messages
 
 
+def prune(work_dir: Path, older_than_s: float = KEEP_RESULTS_S) -> None:
+    """Delete the request folders older than `older_than_s`, so a long-running page does not fill the disk."""
+    cutoff = time.time() - older_than_s
+    for folder in work_dir.glob("request-*"):
+        if folder.stat().st_mtime < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def summary(results: list[Result], messages: list[str], size: int) -> str:
     done = f"{len(results)} colorized at working size {size} px"
     return "\n".join([*messages, f"{done}, {len(messages)} failed"])
@@ -117,6 +127,7 @@ def build_page(colorizer: Colorizer, work_dir: Path, max_pixels: int | None = DE
     def colorize(uploads, size):
         if not uploads:
             return None, None, "error: no photo uploaded; choose one or more image files", gr.update(choices=[]), []
+        prune(work_dir)
         output_dir = Path(tempfile.mkdtemp(prefix="request-", dir=work_dir))
         results, messages = colorize_uploads(colorizer, uploads, size, output_dir, max_pixels, min_side)
         pairs = [(r.name, str(r.gray), str(r.colour)) for r in results]
@@ -131,7 +142,7 @@ def build_page(colorizer: Colorizer, work_dir: Path, max_pixels: int | None = DE
                 return gray, colour
         return None
 
-    with gr.Blocks(title="colorgan") as page:
+    with gr.Blocks(title="colorgan", delete_cache=(KEEP_RESULTS_S, KEEP_RESULTS_S)) as page:
         gr.Markdown(
             "# colorgan: colorize black-and-white photos\n"
             f"Upload one or several photos (colour ones are turned to gray first). Model: "
@@ -204,9 +215,12 @@ def main(argv: list[str] | None = None) -> None:
         page = build_page(colorizer, work_dir, args.max_pixels, args.min_side)
         print(f"colorgan.app: {colorizer.color_space.name} model on {colorizer.device}; outputs in {work_dir}",
               flush=True)
-        page.queue().launch(server_name=args.host, server_port=args.port, allowed_paths=[str(work_dir)],
-                            max_file_size=int(args.max_upload_mb * 1024 * 1024), footer_links=[],
-                            theme=page_theme(gr))
+        try:
+            page.queue().launch(server_name=args.host, server_port=args.port, allowed_paths=[str(work_dir)],
+                                max_file_size=int(args.max_upload_mb * 1024 * 1024), footer_links=[],
+                                theme=page_theme(gr))
+        except OSError as error:  # the port is taken, or the address is not this machine's
+            raise UserError(f"cannot serve on {args.host}:{args.port}: {error}; choose another --port or --host") from None
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 

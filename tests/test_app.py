@@ -4,6 +4,7 @@ default model, the command line's refusals."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -93,3 +94,25 @@ def test_a_bad_checkpoint_stops_the_command_with_one_error_paragraph(tmp_path):
                          capture_output=True, text=True, timeout=120, env={**os.environ, "HYDRA_FULL_ERROR": ""})
     assert out.returncode == 2 and out.stderr.startswith("error: ") and "Traceback" not in out.stderr
     assert "notes.ckpt" in out.stderr
+
+
+def test_old_request_folders_are_pruned(tmp_path):
+    old, new = tmp_path / "request-old", tmp_path / "request-new"
+    for folder in (old, new):
+        folder.mkdir()
+        (folder / "x_colorized.png").write_bytes(b"x")
+    os.utime(old, (0, 0))
+    app.prune(tmp_path)
+    assert not old.exists() and new.exists()
+
+
+def test_a_taken_port_stops_the_command_with_one_error_paragraph(tiny_checkpoint):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = subprocess.run([sys.executable, "-m", "colorgan.app", str(tiny_checkpoint("lab")), "--port", str(port),
+                              "--device", "cpu"], cwd=REPO, capture_output=True, text=True, timeout=300,
+                             env={**os.environ, "HYDRA_FULL_ERROR": "", "GRADIO_ANALYTICS_ENABLED": "False"})
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-2000:]
+    assert out.stderr.startswith(f"error: cannot serve on 127.0.0.1:{port}: ") and "--port" in out.stderr
