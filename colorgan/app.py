@@ -86,12 +86,12 @@ def colorize_uploads(
         run.fail(path, reason)
     run.process(jobs)
     results = []
-    for job in jobs:
+    for i, job in enumerate(jobs):
         if not job.output.is_file():  # its failure is in run.messages
             continue
         colour = read_photo(job.output, max_pixels=None)  # the output's L is the input's
         gray = LAB.gray_rgb(LAB.split(colour.rgb[None])[0])[0]
-        gray_path = job.output.with_name(f"{job.source.stem}_gray.png")
+        gray_path = output_dir / "gray" / f"{i}_{job.source.stem}.png"  # a.png and a.jpg: two names
         save_image(to_pil(gray, colour.alpha), gray_path, "PNG")
         results.append(Result(job.source.name, gray_path, job.output))
     return results, run.messages

@@ -35,11 +35,12 @@ def test_uploads_are_colorized_at_full_size_and_bad_ones_get_colorize_messages(c
     uploads.mkdir()
     photo(97, 61).save(uploads / "good.png")
     photo(40, 30, seed=1).convert("L").save(uploads / "gray.jpg")
+    photo(20, 30, seed=2).save(uploads / "gray.png")  # same stem: colorize refuses the name clash
     (uploads / "notes.png").write_text("not an image, only text\n")
     good = (uploads / "good.png").read_bytes()
     (uploads / "cut.png").write_bytes(good[: len(good) // 2])  # truncated
     photo(300, 200).save(uploads / "big.png")
-    names = ["good.png", "gray.jpg", "notes.png", "cut.png", "big.png"]
+    names = ["good.png", "gray.jpg", "gray.png", "notes.png", "cut.png", "big.png"]
     results, messages = app.colorize_uploads(colorizer, [uploads / n for n in names], 48, tmp_path / "out",
                                              max_pixels=100 * 100)
     assert [r.name for r in results] == ["good.png", "gray.jpg"]
@@ -49,12 +50,13 @@ def test_uploads_are_colorized_at_full_size_and_bad_ones_get_colorize_messages(c
         assert colorfulness(rgb_of(colour)).item() > 5.0  # coloured ...
         assert colorfulness(rgb_of(gray)).item() < 0.5  # ... next to its gray input
     assert results[1].colour.suffix == ".jpg"  # written in the input's format, as colorize does
-    assert len(messages) == 3
-    assert messages[0].startswith("error: notes.png: not an image Pillow can read")
-    assert messages[1].startswith("error: cut.png: cannot decode")
-    assert messages[2].startswith("error: big.png: 300x200 is 60,000 pixels, over the limit of 10,000")
+    assert len(messages) == 4
+    assert messages[0].startswith("error: gray.png: its output") and messages[0].endswith("; rename one")
+    assert messages[1].startswith("error: notes.png: not an image Pillow can read")
+    assert messages[2].startswith("error: cut.png: cannot decode")
+    assert messages[3].startswith("error: big.png: 300x200 is 60,000 pixels, over the limit of 10,000")
     text = app.summary(results, messages, 48)
-    assert text.endswith("2 colorized at working size 48 px, 3 failed")
+    assert text.endswith("2 colorized at working size 48 px, 4 failed")
 
 
 def test_working_size_changes_the_prediction_not_the_output_size(colorizer, tmp_path):
