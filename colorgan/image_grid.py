@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from colorgan.color_space import ColorSpace
+from colorgan.dashboards import log_validation_images
 
 
 def make_grid(rows: list[torch.Tensor], scale: int = 1, pad: int = 2) -> np.ndarray:
@@ -35,7 +36,8 @@ def comparison_rows(rgb: torch.Tensor, color_space: ColorSpace, predict) -> list
 
 class ValidationImageGrid(L.Callback):
     """After every validation epoch, colorize the same fixed test images and save
-    `<run dir>/images/epoch_NNN.png`; also logs it to W&B when a W&B logger is attached."""
+    `<run dir>/images/epoch_NNN.png`; the attached loggers get it too, W&B with a prediction table
+    of the same images (colorgan.dashboards)."""
 
     def __init__(self, num_images: int = 8, scale: int = 4, dirname: str = "images") -> None:
         self.num_images, self.scale, self.dirname = num_images, scale, dirname
@@ -58,9 +60,7 @@ class ValidationImageGrid(L.Callback):
         pl_module.train(was_training)
         path = Path(trainer.default_root_dir) / self.dirname / f"epoch_{trainer.current_epoch:03d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(make_grid(rows, self.scale)).save(path)
+        grid = make_grid(rows, self.scale)
+        Image.fromarray(grid).save(path)
         self.paths.append(path)
-        for logger in trainer.loggers:
-            if hasattr(logger, "log_image"):  # WandbLogger
-                logger.log_image("val/images", [str(path)], step=trainer.global_step,
-                                 caption=["rows: original | grayscale | prediction"])
+        log_validation_images(trainer, rows, grid, path, self.scale)

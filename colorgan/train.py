@@ -24,6 +24,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from colorgan.config_validation import validate_config
+from colorgan.dashboards import log_final_hparams
 from colorgan.devices import check_ddp_launch, fit_ddp_to, job_device
 from colorgan.errors import UserExit, exit_on_user_error, user_error_in, wants_traceback
 from colorgan.loggers import build_loggers, finish_wandb, log_config
@@ -111,6 +112,9 @@ def train(cfg: DictConfig, validated: bool = False) -> dict[str, Any]:
             if model.test_per_image is not None:
                 write_per_image(output_dir / TEST_PER_IMAGE, model.test_per_image)
             print_comparison("test metrics (RGB output vs truth)", *logged_comparison(test_metrics))
+    # TensorBoard's HParams view: the config next to the final metrics (the test's when tested).
+    final = {k: v for k, v in metrics.items() if k.startswith("test")} or metrics
+    log_final_hparams(cfg, loggers, final, trainer.global_step)
     return metrics
 
 

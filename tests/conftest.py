@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -134,3 +136,31 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+# -- a real browser: Debian's headless Chromium, driven by Playwright's Python package --------------
+# Playwright's own browser builds are never downloaded: `executable_path` points at the system one.
+# Debian's package puts the browser in /usr/lib/chromium; /usr/bin/chromium is a wrapper script.
+CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", shutil.which("chromium"), shutil.which("chromium-browser"))
+                 if p and Path(p).is_file()), None)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Chromium for the session. Without one the test is skipped, saying how to get it;
+    under CI (which installs it, .ci/run) it fails instead."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the browser tests need the test extra (playwright)")
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium not found; .ci/run installs Debian's `chromium` package", pytrace=False)
+        pytest.skip("no Chromium: `apt-get install chromium` (Debian) runs the browser tests")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()

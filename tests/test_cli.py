@@ -55,3 +55,13 @@ def test_missing_data_fails_with_instructions(tmp_path):
               COLORGAN_DATA=str(tmp_path / "nowhere"))
     assert out.returncode != 0
     assert "CIFAR-10 folder not found" in out.stderr and "data.download=true" in out.stderr
+
+
+def test_tensorboard_logger_command(tiny_cifar, tmp_path):
+    """README's `logger=tensorboard`: CSV and TensorBoard event files, no W&B run."""
+    tiny = [o for o in TINY if not o.startswith("logger=")]
+    out = run([sys.executable, "-m", "colorgan.train", "+experiment=unet_lrelu", *tiny, "logger=tensorboard",
+               f"hydra.run.dir={tmp_path}/run"], COLORGAN_DATA=str(tiny_cifar))
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
+    assert (tmp_path / "run" / "csv" / "metrics.csv").is_file() and not (tmp_path / "run" / "wandb").exists()

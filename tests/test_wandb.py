@@ -19,6 +19,7 @@ def no_credentials(monkeypatch, tmp_path):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wandb-dir"))
+    monkeypatch.setenv("WANDB_DATA_DIR", str(tmp_path / "wandb-data"))  # artifact staging copies (tables, checkpoints)
 
 
 def test_mode_is_offline_without_credentials(no_credentials, monkeypatch, tmp_path):
