@@ -18,14 +18,14 @@ import logging
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
 
 import torch
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from torch.utils.data import DataLoader, Dataset
 
-from colorgan.data.batches import IndexBatches
+from colorgan.data.batches import FolderBatch, IndexBatches
 from colorgan.data.datamodule import ColorizationDataModule
+from colorgan.data.decoded_cache import CachedImages, CacheSpec, DecodedCache
 from colorgan.data.errors import DatasetError, folder_exists
 from colorgan.data.images import (
     ImageInfo,
@@ -50,14 +50,6 @@ SPLIT_FOLDERS = {
 
 
 # -- datasets ------------------------------------------------------------------------------------
-class FolderBatch(NamedTuple):
-    """What a folder loader yields: uint8 images (B, 3, S, S) and the (path, error) of files that
-    failed to decode in the worker (replaced or dropped), so the main process can count them."""
-
-    images: torch.Tensor
-    failed: list[tuple[str, str]]
-
-
 class CropSeededBatches(IndexBatches):
     """IndexBatches whose batches also carry a crop seed per image, made from (seed, epoch, index):
     a (2, B) tensor of indices and seeds. Random crops then depend neither on the global random
@@ -170,6 +162,8 @@ class FolderDataModule(ColorizationDataModule):
         split_seed: seed of the split, independent of the training seed.
         num_workers: DataLoader worker processes decoding images (and scanning the folder).
         scan_cache: folder for the scan's results, so the next run decodes only new or changed files.
+        cache: decode every image once into a memory-mapped uint8 array under `scan_cache`/decoded
+            (colorgan.data.decoded_cache) and gather batches from it: no decoding per epoch.
         **kwargs: ColorizationDataModule's (color_space, batch_size, eval_batch_size, flip, seed).
     """
 
@@ -187,6 +181,7 @@ class FolderDataModule(ColorizationDataModule):
         split_seed: int = 0,
         num_workers: int = 4,
         scan_cache: str | None = None,
+        cache: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -201,6 +196,10 @@ class FolderDataModule(ColorizationDataModule):
         self.val_size, self.test_size, self.split_seed = val_size, test_size, split_seed
         self.num_workers = num_workers
         self.scan_cache = Path(scan_cache) if scan_cache else None
+        if cache and self.scan_cache is None:
+            raise ValueError("data.cache=true keeps the decoded images under data.scan_cache; set that folder too.")
+        self.cache = cache
+        self.caches: dict[str, CachedImages] = {}
         self.files: dict[str, list[Path]] | None = None
         self.skipped: Counter = Counter()  # over all splits, from the scan
         self.load_failures: dict[str, str] = {}  # path -> error, files that failed after the scan
@@ -253,9 +252,12 @@ class FolderDataModule(ColorizationDataModule):
         return split, dict(zip(paths, scan_images(paths, self.num_workers, self._cache_file()), strict=True))
 
     def prepare_data(self) -> None:
-        """Once per node, before `setup` in every process: scan the folder and write the scan cache,
-        so the processes of a multi-GPU run read it instead of each decoding every file."""
-        if self.scan_cache is not None and self.files is None:
+        """Once per node, before `setup` in every process: scan the folder and write the scan cache
+        (and build the decoded cache), so the processes of a multi-GPU run read them instead of each
+        decoding every file."""
+        if self.cache:
+            self.setup()
+        elif self.scan_cache is not None and self.files is None:
             self._scanned = self._split_and_scan()
 
     def setup(self, stage: str | None = None) -> None:
@@ -278,6 +280,20 @@ class FolderDataModule(ColorizationDataModule):
                     f"{describe_skipped(self.skipped, self.min_size, self.gray_chroma)}. "
                     "Add colour images at least data.min_size px on their shorter side."
                 )
+        if self.cache:
+            self._open_caches()
+
+    def _open_caches(self) -> None:
+        """The decoded cache of every split, built where it is absent, stale or damaged."""
+        digest = hashlib.sha1(str(self.root.resolve()).encode()).hexdigest()[:12]
+        train_side = max(self.image_size, round(self.image_size * self.train_scale))
+        for split, paths in self.files.items():
+            crop = self.image_size if split == "train" else None
+            spec = CacheSpec(f"{digest}-{split}", train_side if crop else self.image_size, crop)
+            cache = DecodedCache(self.scan_cache / "decoded", spec, paths).open_or_build(self.num_workers)
+            for index, error in cache.failed.items():
+                self.load_failures.setdefault(str(paths[index]), error)
+            self.caches[split] = cache.dataset()
 
     @rank_zero_only
     def _report(self, found: int) -> None:
@@ -288,6 +304,10 @@ class FolderDataModule(ColorizationDataModule):
         )
 
     def _loader(self, split: str, train: bool) -> DataLoader:
+        if self.caches:  # a gather from the page cache: worker processes would only add a copy
+            dataset = self.caches[split]
+            return self._whole_batch_loader(dataset, self._batch_sampler(len(dataset), train), train,
+                                            pin_memory=torch.cuda.is_available())
         dataset = FolderImages(self.files[split], self.image_size, train, self.train_scale, replace_failed=True)
         sampler = self._batch_sampler(len(dataset), train)
         if train and len(sampler) == 0:
