@@ -10,9 +10,13 @@ The ratio colorgan / bare is the framework's cost. It also reports peak memory, 
 pipeline and validation (with every metric) alone, and estimates one CIFAR-10 epoch and the
 seed's 15-epoch study. Warm-up steps are not timed; on a GPU the clock reads after a synchronize.
 
-It also says what else used the CPU during the run (other processes' CPU time, steal), and with
-`--shared` measures how much slower each model trains while a second training shares the CPU
+It also says what else used the CPU during the run (other processes' CPU time, steal) and what the
+CPU is (its vector instructions: colorgan.machine), and with `--shared` measures how much slower each model trains while a second training shares the CPU
 (colorgan/bench_shared.py).
+
+With `--folder-vs-memory data=folder data.root=DIR` it times instead the same model on a photo
+folder, decoded per batch and through its decoded cache, against in-memory tensors
+(colorgan/bench_folder.py).
 
 GPU fast path (docs/bench.md): `trainer.precision=bf16-mixed data.on_device=true
 model.channels_last=true model.compile=true +trainer.benchmark=true`.
@@ -45,6 +49,7 @@ from colorgan.bench_bare import (
     synchronize,
     time_bare,
 )
+from colorgan.bench_folder import folder_report, folder_vs_memory
 from colorgan.bench_report import report
 from colorgan.bench_shared import shared_slowdown
 from colorgan.cpu_usage import CPUUsage
@@ -226,6 +231,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (None: torch's choice)")
     parser.add_argument("--shared", action="store_true",
                         help="also time each model while a second `python -m colorgan.train` of it shares the CPU")
+    parser.add_argument("--folder-vs-memory", action="store_true",
+                        help="time training on a photo folder (data=folder data.root=DIR), without and with its "
+                             "decoded cache, against the same images in memory")
     parser.add_argument("--markdown", type=Path, default=None, help="append the report to this file")
     args = parser.parse_intermixed_args(argv)
     if args.warmup < 1 or args.steps < 1 or args.repeats < 1:
@@ -247,8 +255,12 @@ def main(argv: list[str] | None = None) -> str:
     with tempfile.TemporaryDirectory(prefix="colorgan-bench-") as output_dir:
         configs = compose_experiments(args.experiments, args.overrides, output_dir)
         usage = CPUUsage()
-        rows = {name: bench_experiment(name, cfg, args) for name, cfg in configs.items()}
-    text = report(rows, args, command, usage.stop())
+        if args.folder_vs_memory:
+            rows = {name: folder_vs_memory(name, cfg, args, time_colorgan) for name, cfg in configs.items()}
+            text = folder_report(rows, args, command, usage.stop())
+        else:
+            rows = {name: bench_experiment(name, cfg, args) for name, cfg in configs.items()}
+            text = report(rows, args, command, usage.stop())
     print(text)
     if args.markdown:
         with open(args.markdown, "a") as f:

@@ -5,32 +5,20 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
 import platform
 import statistics
-from pathlib import Path
 
 import lightning as L
 import torch
 
 from colorgan.cpu_usage import CPUUsage
+from colorgan.machine import cpu_summary, machine
 
 
 def duration(seconds: float) -> str:
     if seconds < 120:
         return f"{seconds:.1f} s"
     return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
-
-
-def machine(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                    if line.startswith("model name")), cpu)
-    return f"CPU {cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
 
 
 def report(rows: dict[str, dict], args: argparse.Namespace, command: str, usage: CPUUsage) -> str:
@@ -40,6 +28,7 @@ def report(rows: dict[str, dict], args: argparse.Namespace, command: str, usage:
         f"### {datetime.datetime.now().isoformat(sep=' ', timespec='minutes')}: {machine(first['device'])}",
         "",
         f"- command: `{command}`",
+        f"- {cpu_summary()}",
         f"- torch {torch.__version__}, lightning {L.__version__}, Python {platform.python_version()}",
         f"- the machine during the run{' (shared scenario included)' if args.shared else ''}: {usage.describe()}",
         f"- batch {first['batch_size']}, precision {first['precision']}, {first['options']}; "

@@ -84,8 +84,11 @@ def cli_fit_seconds(experiment: str, steps: int, processes: int, overrides: list
 
 
 def cli_table(experiments: list[str], short: int, long: int, overrides: list[str]) -> list[str]:
+    from colorgan.machine import cpu_summary  # imports torch: only in the parent's report
+
     lines = [f"`python -m colorgan.train` with colorgan's threading, seconds per step from a {long}- and a "
              f"{short}-step run (python -m colorgan.bench_threads --cli)", "",
+             f"{cpu_summary()}.", "",
              "| experiment | alone | two commands side by side (each) | shared / alone |", "|---|---|---|---|"]
     for experiment in experiments:
         per_step = []
@@ -116,8 +119,10 @@ def main(argv: list[str] | None = None) -> str:
         text = "\n".join(cli_table(args.experiments, args.short, args.long, args.overrides))
         print("\n" + text)
         return text
+    from colorgan.machine import cpu_summary  # imports torch: only in the parent's report
+
     lines = [f"Bare U-Net training step (batch 128), {os.cpu_count()} cores; median s/step "
-             f"(python -m colorgan.bench_threads --steps {args.steps})", "",
+             f"(python -m colorgan.bench_threads --steps {args.steps})", "", f"{cpu_summary()}.", "",
              "| setting | alone | two processes at once (each) | shared / alone |", "|---|---|---|---|"]
     for name, env in CANDIDATES.items():
         alone = measure(env, args.steps, 1)[0]

@@ -1,4 +1,7 @@
-"""Colorize photos: `python -m colorgan.colorize CHECKPOINT INPUT -o OUTPUT_DIR [--compare]`.
+"""Colorize photos: `python -m colorgan.colorize [CHECKPOINT] INPUT -o OUTPUT_DIR [--compare]`.
+
+Without a checkpoint (one path given, and no --checkpoint), the photo colorizer shipped inside the
+package is used (colorgan.pretrained); two paths are CHECKPOINT INPUT, as they always were.
 
 INPUT is one image or a folder (searched recursively); outputs mirror the input names under
 OUTPUT_DIR at the input's exact size. Files that cannot be used get one line on stderr each and
@@ -18,7 +21,7 @@ from PIL import Image
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from colorgan.checkpoint_io import CheckpointError
+from colorgan.errors import UserError
 from colorgan.image_io import (
     DEFAULT_MAX_PIXELS,
     ImageReadError,
@@ -31,7 +34,7 @@ from colorgan.image_io import (
     save_image,
     to_pil,
 )
-from colorgan.inference import GAMUT_MODES, LAB, Colorizer, TemperatureError
+from colorgan.inference import GAMUT_MODES, LAB, Colorizer
 from colorgan.quiet import silence_library_noise
 from colorgan.tables import print_comparison
 
@@ -42,13 +45,18 @@ MIN_METRIC_SIDE = 11  # SSIM's 11x11 Gaussian window
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m colorgan.colorize",
-        description="Colorize black-and-white photos with a trained colorgan checkpoint (U-Net or GAN, Lab or "
-        "RGB). Colour photos are turned to grayscale first. Outputs have the input's exact size; the input's "
-        "own lightness is kept at full resolution and only the colour is predicted.",
+        description="Colorize black-and-white photos with the photo colorizer shipped with colorgan, or with a "
+        "trained colorgan checkpoint (U-Net, GAN or classification; Lab or RGB). Colour photos are turned to "
+        "grayscale first. Outputs have the input's exact size; the input's own lightness is kept at full "
+        "resolution and only the colour is predicted.",
         epilog="Exit status: 0 all done, 1 some inputs failed (one line each on stderr), 2 could not start.",
     )
-    parser.add_argument("checkpoint", type=Path, help="a .ckpt written by `python -m colorgan.train`")
-    parser.add_argument("input", type=Path, help="an image file, or a folder of images (searched recursively)")
+    parser.add_argument(
+        "paths", type=Path, nargs="+", metavar="[CHECKPOINT] INPUT",
+        help="INPUT: an image file, or a folder of images (searched recursively); before it, optionally, a .ckpt "
+        "written by `python -m colorgan.train` (default: the shipped photo colorizer)",
+    )
+    parser.add_argument("--checkpoint", type=Path, default=None, help="the checkpoint, as an option")
     parser.add_argument("-o", "--output", type=Path, required=True, help="folder for the outputs (created)")
     parser.add_argument(
         "--size", type=int, default=None,
@@ -81,6 +89,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="refuse images whose shorter side is below this many pixels (default: 8; 1 accepts any)",
     )
     return parser
+
+
+def split_paths(args: argparse.Namespace) -> str | None:
+    """Set args.checkpoint (None: the shipped model) and args.input from the positional paths; the
+    reason when they cannot be told apart. Two paths are CHECKPOINT INPUT; one path is INPUT."""
+    paths = args.paths
+    if len(paths) > 2:
+        return f"expected [CHECKPOINT] INPUT, got {len(paths)} paths; colorize one file or folder per command."
+    if len(paths) == 2:
+        if args.checkpoint is not None:
+            return "a checkpoint was given twice (--checkpoint and a first path); give one of them."
+        args.checkpoint = paths[0]
+    args.input = paths[-1]
+    if len(paths) == 1 and args.checkpoint is None and args.input.suffix == ".ckpt":
+        return (f"{args.input} is a checkpoint, but no INPUT was given: "
+                "python -m colorgan.colorize CHECKPOINT INPUT -o OUTPUT_DIR.")
+    return None
+
+
+def load_colorizer(args: argparse.Namespace) -> Colorizer:
+    """The checkpoint's colorizer, or the shipped photo colorizer when there is no checkpoint."""
+    options = {"size": args.size, "device": args.device, "gamut": args.gamut, "temperature": args.temperature}
+    if args.checkpoint is None:
+        return Colorizer.pretrained(**options)
+    return Colorizer.from_checkpoint(args.checkpoint, **options)
 
 
 @dataclass
@@ -235,15 +268,17 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.batch_size < 1 or args.min_side < 1 or (args.size is not None and args.size < 1):
         return cannot_start("--batch-size, --size and --min-side must be positive.")
+    problem = split_paths(args)
+    if problem:
+        return cannot_start(problem)
     if not args.input.exists():
         return cannot_start(f"input not found: {args.input}")
     inputs = find_inputs(args.input, args.output)
     if not inputs:
         return cannot_start(f"no image files in {args.input} (looked for {', '.join(sorted(readable_formats()))})")
     try:
-        colorizer = Colorizer.from_checkpoint(args.checkpoint, size=args.size, device=args.device, gamut=args.gamut,
-                                              temperature=args.temperature)
-    except (CheckpointError, TemperatureError) as error:
+        colorizer = load_colorizer(args)
+    except UserError as error:  # checkpoint or shipped weights missing, damaged, not a colorizer
         return cannot_start(str(error))
     except (RuntimeError, ValueError, AssertionError) as error:  # e.g. --device cuda without CUDA
         return cannot_start(f"cannot use device {args.device!r}: {error}")
@@ -259,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     run.skipped = len(jobs) - len(todo)
     err.print(
         f"colorizing {len(todo)} image(s) on {colorizer.device} at working size {colorizer.size}px "
-        f"({colorizer.color_space.name} model, {args.checkpoint})",
+        f"({colorizer.color_space.name} model, {args.checkpoint or 'the shipped photo colorizer'})",
         markup=False, highlight=False, soft_wrap=True,
     )
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from colorgan.checkpoint_io import CheckpointError, check_fits, load_generator_weights, read_training_checkpoint
 from colorgan.color_space import COLOR_SPACES
-from colorgan.data import cifar10, folder
+from colorgan.data import cifar10, folder_splits
 from colorgan.data.errors import DatasetError
 from colorgan.errors import UserError
 from colorgan.models.classify_colorizer import ClassifyColorizer
@@ -193,11 +193,13 @@ def _check_data_present(c: _Checker) -> None:
     if "data_dir" in data and not data.get("download"):
         key, value, check = "paths.data_dir", str(data.data_dir), cifar10.batch_folder
     elif "root" in data and not OmegaConf.is_missing(data, "root"):
-        key, value, check = "data.root", str(data.root), folder.check_root
+        root = data.root
+        value = OmegaConf.to_container(root, resolve=True) if OmegaConf.is_config(root) else str(root)
+        key, check = "data.root", folder_splits.check_roots
     else:
         return
     try:  # the data modules' own checks: missing, or not readable by this user
-        check(Path(value))
+        check(Path(value) if isinstance(value, str) else value)
     except DatasetError as err:
         c.fail(key, value, str(err))
 

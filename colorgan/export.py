@@ -1,4 +1,5 @@
-"""Export a colorizer for use outside Python: `python -m colorgan.export CHECKPOINT --format onnx`.
+"""Export a colorizer for use outside Python: `python -m colorgan.export [CHECKPOINT] --format onnx`
+(no checkpoint, or --pretrained: the photo colorizer shipped with colorgan, verified first).
 
 The exported graph is `WorkingResolutionColorizer`: RGB (or gray repeated on 3 channels)
 (N, 3, H, W) float32 in [0, 1] -> colorized RGB (N, 3, H, W) in [0, 1] with the input's L kept,
@@ -20,12 +21,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from colorgan.checkpoint_io import CheckpointError, load_generator
+from colorgan.checkpoint_io import load_generator
+from colorgan.errors import UserError
 from colorgan.inference import ColorNet, WorkingResolutionColorizer
 from colorgan.quiet import silence_library_noise
 
 FORMATS = ("onnx",)
 INPUT_NAME, OUTPUT_NAME = "rgb", "colorized"
+PRETRAINED_ONNX = "colorgan_photo.onnx"  # in the working directory, never inside the installed package
 
 
 class ExportError(RuntimeError):
@@ -111,9 +114,16 @@ def main(argv: list[str] | None = None) -> int:
         description="Export a colorgan checkpoint's colorizer (working resolution, RGB in -> RGB out, "
         "input lightness kept) for use outside Python.",
     )
-    parser.add_argument("checkpoint", type=Path, help="a .ckpt written by `python -m colorgan.train`")
+    parser.add_argument(
+        "checkpoint", type=Path, nargs="?", default=None,
+        help="a .ckpt written by `python -m colorgan.train` (default: the shipped photo colorizer)",
+    )
+    parser.add_argument("--pretrained", action="store_true", help="export the shipped photo colorizer")
     parser.add_argument("--format", choices=FORMATS, default="onnx", help="export format (default: onnx)")
-    parser.add_argument("-o", "--output", type=Path, default=None, help="output file (default: CHECKPOINT.onnx)")
+    parser.add_argument(
+        "-o", "--output", type=Path, default=None,
+        help=f"output file (default: CHECKPOINT.onnx, or {PRETRAINED_ONNX} for the shipped model)",
+    )
     parser.add_argument(
         "--size", type=int, default=None,
         help="side of the traced input, rounded up to the stride (default: the training size)",
@@ -126,8 +136,16 @@ def main(argv: list[str] | None = None) -> int:
         "--no-check", action="store_true", help="skip running the export with onnxruntime against PyTorch"
     )
     args = parser.parse_args(argv)
-    output = args.output or args.checkpoint.with_suffix(".onnx")
+    if args.pretrained and args.checkpoint is not None:
+        parser.error("give a checkpoint or --pretrained, not both")
     try:
+        if args.checkpoint is None:
+            from colorgan.pretrained import verified_weights
+
+            args.checkpoint = verified_weights()
+            output = args.output or Path(PRETRAINED_ONNX)
+        else:
+            output = args.output or args.checkpoint.with_suffix(".onnx")
         export_onnx(args.checkpoint, output, args.size, args.fixed_shape)
         print(f"wrote {output}")
         if not args.no_check:
@@ -139,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             shape = check_shape(args.checkpoint, output, args.fixed_shape)
             error = check_onnx(args.checkpoint, output, shape)
             print(f"onnxruntime matches PyTorch on a {shape} input (max abs difference {error:.1e})")
-    except (CheckpointError, ExportError) as err:
+    except (UserError, ExportError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

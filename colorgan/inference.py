@@ -1,4 +1,5 @@
-"""Colorize photos of any size with a trained generator: `Colorizer.from_checkpoint(path)(image)`.
+"""Colorize photos of any size with a trained generator: `Colorizer.from_checkpoint(path)(image)`, or
+the shipped photo colorizer: `Colorizer.pretrained()(image)`.
 
 The network sees the photo at a small working resolution (by default the size it was trained on)
 and predicts only colour: Lab ab, or for RGB models the ab of its RGB prediction. That colour is
@@ -179,6 +180,21 @@ class Colorizer:
         if temperature is not None:
             set_temperature(loaded.generator, temperature, path)
         return cls(ColorNet(loaded.generator, loaded.color_space), size, device, loaded.train_image_size, gamut)
+
+    @classmethod
+    def pretrained(
+        cls,
+        size: int | None = None,
+        device: str | torch.device | None = None,
+        gamut: str = "fit",
+        directory: str | Path | None = None,
+        temperature: float | None = None,
+    ) -> Colorizer:
+        """The photo colorizer shipped with colorgan (colorgan/pretrained/photo.pt, or `directory`, or
+        $COLORGAN_PRETRAINED_DIR), loaded like any checkpoint once its sha256 is verified."""
+        from colorgan.pretrained import verified_weights
+
+        return cls.from_checkpoint(verified_weights(directory), size, device, gamut, temperature)
 
     @property
     def color_space(self) -> ColorSpace:

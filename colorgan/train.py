@@ -28,6 +28,7 @@ from colorgan.dashboards import log_final_hparams
 from colorgan.devices import check_ddp_launch, fit_ddp_to, job_device
 from colorgan.errors import UserExit, exit_on_user_error, user_error_in, wants_traceback
 from colorgan.loggers import build_loggers, finish_wandb, log_config
+from colorgan.machine import cpu_summary, machine
 from colorgan.objectives import objective
 from colorgan.quiet import silence_library_noise
 from colorgan.resume import checkpoint_to_resume, resume_command_line
@@ -68,7 +69,8 @@ def fit_info(cfg: DictConfig, trainer: L.Trainer, started: float, fit_started: f
     return {"fit_seconds": sum(per_job), "fit_seconds_per_job": per_job, "started_at": started,
             "fit_ended_at": ended, "epochs": trainer.current_epoch, "global_step": trainer.global_step,
             "world_size": trainer.world_size, "device_slot": cfg.get("device_slot"),
-            "resumed_from": str(ckpt_path) if ckpt_path else None}
+            "resumed_from": str(ckpt_path) if ckpt_path else None,
+            "machine": machine(trainer.strategy.root_device), "cpu": cpu_summary()}
 
 
 def train(cfg: DictConfig, validated: bool = False) -> dict[str, Any]:
@@ -94,6 +96,8 @@ def train(cfg: DictConfig, validated: bool = False) -> dict[str, Any]:
     check_ddp_launch(trainer.strategy)
     fit_ddp_to(model, trainer.strategy)
     log_config(cfg, loggers)
+    if trainer.is_global_zero:  # what the run's speed was measured on (also in run_info.json)
+        log.info("Training on %s. %s.", machine(trainer.strategy.root_device), cpu_summary())
 
     fit_started = time.time()
     try:

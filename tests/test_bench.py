@@ -37,6 +37,7 @@ def run(cmd: list[str], data_dir) -> subprocess.CompletedProcess:
 
 def check_report(text: str) -> None:
     assert "### " in text and "command: `python -m colorgan.bench" in text and "load average" in text
+    assert "cores; vector instructions " in text and "torch CPU kernels " in text  # what it was measured on
     rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
     assert rows[""] == "| | unet_lrelu | gan_lrelu |"
     for field in FIELDS:
@@ -138,8 +139,31 @@ def test_bench_threads_cli_times_two_real_commands_side_by_side(tiny_cifar, monk
 
     monkeypatch.setenv("COLORGAN_DATA", str(tiny_cifar))
     tiny = ["model.generator.channels=[8,16,32]", "data.batch_size=8", "data.val_size=16", "trainer.accelerator=cpu"]
-    (row,) = cli_table(["unet"], 1, 3, tiny)[4:]
+    lines = cli_table(["unet"], 1, 3, tiny)
+    assert "vector instructions" in lines[2]  # what the table was measured on
+    (row,) = lines[6:]
     cells = row.strip("| ").split(" | ")
     assert cells[0] == "unet" and len(cells[2].split(" / ")) == 2 and cells[3].endswith("x")
     numbers = [float(cells[1]), *map(float, cells[2].split(" / "))]  # tiny steps: numbers, not their size
     assert len(numbers) == 3
+
+
+def test_folder_vs_memory_times_the_three_inputs(tmp_path, capsys):
+    """`--folder-vs-memory`: the same model on a photo folder without and with its decoded cache and in
+    memory; each rate and its ratio to the in-memory one of the same repeat."""
+    from test_folder import write_tree
+
+    from colorgan.bench import main
+
+    write_tree(tmp_path / "photos", colour=24)
+    text = main(["--folder-vs-memory", "--experiments", "unet_lrelu", "--steps", "1", "--warmup", "1", "--repeats", "2",
+                 "--threads", "1", "data=folder", f"data.root={tmp_path / 'photos'}", "data.image_size=32",
+                 "data.val_size=2", "data.test_size=2", "data.batch_size=4", "data.num_workers=1",
+                 "model.generator.channels=[8,16,32]", "trainer.accelerator=cpu", f"paths.log_dir={tmp_path / 'logs'}"])
+    assert "vector instructions" in text and "photo folder against in-memory tensors" in text
+    rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    for label in ("folder, decoded per batch", "folder, decoded cache (memory map)", "in-memory uint8 tensor"):
+        rate, ratio = rows[label].strip("| ").split(" | ")[1:]
+        assert re.fullmatch(r"[\d.]+ \([\d.]+, [\d.]+\)", rate) and float(ratio.strip("*")) > 0
+    assert rows["in-memory uint8 tensor"].endswith("| 1.000 |")
+    assert "decoded cache: " in text and len(list((tmp_path / "logs").rglob("decoded/*.npy"))) == 3

@@ -54,3 +54,20 @@ def test_dynamic_onnx_takes_other_batches_and_shapes(space, tiny_checkpoint, tmp
         rgb = torch.rand(shape, generator=torch.Generator().manual_seed(0))
         with torch.no_grad():
             torch.testing.assert_close(run_onnx(path, rgb), module(rgb), atol=1e-4, rtol=0)
+
+
+def test_no_checkpoint_exports_the_shipped_colorizer(tiny_checkpoint, tmp_path, monkeypatch, capsys):
+    from colorgan.pretrained import ENV_DIR
+    from colorgan.pretrained.pack import pack
+
+    pack(tiny_checkpoint("lab"), tmp_path / "pretrained")
+    monkeypatch.setenv(ENV_DIR, str(tmp_path / "pretrained"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["--fixed-shape"]) == 0  # default output in the working directory
+    assert "onnxruntime matches PyTorch" in capsys.readouterr().out
+    metadata = {p.key: p.value for p in onnx.load("colorgan_photo.onnx").metadata_props}
+    assert metadata["colorgan.checkpoint"] == "photo.pt"
+    assert main(["--pretrained", "--fixed-shape", "--no-check", "-o", "b.onnx"]) == 0 and (tmp_path / "b.onnx").is_file()
+    monkeypatch.setenv(ENV_DIR, str(tmp_path / "elsewhere"))
+    assert main(["--pretrained"]) == 2
+    assert "No pretrained photo colorizer" in capsys.readouterr().err

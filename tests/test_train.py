@@ -35,3 +35,5 @@ def test_every_experiment_trains_and_writes_outputs(experiment, space, tiny_cifa
     assert grid.size == (8 * (32 * 4 + 2) + 2, 3 * (32 * 4 + 2) + 2)
     assert (run / "checkpoints" / "last.ckpt").is_file()
     assert (run / "config.yaml").is_file()
+    info = json.loads((run / "run_info.json").read_text())  # what the run's speed was measured on
+    assert info["machine"].startswith("CPU ") and "vector instructions" in info["cpu"]

@@ -20,6 +20,14 @@ class ColorBatch(NamedTuple):
     targets: torch.Tensor
 
 
+class FolderBatch(NamedTuple):
+    """What a folder loader yields: uint8 images (B, 3, S, S) and the (path, error) of files that
+    failed to decode in the worker (replaced or dropped), so the main process can count them."""
+
+    images: torch.Tensor
+    failed: list[tuple[str, str]]
+
+
 class TensorImages(Dataset):
     """Indexable by a 1-D index tensor: returns the (B, 3, H, W) uint8 batch at those indices."""
 

@@ -9,24 +9,34 @@ and centre-cropped. Flip and colour conversion happen on the device, in Coloriza
 
 Splits come from sub-folders when there are any (Places365's `train/` and `val/`, or
 `data_256/`, `val_256/`, `test_256/`), else from a seeded split of every image under the root.
+`data.root` may list several roots, each split on its own (colorgan.data.folder_splits).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
 
 import torch
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from torch.utils.data import DataLoader, Dataset
 
-from colorgan.data.batches import IndexBatches
+from colorgan.data.batches import FolderBatch, IndexBatches
 from colorgan.data.datamodule import ColorizationDataModule
-from colorgan.data.errors import DatasetError, folder_exists
+from colorgan.data.decoded_cache import CachedImages, CacheSpec, DecodedCache
+from colorgan.data.errors import DatasetError
+from colorgan.data.folder_splits import (
+    SPLIT_FOLDERS,  # noqa: F401  (re-exported: the split folder names)
+    SPLITS,
+    check_root,  # noqa: F401  (re-exported: config_validation's check of one folder)
+    check_roots,
+    parse_roots,
+    roots_digest,
+    roots_label,
+    split_root,
+)
 from colorgan.data.images import (
     ImageInfo,
     describe_skipped,
@@ -36,28 +46,12 @@ from colorgan.data.images import (
     scan_images,
     warn_unreadable,
 )
-from colorgan.image_io import find_images
 
 log = logging.getLogger(__name__)
 
-# Folder names that mark a split, Places365's included (standard: train/ val/; challenge:
-# data_256/ val_256/ test_256/ and their _large variants).
-SPLIT_FOLDERS = {
-    "train": ("train", "training", "data_256", "data_large", "train_256", "train_large"),
-    "val": ("val", "valid", "validation", "val_256", "val_large"),
-    "test": ("test", "testing", "test_256", "test_large"),
-}
 
 
 # -- datasets ------------------------------------------------------------------------------------
-class FolderBatch(NamedTuple):
-    """What a folder loader yields: uint8 images (B, 3, S, S) and the (path, error) of files that
-    failed to decode in the worker (replaced or dropped), so the main process can count them."""
-
-    images: torch.Tensor
-    failed: list[tuple[str, str]]
-
-
 class CropSeededBatches(IndexBatches):
     """IndexBatches whose batches also carry a crop seed per image, made from (seed, epoch, index):
     a (2, B) tensor of indices and seeds. Random crops then depend neither on the global random
@@ -122,54 +116,30 @@ class FolderImages(Dataset):
         return FolderBatch(torch.stack(images) if images else empty, failed)
 
 
-def split_counts(total: int, size: int | float, name: str) -> int:
-    """`size` as a count: ints are counts, floats in (0, 1) fractions of `total` (at least 1)."""
-    if isinstance(size, float) and 0 < size < 1:
-        return max(1, round(total * size))
-    if isinstance(size, int) and not isinstance(size, bool) and size >= 1:
-        return size
-    raise ValueError(f"data.{name} must be a count >= 1 or a fraction in (0, 1), got {size!r}.")
-
-
-def find_split_folders(root: Path) -> dict[str, Path]:
-    """{"train": root/train, ...} for the split folders present directly under `root`."""
-    found = {}
-    for split, names in SPLIT_FOLDERS.items():
-        for name in names:
-            if (root / name).is_dir():
-                found[split] = root / name
-                break
-    return found
-
-
-def check_root(root: Path) -> None:
-    """Raise a DatasetError unless `root` is a folder this user can read."""
-    if not folder_exists(root):
-        raise DatasetError(
-            f"Image folder not found: {root}. Point data.root at a folder of photos "
-            "(any depth; train/ val/ test/ sub-folders are used as splits when present)."
-        )
-
-
 class FolderDataModule(ColorizationDataModule):
     """Photos from a folder tree, decoded in DataLoader workers.
 
     Args:
-        root: the folder. With a `train/` sub-folder (or Places365's `data_256/`), splits are
-            taken from sub-folders: `test/` (else `val/`, as Places365's validation set is its
-            usual test set) is the test set; `val/` when `test/` exists too, else a seeded
-            `val_size` slice of train, is the validation set. Without one, a seeded split of
-            every image: `test_size`, then `val_size`, the rest for training.
+        root: the folder, or a list of roots, each a folder or a mapping {train: DIR, test: DIR,
+            val: DIR (optional)}; every root is split on its own and the splits are joined. A
+            folder with a `train/` sub-folder (or Places365's `data_256/`) is split by its
+            sub-folders: `test/` (else `val/`, as Places365's validation set is its usual test
+            set) is the test set; `val/` when `test/` exists too, else a seeded `val_size` slice
+            of train, is the validation set. Without one, a seeded split of every image:
+            `test_size`, then `val_size`, the rest for training. A mapping without val: takes a
+            `val_size` slice of its train folder.
         image_size: side of the square crops (a multiple of the U-Net's 2**depth).
         train_scale: training images are resized so their shorter side is
             `train_scale * image_size`, then randomly cropped (1.0: crops only along the longer side).
         min_size: images whose shorter side is smaller are skipped (default: `image_size`).
         gray_chroma: images whose Lab chroma (99th percentile over pixels) is below this are
             grayscale or nearly so, and skipped; null keeps them.
-        val_size, test_size: counts (int) or fractions of the images (float in (0, 1)).
+        val_size, test_size: counts (int) or fractions of the images (float in (0, 1)), per root.
         split_seed: seed of the split, independent of the training seed.
         num_workers: DataLoader worker processes decoding images (and scanning the folder).
         scan_cache: folder for the scan's results, so the next run decodes only new or changed files.
+        cache: decode every image once into a memory-mapped uint8 array under `scan_cache`/decoded
+            (colorgan.data.decoded_cache) and gather batches from it: no decoding per epoch.
         **kwargs: ColorizationDataModule's (color_space, batch_size, eval_batch_size, flip, seed).
     """
 
@@ -177,7 +147,7 @@ class FolderDataModule(ColorizationDataModule):
 
     def __init__(
         self,
-        root: str,
+        root: str | list,
         image_size: int = 64,
         train_scale: float = 1.125,
         min_size: int | None = None,
@@ -187,6 +157,7 @@ class FolderDataModule(ColorizationDataModule):
         split_seed: int = 0,
         num_workers: int = 4,
         scan_cache: str | None = None,
+        cache: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -194,68 +165,57 @@ class FolderDataModule(ColorizationDataModule):
             raise ValueError(f"data.image_size must be a positive side in pixels, got {image_size}.")
         if train_scale < 1:
             raise ValueError(f"data.train_scale must be >= 1 (crops are never larger than the image), got {train_scale}.")
-        self.root = Path(root).expanduser()
+        self.root = root  # as configured; self.roots as parsed
+        self.roots = parse_roots(root)
+        self.where = self.roots[0].describe() if len(self.roots) == 1 else f"{len(self.roots)} photo roots"
+        self.root_of: dict[Path, int] = {}  # file -> index of its root in self.roots
         self.image_size, self.train_scale = image_size, train_scale
         self.min_size = image_size if min_size is None else min_size
         self.gray_chroma = gray_chroma
         self.val_size, self.test_size, self.split_seed = val_size, test_size, split_seed
         self.num_workers = num_workers
         self.scan_cache = Path(scan_cache) if scan_cache else None
+        if cache and self.scan_cache is None:
+            raise ValueError("data.cache=true keeps the decoded images under data.scan_cache; set that folder too.")
+        self.cache = cache
+        self.caches: dict[str, CachedImages] = {}
         self.files: dict[str, list[Path]] | None = None
         self.skipped: Counter = Counter()  # over all splits, from the scan
         self.load_failures: dict[str, str] = {}  # path -> error, files that failed after the scan
         self._scanned: tuple[dict[str, list[Path]], dict[Path, ImageInfo]] | None = None
 
     # -- splits ----------------------------------------------------------------------------------
-    def _seeded_slice(self, paths: list[Path], size: int | float, name: str) -> tuple[list[Path], list[Path]]:
-        """(slice of `size`, rest), the slice seeded by split_seed."""
-        count = split_counts(len(paths), size, name)
-        if count >= len(paths):
-            raise ValueError(
-                f"data.{name}={size} takes {count} of the {len(paths)} images in {self.root}, leaving none "
-                f"for training. Use a smaller data.{name} or add images."
-            )
-        order = torch.randperm(len(paths), generator=torch.Generator().manual_seed(self.split_seed)).tolist()
-        return sorted(paths[i] for i in order[:count]), sorted(paths[i] for i in order[count:])
-
     def _split_files(self) -> dict[str, list[Path]]:
-        folders = find_split_folders(self.root)
-        if "train" not in folders:
-            everything = find_images(self.root)
-            test, rest = self._seeded_slice(everything, self.test_size, "test_size")
-            val, train = self._seeded_slice(rest, self.val_size, "val_size")
-            return {"train": train, "val": val, "test": test}
-        train = find_images(folders["train"])
-        if "val" in folders and "test" in folders:
-            return {"train": train, "val": find_images(folders["val"]), "test": find_images(folders["test"])}
-        held_out = folders.get("test", folders.get("val"))
-        if held_out is None:
-            raise DatasetError(
-                f"{self.root} has a {folders['train'].name}/ folder but no test/ or val/ folder beside it. "
-                "Add one, or point data.root at a folder without split folders to get a seeded split."
-            )
-        val, train = self._seeded_slice(train, self.val_size, "val_size")
-        return {"train": train, "val": val, "test": find_images(held_out)}
+        """Every root split on its own, then joined; self.root_of says where each file came from."""
+        joined: dict[str, list[Path]] = {split: [] for split in SPLITS}
+        self.root_of = {}
+        for index, root in enumerate(self.roots):
+            for split, paths in split_root(root, self.val_size, self.test_size, self.split_seed).items():
+                joined[split] += paths
+                self.root_of.update(dict.fromkeys(paths, index))
+        return joined
 
     def _cache_file(self) -> Path | None:
         if self.scan_cache is None:
             return None
-        digest = hashlib.sha1(str(self.root.resolve()).encode()).hexdigest()[:12]
-        return self.scan_cache / f"{self.root.name}-{digest}.json"
+        return self.scan_cache / f"{roots_label(self.roots)}-{roots_digest(self.roots)}.json"
 
     # -- Lightning hooks ---------------------------------------------------------------------------
     def _split_and_scan(self) -> tuple[dict[str, list[Path]], dict[Path, ImageInfo]]:
-        check_root(self.root)
+        check_roots(self.root)
         split = self._split_files()
         paths = [p for split_paths in split.values() for p in split_paths]
         if not paths:
-            raise DatasetError(f"No image files under {self.root} (extensions Pillow opens: .jpg, .png, ...).")
+            raise DatasetError(f"No image files under {self.where} (extensions Pillow opens: .jpg, .png, ...).")
         return split, dict(zip(paths, scan_images(paths, self.num_workers, self._cache_file()), strict=True))
 
     def prepare_data(self) -> None:
-        """Once per node, before `setup` in every process: scan the folder and write the scan cache,
-        so the processes of a multi-GPU run read it instead of each decoding every file."""
-        if self.scan_cache is not None and self.files is None:
+        """Once per node, before `setup` in every process: scan the folder and write the scan cache
+        (and build the decoded cache), so the processes of a multi-GPU run read them instead of each
+        decoding every file."""
+        if self.cache:
+            self.setup()
+        elif self.scan_cache is not None and self.files is None:
             self._scanned = self._split_and_scan()
 
     def setup(self, stage: str | None = None) -> None:
@@ -274,20 +234,49 @@ class FolderDataModule(ColorizationDataModule):
         for name, split_paths in self.files.items():
             if not split_paths:
                 raise DatasetError(
-                    f"No usable {name} images in {self.root}: "
+                    f"No usable {name} images in {self.where}: "
                     f"{describe_skipped(self.skipped, self.min_size, self.gray_chroma)}. "
                     "Add colour images at least data.min_size px on their shorter side."
                 )
+        if self.cache:
+            self._open_caches()
+
+    def _open_caches(self) -> None:
+        """The decoded cache of every split, built where it is absent, stale or damaged."""
+        digest = roots_digest(self.roots)
+        train_side = max(self.image_size, round(self.image_size * self.train_scale))
+        for split, paths in self.files.items():
+            crop = self.image_size if split == "train" else None
+            spec = CacheSpec(f"{digest}-{split}", train_side if crop else self.image_size, crop)
+            cache = DecodedCache(self.scan_cache / "decoded", spec, paths).open_or_build(self.num_workers)
+            for index, error in cache.failed.items():
+                self.load_failures.setdefault(str(paths[index]), error)
+            self.caches[split] = cache.dataset()
 
     @rank_zero_only
     def _report(self, found: int) -> None:
         sizes = ", ".join(f"{name} {len(paths)}" for name, paths in self.files.items())
+        per_root = ""
+        if len(self.roots) > 1:
+            counts = [Counter() for _ in self.roots]
+            for split, paths in self.files.items():
+                for path in paths:
+                    counts[self.root_of[path]][split] += 1
+            per_root = " (" + "; ".join(
+                f"{root.describe()}: " + ", ".join(f"{split} {count[split]}" for split in SPLITS)
+                for root, count in zip(self.roots, counts, strict=True)
+            ) + ")"
         log.info(
-            "Image folder %s: %d images found, %s; using %s at %d px.",
-            self.root, found, describe_skipped(self.skipped, self.min_size, self.gray_chroma), sizes, self.image_size,
+            "Image %s %s: %d images found, %s; using %s%s at %d px.",
+            "folder" if len(self.roots) == 1 else "folders:", self.where, found,
+            describe_skipped(self.skipped, self.min_size, self.gray_chroma), sizes, per_root, self.image_size,
         )
 
     def _loader(self, split: str, train: bool) -> DataLoader:
+        if self.caches:  # a gather from the page cache: worker processes would only add a copy
+            dataset = self.caches[split]
+            return self._whole_batch_loader(dataset, self._batch_sampler(len(dataset), train), train,
+                                            pin_memory=torch.cuda.is_available())
         dataset = FolderImages(self.files[split], self.image_size, train, self.train_scale, replace_failed=True)
         sampler = self._batch_sampler(len(dataset), train)
         if train and len(sampler) == 0:
