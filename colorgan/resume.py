@@ -13,6 +13,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+import yaml
 from lightning.fabric.plugins.environments import SLURMEnvironment
 
 from colorgan.errors import UserError
@@ -22,6 +23,7 @@ from colorgan.run_dir import read_overrides as run_dir_overrides
 log = logging.getLogger(__name__)
 
 LAST = Path("checkpoints") / "last.ckpt"
+MULTIRUN_RECORD = "multirun.yaml"  # Hydra's record of a sweep, in its sweep dir
 HPC_PATTERN = "hpc_ckpt_*.ckpt"  # Lightning's SLURM requeue checkpoints, in the run dir
 _RESUME_ARG = re.compile(r"^\+{0,2}resume=(.*)$")
 
@@ -42,6 +44,25 @@ def run_dir_of(target: str | Path) -> Path | None:
         if (candidate / HYDRA_RECORD / "overrides.yaml").is_file():
             return candidate
     return None
+
+
+def is_sweep_dir(path: str | Path) -> bool:
+    return (Path(path).expanduser() / MULTIRUN_RECORD).is_file()
+
+
+def sweep_overrides(sweep_dir: Path) -> list[str]:
+    """The sweep's command-line overrides (hydra.overrides.task of its multirun.yaml), without the
+    resume= and hydra.sweep.dir that finishing it adds."""
+    path = sweep_dir / MULTIRUN_RECORD
+    try:
+        record = yaml.safe_load(path.read_text())
+        task = record["hydra"]["overrides"]["task"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        task = None
+    if not (isinstance(task, list) and all(isinstance(o, str) for o in task)):
+        raise ResumeError(f"resume={sweep_dir}: {path} does not hold the sweep's command line, so its jobs are "
+                          "unknown. Resume each job with resume=<job dir> instead.")
+    return [o for o in task if _override_key(o) not in ("resume", "hydra.sweep.dir")]
 
 
 def checkpoints_in(run_dir: Path) -> list[Path]:
@@ -88,6 +109,9 @@ def checkpoint_to_resume(cfg: Any, output_dir: Path) -> Path | None:
     """The checkpoint this job continues from: `resume`, else `ckpt_path`, else, on a SLURM job
     requeued into the same run directory, that directory's newest checkpoint."""
     if cfg.get("resume"):
+        if is_sweep_dir(cfg.resume):  # finishing a sweep: this job continues its own run, or starts it
+            found = checkpoints_in(output_dir)
+            return found[0] if found else None
         return resolve_checkpoint(cfg.resume)
     if cfg.get("ckpt_path"):
         return Path(cfg.ckpt_path)
@@ -142,12 +166,19 @@ def resume_command_line(argv: list[str]) -> list[str]:
     targets = [m.group(1) for arg in argv[1:] if (m := _RESUME_ARG.match(arg))]
     if not targets:
         return argv
+    given = [arg for arg in argv[1:] if "=" in arg and not arg.startswith("-")]
+    flags = [arg for arg in argv[1:] if arg not in given and arg not in ("-m", "--multirun")]
+    target = Path(targets[-1].strip("'\"")).expanduser()
+    if is_sweep_dir(target):  # the sweep again, into its own folder: finished jobs kept, the others done
+        sweep_dir = target.resolve()
+        merged = merge_overrides(sweep_overrides(sweep_dir), [a for a in given if _override_key(a) != "resume"])
+        return [argv[0], "-m", *flags, *merged, f"resume={_quote(str(sweep_dir))}",
+                f"hydra.sweep.dir={_quote(str(sweep_dir))}"]
     if any(arg in ("-m", "--multirun") for arg in argv[1:]):
-        raise SystemExit("resume= continues one run; drop -m/--multirun.")
-    run_dir = run_dir_of(targets[-1].strip("'\""))
+        raise SystemExit("resume= continues one run or one sweep (a folder holding multirun.yaml); drop -m/--multirun.")
+    run_dir = run_dir_of(target)
     if run_dir is None:  # a foreign checkpoint or a typo: train() continues or explains
         return argv
-    given = [arg for arg in argv[1:] if "=" in arg and not arg.startswith("-")]
     flags = [arg for arg in argv[1:] if arg not in given]
     original = read_overrides(run_dir)
     merged = merge_overrides(original, given)

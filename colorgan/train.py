@@ -28,7 +28,7 @@ from colorgan.devices import check_ddp_launch, fit_ddp_to, job_device
 from colorgan.errors import UserExit, exit_on_user_error, user_error_in, wants_traceback
 from colorgan.loggers import build_loggers, finish_wandb, log_config
 from colorgan.quiet import silence_library_noise
-from colorgan.resume import checkpoint_to_resume, resume_command_line
+from colorgan.resume import checkpoint_to_resume, is_sweep_dir, resume_command_line
 from colorgan.run_dir import (
     CONFIG,
     RUN_INFO,
@@ -117,6 +117,10 @@ def train(cfg: DictConfig, validated: bool = False) -> dict[str, Any]:
 def main(cfg: DictConfig) -> float | None:
     silence_library_noise()
     output_dir = Path(cfg.paths.output_dir)
+    optimized = cfg.get("optimized_metric")
+    if cfg.get("resume") and is_sweep_dir(cfg.resume) and Run(output_dir).finished:  # finishing a sweep
+        log.info("Job %s finished before; its results are kept as they are.", output_dir)
+        return (Run(output_dir).test_metrics or {}).get(optimized) if optimized else None
 
     def accept() -> None:  # before anything in the run directory changes
         validate_config(cfg)
@@ -137,7 +141,6 @@ def main(cfg: DictConfig) -> float | None:
         raise UserExit(user_error) from None  # said once, by exit_on_user_error
     finally:
         finish_wandb()
-    optimized = cfg.get("optimized_metric")
     return metrics.get(optimized) if optimized else None
 
 
