@@ -97,12 +97,19 @@ def read_overrides(run_dir: Path) -> list[str]:
         raise ResumeError(f"{err} Start the run again with its original command instead of resume=.") from None
 
 
+def resume_command(target: str | Path) -> str:
+    """`python -m colorgan.train resume=<target>`, quoted so that it can be pasted into a POSIX shell
+    whatever the path holds (spaces, quotes, $, unicode)."""
+    return f"python -m colorgan.train {shlex.quote(f'resume={target}')}"
+
+
 def original_command(run_dir: Path) -> str:
     """The command line that started `run_dir` (from .hydra/overrides.yaml), into the same directory."""
     overrides = read_overrides(run_dir)
     if not overrides:
         return f"python -m colorgan.train <its overrides> hydra.run.dir={run_dir}"
-    return " ".join(["python -m colorgan.train", *map(shlex.quote, overrides), shlex.quote(f"hydra.run.dir={run_dir}")])
+    return " ".join(["python -m colorgan.train", *map(shlex.quote, overrides),
+                     shlex.quote(f"hydra.run.dir={_quote(str(run_dir))}")])
 
 
 def checkpoint_to_resume(cfg: Any, output_dir: Path) -> Path | None:
@@ -133,7 +140,15 @@ def _prefix(override: str) -> str:
 
 
 def _quote(value: str) -> str:
+    """A value as one Hydra override string, whatever it holds."""
     return "'" + value.replace("'", "\\'") + "'"
+
+
+def _unquote(value: str) -> str:
+    """A value as the shell handed it over: Hydra's quotes (and its \\' escapes) taken off, if any."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1].replace("\\" + value[0], value[0])
+    return value
 
 
 def merge_overrides(original: list[str], given: list[str]) -> list[str]:
@@ -168,7 +183,9 @@ def resume_command_line(argv: list[str]) -> list[str]:
         return argv
     given = [arg for arg in argv[1:] if "=" in arg and not arg.startswith("-")]
     flags = [arg for arg in argv[1:] if arg not in given and arg not in ("-m", "--multirun")]
-    target = Path(targets[-1].strip("'\"")).expanduser()
+    value = _unquote(targets[-1])
+    given = [arg for arg in given if not _RESUME_ARG.match(arg)] + [f"resume={_quote(value)}"]  # one, as Hydra reads it
+    target = Path(value).expanduser()
     if is_sweep_dir(target):  # the sweep again, into its own folder: finished jobs kept, the others done
         sweep_dir = target.resolve()
         merged = merge_overrides(sweep_overrides(sweep_dir), [a for a in given if _override_key(a) != "resume"])
@@ -178,8 +195,7 @@ def resume_command_line(argv: list[str]) -> list[str]:
         raise SystemExit("resume= continues one run or one sweep (a folder holding multirun.yaml); drop -m/--multirun.")
     run_dir = run_dir_of(target)
     if run_dir is None:  # a foreign checkpoint or a typo: train() continues or explains
-        return argv
-    flags = [arg for arg in argv[1:] if arg not in given]
+        return [argv[0], *flags, *given]
     original = read_overrides(run_dir)
     merged = merge_overrides(original, given)
     if not any(_override_key(arg) == "hydra.run.dir" for arg in given):

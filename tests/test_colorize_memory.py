@@ -63,3 +63,15 @@ def test_a_photo_larger_than_free_memory_is_refused_before_decoding(tmp_path, ti
     assert "12000x12000 needs about" in done.stderr and "megapixels fit" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "out" / "big.png").exists()
+
+
+@pytest.mark.slow
+def test_the_memory_bench_reports_each_size(tiny_checkpoint):
+    from train_cli import run_module
+
+    result = run_module("colorgan.bench_colorize", str(tiny_checkpoint("lab")), "--megapixels", "1", "4", timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and "MiB" in line]
+    assert [row.split("|")[2].strip() for row in rows] == ["0.003", "1.0", "4.0"]
+    per_pixel = float(result.stdout.split(" MiB + ")[1].split(" bytes per pixel")[0])
+    assert per_pixel < 12  # a float copy of the photo alone would be 12
