@@ -103,3 +103,17 @@ def test_train_evaluate_and_colorize_skip_and_count_them(hostile_tree, tmp_path)
         assert [line for line in out.stderr.splitlines() if line.startswith("error:") and name in line and words in line]
     assert "2 colorized" in out.stdout and "5 failed" in out.stdout
     assert (colorized / "link.png").is_file() and (colorized / "folder.jpg" / "inside.png").is_file()
+
+
+def test_evaluate_writes_its_results_in_the_checkpoints_run_not_here(tiny_checkpoint, tmp_path):
+    photos = tmp_path / "photos"
+    write_tree(photos, colour=3)
+    checkpoint = tiny_checkpoint("lab")
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    out = subprocess.run([sys.executable, "-m", "colorgan.evaluate", str(checkpoint), str(photos), "--size", "32",
+                          "--workers", "0", "--no-extra"], cwd=elsewhere, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.returncode == 0, out.stderr[-3000:]
+    written = checkpoint.parent.parent / "eval_photos_32px.json"
+    assert json.loads(written.read_text())["images"] == 3 and not list(elsewhere.iterdir())
