@@ -296,7 +296,7 @@ def test_images(run: Run, count: int, data_dir: str | None = None) -> torch.Tens
 def figure_label(run: Run, names: dict[Path, str]) -> str:
     d = describe(run)
     mae = run.test_metrics.get("test/mae")
-    return f"{names[run.path]}\n{d['activation']} / {d['norm']}\nMAE {mae:.2f}"
+    return f"{names[run.path]}\n{d['activation']} / {d['norm']}\ntest MAE {mae:.2f}"  # not the curves' validation MAE
 
 
 # -- the command ---------------------------------------------------------------------------------

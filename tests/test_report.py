@@ -103,3 +103,12 @@ def test_a_run_with_a_bad_file_is_listed_with_its_reason_and_the_rest_is_reporte
     report = (tmp_path / "out" / "report.md").read_text()
     assert len(table_rows(report)) == 1 + 1  # the good run and its baseline
     assert f"`{bad}`: unreadable" in report
+
+
+def test_the_figure_labels_say_their_mae_is_the_test_mae(two_runs):
+    """learning_curves.png plots validation MAE; the legend's number is the test MAE and says so."""
+    from colorgan.report import figure_label, run_names
+
+    runs = find_runs([two_runs])
+    labels = [figure_label(run, run_names(runs)) for run in runs]
+    assert all(label.splitlines()[-1].startswith("test MAE ") for label in labels), labels
