@@ -109,7 +109,7 @@ def original_command(run_dir: Path) -> str:
     if not overrides:
         return f"python -m colorgan.train <its overrides> hydra.run.dir={run_dir}"
     return " ".join(["python -m colorgan.train", *map(shlex.quote, overrides),
-                     shlex.quote(f"hydra.run.dir={_quote(str(run_dir))}")])
+                     shlex.quote(f"hydra.run.dir={_hydra_value(str(run_dir))}")])
 
 
 def checkpoint_to_resume(cfg: Any, output_dir: Path) -> Path | None:
@@ -142,6 +142,11 @@ def _prefix(override: str) -> str:
 def _quote(value: str) -> str:
     """A value as one Hydra override string, whatever it holds."""
     return "'" + value.replace("'", "\\'") + "'"
+
+
+def _hydra_value(value: str) -> str:
+    """The value as it is when Hydra reads it unchanged (paths of plain characters), else quoted."""
+    return value if re.fullmatch(r"[\w./:@+~-]+", value, flags=re.ASCII) else _quote(value)
 
 
 def _unquote(value: str) -> str:
@@ -184,7 +189,7 @@ def resume_command_line(argv: list[str]) -> list[str]:
     given = [arg for arg in argv[1:] if "=" in arg and not arg.startswith("-")]
     flags = [arg for arg in argv[1:] if arg not in given and arg not in ("-m", "--multirun")]
     value = _unquote(targets[-1])
-    given = [arg for arg in given if not _RESUME_ARG.match(arg)] + [f"resume={_quote(value)}"]  # one, as Hydra reads it
+    given = [arg for arg in given if not _RESUME_ARG.match(arg)] + [f"resume={_hydra_value(value)}"]  # one, as Hydra reads it
     target = Path(value).expanduser()
     if is_sweep_dir(target):  # the sweep again, into its own folder: finished jobs kept, the others done
         sweep_dir = target.resolve()
