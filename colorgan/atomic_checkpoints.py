@@ -37,9 +37,12 @@ def describe_save_error(err: OSError, path: Path) -> str:
         advice = f"Make {path.parent} writable, or write runs elsewhere (hydra.run.dir=...)"
     else:
         advice = "Fix the cause"
+    from colorgan.resume import resume_command  # resume reads checkpoints: imported when needed
+
+    run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
     return (
         f"Could not save checkpoint {path}: {reason} [errno {err.errno}]. The previous checkpoint at that path, "
-        f"if any, is intact. {advice}, then continue with `python -m colorgan.train resume=<run dir>`."
+        f"if any, is intact. {advice}, then continue with `{resume_command(run_dir)}`."
     )
 
 

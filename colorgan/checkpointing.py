@@ -20,6 +20,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from colorgan.framework_internals import cluster_environment, validation_follows_batch
 from colorgan.host_reads import is_logging_step
+from colorgan.resume import resume_command
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +185,7 @@ class LastCheckpoint(Checkpoint):
         message = (
             f"Training stopped by {signal.Signals(signum).name} during epoch {trainer.current_epoch + 1}, step "
             f"{trainer.global_step}. Checkpoint saved: {self.path}. Resume with:\n"
-            f"    python -m colorgan.train resume={run_dir}"
+            f"    {resume_command(run_dir)}"
         )
         if trainer.is_global_zero:
             log.warning(message)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from colorgan.errors import UserError
+from colorgan.host_memory import available_memory, gigabytes
 from colorgan.image_io import (
     DEFAULT_MAX_PIXELS,
     ImageReadError,
@@ -39,6 +42,11 @@ from colorgan.quiet import silence_library_noise
 from colorgan.tables import print_comparison
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_CANNOT_START = 0, 1, 2
+# Memory a photo takes to colorize, measured (BENCHMARKS.md, "colorize memory"): its 8-bit pixels
+# as Pillow holds them and the transient copies of decoding, plus a constant for the network and
+# the bands of rows. --compare holds the photo as floats too.
+BYTES_PER_PIXEL, COMPARE_BYTES_PER_PIXEL, CONSTANT_BYTES = 10, 120, 1 << 28
+BATCH_PIXELS = 1 << 24  # decoded pixels held at once for one network batch (a larger photo goes alone)
 MIN_METRIC_SIDE = 11  # SSIM's 11x11 Gaussian window
 
 
@@ -128,36 +136,43 @@ class Job:
     write_compare: bool = False
 
 
+def real_path(path: Path) -> Path:
+    """The path with links resolved as far as they go (a link loop or a broken link is no error here)."""
+    return Path(os.path.realpath(path))
+
+
 def find_inputs(root: Path, output_dir: Path) -> list[tuple[Path, Path]]:
-    """(file, path relative to what mirrors it) for one file, or every image under a folder
-    (hidden files and the output folder itself skipped)."""
-    if root.is_file():
+    """(file, path relative to what mirrors it) for one file, or every file named like an image
+    under a folder (hidden files and the output folder itself skipped). Broken links, pipes and
+    the like are kept: reading them fails with one line saying what they are."""
+    if not root.is_dir():
         return [(root, Path(root.name))]
-    output_dir = output_dir.resolve()
+    output_dir = real_path(output_dir)
 
     def inside_output(path: Path) -> bool:
-        return output_dir != root.resolve() and output_dir in path.resolve().parents
+        return output_dir != real_path(root) and output_dir in real_path(path).parents
 
-    return [(path, path.relative_to(root)) for path in find_images(root) if path.is_file() and not inside_output(path)]
+    return [(path, path.relative_to(root)) for path in find_images(root) if not inside_output(path)]
 
 
 def plan_jobs(inputs: list[tuple[Path, Path]], output_dir: Path) -> tuple[list[Job], list[tuple[Path, str]]]:
     """Output paths for every input; refusals (output would replace an input or another output)."""
     extensions = readable_formats()
-    sources = {path.resolve() for path, _ in inputs}
+    sources = {real_path(path) for path, _ in inputs}
     jobs, refused, taken = [], [], {}
     for path, relative in inputs:
         fmt = output_format(extensions.get(path.suffix.lower()))
         output = output_dir / relative.with_suffix(output_suffix(relative, fmt))
         compare = output_dir / relative.parent / f"{relative.stem}.compare.png"
-        if output.resolve() in sources or compare.resolve() in sources:
+        output_real, compare_real = real_path(output), real_path(compare)
+        if output_real in sources or compare_real in sources:
             refused.append((path, f"its output {output} would replace an input; choose another output folder"))
             continue
-        clash = taken.get(output.resolve()) or taken.get(compare.resolve())
+        clash = taken.get(output_real) or taken.get(compare_real)
         if clash is not None:
             refused.append((path, f"its output {output} has the same name as that of {clash}; rename one"))
             continue
-        taken[output.resolve()] = taken[compare.resolve()] = path
+        taken[output_real] = taken[compare_real] = path
         jobs.append(Job(path, output, compare, fmt))
     return jobs, refused
 
@@ -191,9 +206,23 @@ class Run:
         self.failed += 1
         self.console.print(f"error: {path}: {reason}", markup=False, highlight=False, soft_wrap=True)
 
+    def check_memory(self, width: int, height: int) -> None:
+        """Refuse, before decoding, a photo whose colorizing would not fit in the free memory."""
+        per_pixel = COMPARE_BYTES_PER_PIXEL if self.args.compare else BYTES_PER_PIXEL
+        need, free = CONSTANT_BYTES + per_pixel * width * height, available_memory()
+        if free is None or need <= free:
+            return
+        fits = max(0, free - CONSTANT_BYTES) // per_pixel
+        scale = math.sqrt(fits / (width * height))
+        raise ImageReadError(
+            f"{width}x{height} needs about {gigabytes(need)} of memory to colorize{' with --compare' if self.args.compare else ''}, "
+            f"more than the {gigabytes(free)} free now; up to {fits / 1e6:.0f} megapixels fit "
+            f"({int(width * scale)}x{int(height * scale)} at this aspect ratio). Free some memory or colorize a smaller copy"
+        )
+
     def read(self, job: Job) -> Photo | None:
         try:
-            photo = read_photo(job.source, max_pixels=self.args.max_pixels)
+            photo = read_photo(job.source, max_pixels=self.args.max_pixels, check_size=self.check_memory)
         except ImageReadError as err:
             self.fail(job.source, str(err))
             return None
@@ -204,23 +233,40 @@ class Run:
         return photo
 
     def process(self, jobs: list[Job]) -> None:
-        loaded = [(job, photo) for job in jobs if (photo := self.read(job)) is not None]
-        if not loaded:
-            return
-        try:
-            predicted_ab = self.colorizer.predict_ab([photo.rgb for _, photo in loaded])  # small: working size
+        """Read the jobs' photos and colorize them in batches of at most BATCH_PIXELS decoded pixels
+        (a large photo alone), so memory stays one batch of photos whatever --batch-size says."""
+        pending, pixels = [], 0
+        for job in jobs:
+            photo = self.read(job)
+            if photo is None:
+                continue
+            if pending and pixels + photo.size[0] * photo.size[1] > BATCH_PIXELS:
+                self.colorize(pending)
+                pending, pixels = [], 0
+            pending.append((job, photo))
+            pixels += photo.size[0] * photo.size[1]
+        if pending:
+            self.colorize(pending)
+
+    def colorize(self, loaded: list[tuple[Job, Photo]]) -> None:
+        try:  # the network sees each photo at its small working size
+            predicted_ab = self.colorizer.predict_ab([self.colorizer.working_input(photo) for _, photo in loaded])
         except (RuntimeError, ValueError) as err:  # e.g. out of memory: retry one at a time to name the culprit
             if len(loaded) == 1:
                 self.fail(loaded[0][0].source, f"colorization failed: {type(err).__name__}: {err}")
                 return
-            for job, _ in loaded:
-                self.process([job])
+            for item in loaded:
+                self.colorize([item])
             return
         for (job, photo), ab in zip(loaded, predicted_ab, strict=True):
-            try:  # full resolution one photo at a time
-                prediction = self.colorizer.apply_ab(photo.rgb, ab)
+            try:
+                if self.args.compare:  # metrics need the float prediction and the original
+                    prediction = self.colorizer.apply_ab(photo.rgb, ab)
+                    colorized = to_pil(prediction, photo.alpha)
+                else:  # streamed, written into the photo's own pixels
+                    colorized = self.colorizer.colorize_photo(photo, ab, in_place=True)
                 if job.write_output:
-                    save_image(to_pil(prediction, photo.alpha), job.output, job.format)
+                    save_image(colorized, job.output, job.format)
                 if self.args.compare:
                     if job.write_compare:
                         save_image(comparison_image(photo, prediction), job.compare, "PNG")
@@ -271,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     problem = split_paths(args)
     if problem:
         return cannot_start(problem)
-    if not args.input.exists():
+    if not args.input.exists() and not args.input.is_symlink():
         return cannot_start(f"input not found: {args.input}")
     inputs = find_inputs(args.input, args.output)
     if not inputs:

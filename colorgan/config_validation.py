@@ -31,7 +31,7 @@ from colorgan.nets.ema import check_ema_decay
 from colorgan.nets.gan_losses import GAN_LOSSES
 from colorgan.nets.layers import ACTIVATIONS, INITS, NORMS
 from colorgan.nets.unet import OUTPUT_LAYERS, check_channels, depth_mismatch, max_depth
-from colorgan.resume import LAST, ResumeError, checkpoint_to_resume, checkpoints_in
+from colorgan.resume import LAST, ResumeError, checkpoint_to_resume, checkpoints_in, resume_command
 
 CIFAR10_SIZE = 32
 WANDB_MODES = (None, "online", "offline", "disabled", "dryrun")
@@ -244,7 +244,7 @@ def _check_run_dir(c: _Checker) -> None:
     if not resuming and checkpoints_in(output_dir):
         c.fail("hydra.run.dir", str(output_dir),
                f"already holds a run with a checkpoint ({output_dir / LAST}); continue it with "
-               f"resume={output_dir}, or start the new run in another directory")
+               f"`{resume_command(output_dir)}`, or start the new run in another directory")
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=output_dir, prefix=".write_test"):

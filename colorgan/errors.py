@@ -32,12 +32,44 @@ class UserExit(BaseException):
         self.error = error
 
 
+class CommandLineError(UserError):
+    """An override Hydra cannot parse or apply, or a ${...} in the config that cannot be resolved."""
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
+
+
+def _library_user_error(error: BaseException) -> UserError | None:
+    """Hydra's and OmegaConf's errors that are the command line's fault, said in one paragraph."""
+    from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
+    from omegaconf.errors import InterpolationKeyError, InterpolationResolutionError, MissingMandatoryValue
+
+    if isinstance(error, OverrideParseException):
+        text = _one_line(error).split(" See https://")[0]
+        return CommandLineError(
+            f"Cannot parse the command line's overrides ({text}). Write each as key=value; a value holding "
+            "spaces, quotes, brackets or commas goes in quotes for Hydra inside quotes for the shell, e.g. "
+            "'name=\"my run\"' (https://hydra.cc/docs/advanced/override_grammar/basic).")
+    if isinstance(error, (MissingConfigException, ConfigCompositionException)):
+        return CommandLineError(f"{_one_line(error).split(' Config search path:')[0]} Nothing was run.")
+    if isinstance(error, (InterpolationResolutionError, InterpolationKeyError, MissingMandatoryValue)):
+        return CommandLineError(
+            f"A value of the config cannot be resolved: {_one_line(error)}. Set what it reads (an environment "
+            "variable for ${oc.env:...}) or give the value on the command line. Nothing was run.")
+    return None
+
+
 def user_error_in(error: BaseException | None) -> UserError | None:
-    """The UserError behind `error`, following the chain of causes (Hydra's instantiate wraps them)."""
+    """The UserError behind `error`, following the chain of causes (Hydra's instantiate wraps them);
+    Hydra's and OmegaConf's command-line errors count as user errors."""
     seen = set()
     while error is not None and id(error) not in seen:
         if isinstance(error, UserError):
             return error
+        found = _library_user_error(error)
+        if found is not None:
+            return found
         seen.add(id(error))
         error = error.__cause__ or error.__context__
     return None

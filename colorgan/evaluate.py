@@ -230,8 +230,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps, ...")
     parser.add_argument("--no-extra", action="store_true", help="skip FID and LPIPS even when available")
     parser.add_argument("--output", type=Path, default=None,
-                        help="JSON file for the results (default: eval_<folder name>_<size>px.json here)")
+                        help="JSON file for the results (default: eval_<folder name>_<size>px.json in the "
+                        "checkpoint's run directory, or beside a checkpoint outside any run)")
     return parser
+
+
+def default_output(checkpoint: Path, folder: str | Path, size: int) -> Path:
+    """eval_<folder>_<size>px.json in the checkpoint's run directory (<run>/checkpoints/x.ckpt), else
+    beside the checkpoint: never in whatever folder the command was started from."""
+    checkpoint = Path(checkpoint).resolve()
+    home = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+    return home / f"eval_{Path(folder).resolve().name}_{size}px.json"
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -255,7 +264,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         parser.error(str(err))
     result = {"checkpoint": str(args.checkpoint), "color_space": color_space.name, **result}
     print_table(result)
-    output = args.output or Path(f"eval_{Path(args.folder).resolve().name}_{size}px.json")
+    output = args.output or default_output(args.checkpoint, args.folder, size)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2))
     print(f"Results written to {output}")

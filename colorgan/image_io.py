@@ -3,7 +3,10 @@ applied, alpha set aside to be put back on the output, decompression bombs refus
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,13 +52,51 @@ class ImageReadError(ValueError):
     """A file could not be read as a photo; the message says why (and the CLI adds the file name)."""
 
 
+FILE_KINDS = {stat.S_IFIFO: "a named pipe", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
+              stat.S_IFBLK: "a block device", stat.S_IFDIR: "a folder"}
+
+
+def regular_stat(path: str | Path) -> os.stat_result:
+    """os.stat of a regular file (links followed); ImageReadError says what else `path` is (a broken
+    link, a link loop, a pipe, a device...) without ever opening it."""
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        raise ImageReadError("a broken symbolic link (its target does not exist)" if os.path.islink(path)
+                             else "no longer exists") from None
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise ImageReadError("a symbolic link loop") from None
+        raise ImageReadError(f"cannot be read: {err.strerror}") from None
+    if not stat.S_ISREG(found.st_mode):
+        raise ImageReadError(f"not a regular file ({FILE_KINDS.get(stat.S_IFMT(found.st_mode), 'a special file')})")
+    return found
+
+
+def open_regular(path: str | Path):
+    """Open a regular file for binary reading, never waiting: O_NONBLOCK so that a named pipe put in
+    place after regular_stat cannot block, and anything but a regular file is refused."""
+    regular_stat(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as err:
+        raise ImageReadError(f"cannot be read: {err.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ImageReadError("not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 @dataclass
 class Photo:
-    """A decoded photo: RGB (3, H, W) float32 in [0, 1] (gray inputs repeated on 3 channels),
-    its alpha band when it had one, whether it was stored as grayscale (so has no colour truth),
-    and the format it came in."""
+    """A decoded photo kept as Pillow decoded it, 8-bit RGB or one gray band of any depth (a few
+    bytes a pixel, so large photos fit), with its alpha band when it had one, whether it was stored
+    as grayscale (so has no colour truth), and the format it came in. `rows` and `rgb` give floats."""
 
-    rgb: torch.Tensor
+    image: Image.Image  # mode "RGB", or one of GRAY_MODES
     alpha: Image.Image | None = None
     is_gray: bool = False
     format: str | None = None
@@ -63,7 +104,20 @@ class Photo:
     @property
     def size(self) -> tuple[int, int]:
         """(width, height), as Pillow says it."""
-        return self.rgb.shape[2], self.rgb.shape[1]
+        return self.image.size
+
+    def rows(self, top: int, bottom: int) -> torch.Tensor:
+        """Rows top:bottom as RGB (3, bottom - top, W) float32 in [0, 1], gray repeated on 3 channels."""
+        width, height = self.image.size
+        band = self.image if (top, bottom) == (0, height) else self.image.crop((0, top, width, bottom))
+        if self.is_gray:
+            return torch.from_numpy(_gray_array(band)).unsqueeze(0).expand(3, -1, -1).contiguous()
+        return torch.from_numpy(np.asarray(band, dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous()
+
+    @property
+    def rgb(self) -> torch.Tensor:
+        """The whole photo as RGB (3, H, W) float32 in [0, 1]: 12 bytes a pixel, for small photos."""
+        return self.rows(0, self.image.height)
 
 
 @contextmanager
@@ -77,21 +131,30 @@ def _own_pixel_limit():
         Image.MAX_IMAGE_PIXELS = saved
 
 
-def read_photo(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Photo:
-    """Decode an image file into a Photo; ImageReadError says why a file cannot be used."""
+def read_photo(
+    path: str | Path,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    check_size: Callable[[int, int], None] | None = None,
+) -> Photo:
+    """Decode an image file into a Photo; ImageReadError says why a file cannot be used.
+    `check_size(width, height)` is called with the header's size before anything is decoded and
+    may raise ImageReadError to refuse the photo (colorize refuses photos that would not fit in memory)."""
     path = Path(path)
     try:
-        if path.stat().st_size == 0:
+        if regular_stat(path).st_size == 0:
             raise ImageReadError("empty file (0 bytes)")
-        with _own_pixel_limit(), Image.open(path) as image:
+        with _own_pixel_limit(), open_regular(path) as file:
+            image = Image.open(file)
             width, height = image.size  # from the header: nothing decoded yet
             if max_pixels is not None and width * height > max_pixels:
                 raise ImageReadError(
                     f"{width}x{height} is {width * height:,} pixels, over the limit of {max_pixels:,} "
                     "(a possible decompression bomb); raise the limit with --max-pixels if you trust the file"
                 )
+            if check_size is not None:
+                check_size(width, height)
             image.load()
-            return photo_from_pil(image)
+        return photo_from_pil(image, owned=True)
     except ImageReadError:
         raise
     except UnidentifiedImageError:
@@ -102,10 +165,14 @@ def read_photo(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) ->
         raise ImageReadError(f"cannot decode: {type(err).__name__}: {err}") from None
 
 
-def photo_from_pil(image: Image.Image) -> Photo:
-    """A Pillow image in any mode -> Photo, EXIF orientation applied."""
+def photo_from_pil(image: Image.Image, owned: bool = False) -> Photo:
+    """A Pillow image in any mode -> Photo, EXIF orientation applied. `owned`: the image is ours
+    to change (no copy is made when it already is upright 8-bit RGB)."""
     fmt = image.format
-    image = ImageOps.exif_transpose(image)
+    if owned:
+        ImageOps.exif_transpose(image, in_place=True)
+    else:
+        image = ImageOps.exif_transpose(image)  # a copy: the caller's image is left alone
     alpha = None
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
@@ -115,13 +182,9 @@ def photo_from_pil(image: Image.Image) -> Photo:
         alpha = image.getchannel("A")
         image = image.convert("L" if image.mode in ("LA", "La") else "RGB")
     is_gray = image.mode in GRAY_MODES
-    if is_gray:
-        gray = _gray_array(image)  # (H, W) float in [0, 1]
-        rgb = torch.from_numpy(gray).unsqueeze(0).expand(3, -1, -1).contiguous()
-    else:
-        array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-        rgb = torch.from_numpy(array).permute(2, 0, 1).contiguous()
-    return Photo(rgb=rgb.float(), alpha=alpha, is_gray=is_gray, format=fmt)
+    if not is_gray and image.mode != "RGB":
+        image = image.convert("RGB")
+    return Photo(image=image, alpha=alpha, is_gray=is_gray, format=fmt)
 
 
 def _gray_array(image: Image.Image) -> np.ndarray:

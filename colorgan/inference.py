@@ -22,13 +22,14 @@ from torch import nn
 from colorgan.checkpoint_io import load_generator
 from colorgan.color_space import ColorSpace
 from colorgan.errors import UserError
-from colorgan.image_io import photo_from_pil, read_photo, to_pil
+from colorgan.image_io import Photo, photo_from_pil, read_photo, to_pil
 from colorgan.nets.unet import UNetGenerator
 
 LAB = ColorSpace("lab")
 GAMUT_TOL = 1e-3  # an unclipped merge this far outside [0, 1] (a quarter of an 8-bit level) still fits
 GAMUT_STEPS = 6  # bisection steps on the chroma scale: 1/64 of the predicted chroma at worst
 GAMUT_MODES = ("fit", "clip")  # fit: merge_in_gamut; clip: ColorSpace.merge, as training's evaluation
+BAND_PIXELS = 1 << 18  # a full-resolution photo is shrunk and merged this many pixels at a time
 
 
 def best_device() -> torch.device:
@@ -133,6 +134,46 @@ class WorkingResolutionColorizer(nn.Module):
         return merge_in_gamut_dense(lightness, self.net(rgb))
 
 
+def row_bands(width: int, height: int) -> list[tuple[int, int]]:
+    """(top, bottom) of the bands of rows, about BAND_PIXELS each, that a photo is processed in."""
+    step = max(1, BAND_PIXELS // max(1, width))
+    return [(top, min(top + step, height)) for top in range(0, height, step)]
+
+
+def shrink_photo(photo: Photo, shape: tuple[int, int]) -> torch.Tensor:
+    """The photo resized to `shape` (h, w) as RGB (3, h, w) in [0, 1] (antialiased bilinear, as
+    F.interpolate on the whole photo), never holding the full-size photo as floats: each band of
+    rows is narrowed to width w, then the (3, H, w) strip is resized to height h."""
+    width, height = photo.size
+    if (height, width) == tuple(shape):
+        return photo.rgb
+    bands = []
+    for top, bottom in row_bands(width, height):
+        band = photo.rows(top, bottom)[None]
+        if band.shape[-1] != shape[1]:
+            band = F.interpolate(band, size=(bottom - top, shape[1]), mode="bilinear", align_corners=False,
+                                 antialias=True)
+        bands.append(band)
+    strip = torch.cat(bands, dim=2)
+    if height != shape[0]:
+        strip = F.interpolate(strip, size=tuple(shape), mode="bilinear", align_corners=False, antialias=True)
+    return strip[0].clamp(0.0, 1.0)
+
+
+def upsample_rows(wide: torch.Tensor, top: int, bottom: int, height: int) -> torch.Tensor:
+    """Rows top:bottom of `wide` (B, C, h, W) resized to height `height`, as F.interpolate's
+    bilinear (align_corners=False) would give them, without making the other rows."""
+    h = wide.shape[-2]
+    if h == height:
+        return wide[:, :, top:bottom]
+    y = torch.arange(top, bottom, device=wide.device, dtype=torch.float32)
+    source = ((y + 0.5) * (h / height) - 0.5).clamp(min=0.0)
+    y0 = source.long()
+    y1 = (y0 + 1).clamp(max=h - 1)
+    t = (source - y0).view(1, 1, -1, 1)
+    return wide[:, :, y0] * (1 - t) + wide[:, :, y1] * t
+
+
 def working_shape(height: int, width: int, size: int) -> tuple[int, int]:
     """The photo's shape scaled so its longer side is `size`, aspect ratio kept, sides >= 1."""
     scale = size / max(height, width)
@@ -203,7 +244,33 @@ class Colorizer:
     def __call__(self, image: Image.Image | str | Path) -> Image.Image:
         """A Pillow image or an image file -> the colorized Pillow image, same size, alpha kept."""
         photo = read_photo(image) if isinstance(image, (str, Path)) else photo_from_pil(image)
-        return to_pil(self.colorize([photo.rgb])[0], photo.alpha)
+        ab = self.predict_ab([self.working_input(photo)])[0]
+        return self.colorize_photo(photo, ab, in_place=True)
+
+    def working_input(self, photo: Photo) -> torch.Tensor:
+        """The photo at its working shape, RGB (3, h, w) in [0, 1]: what predict_ab is given."""
+        width, height = photo.size
+        return shrink_photo(photo, working_shape(height, width, self.size))
+
+    @torch.no_grad()
+    def colorize_photo(self, photo: Photo, ab: torch.Tensor, in_place: bool = False) -> Image.Image:
+        """The photo and its predicted ab (2, h, w) -> the colorized 8-bit RGB image (RGBA with the
+        photo's alpha), same size: ab upsampled and merged with the photo's own L one band of rows
+        at a time, so memory is the photo's 8-bit pixels plus a constant. `in_place` writes the
+        result into photo.image when it is RGB (the photo is then spent)."""
+        width, height = photo.size
+        wide = ab.to(self.device, torch.float32)[None]  # (1, 2, h, w)
+        if wide.shape[-1] != width:  # only the columns now; the rows band by band below
+            wide = F.interpolate(wide, size=(wide.shape[-2], width), mode="bilinear", align_corners=False)
+        output = photo.image if in_place and photo.image.mode == "RGB" else Image.new("RGB", photo.size)
+        for top, bottom in row_bands(width, height):
+            lightness, _ = LAB.split(photo.rows(top, bottom).to(self.device)[None])  # (1, 1, rows, W)
+            ab_rows = upsample_rows(wide, top, bottom, height)
+            merged = merge_in_gamut(lightness, ab_rows) if self.gamut == "fit" else LAB.merge(lightness, ab_rows)
+            output.paste(to_pil(merged[0]), (0, top))
+        if photo.alpha is not None:
+            output.putalpha(photo.alpha)
+        return output
 
     @torch.no_grad()
     def colorize(self, images: list[torch.Tensor]) -> list[torch.Tensor]:

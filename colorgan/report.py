@@ -10,6 +10,7 @@ and without W&B.
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from omegaconf import OmegaConf
 
 from colorgan.data.errors import DatasetError
 from colorgan.errors import EXIT_USER_ERROR
-from colorgan.figures import comparison_image, learning_curves
+from colorgan.figures import comparison_image, learning_curves, validation_curves
 from colorgan.run_dir import Run, RunFileError, find_runs
 from colorgan.stats import RESAMPLES, Interval, mean_interval, paired_difference
 
@@ -111,7 +112,7 @@ def _common_overrides(runs: Sequence[Run]) -> list[str]:
 
 
 def render_markdown(runs: Sequence[Run], without_results: Sequence[Run], sort_by: str,
-                    image_note: str | None = None) -> str:
+                    image_note: str | None = None, reasons: dict[Path, str] | None = None) -> str:
     """report.md: runs sorted by `sort_by`, one grayscale row per colour space, the bootstrap
     intervals and paired differences, seed repeats, the seed's numbers."""
     header = ["model", "activation", "norm", "colour space", "epochs", "train time", *(m.title for m in METRICS), "run"]
@@ -142,7 +143,7 @@ def render_markdown(runs: Sequence[Run], without_results: Sequence[Run], sort_by
     lines += render_seed_repeats(runs, names)
     if without_results:
         lines += ["", "## Runs without results", ""]
-        lines += [f"- `{run.path}`: {run.problem()}" for run in without_results]
+        lines += [f"- `{run.path}`: {(reasons or {}).get(run.path) or run.problem()}" for run in without_results]
     if image_note:
         lines += ["", image_note]
     lines += [
@@ -307,10 +308,24 @@ def test_images(run: Run, count: int, data_dir: str | None = None) -> torch.Tens
 def figure_label(run: Run, names: dict[Path, str]) -> str:
     d = describe(run)
     mae = run.test_metrics.get("test/mae")
-    return f"{names[run.path]}\n{d['activation']} / {d['norm']}\nMAE {mae:.2f}"
+    return f"{names[run.path]}\n{d['activation']} / {d['norm']}\ntest MAE {mae:.2f}"  # not the curves' validation MAE
 
 
 # -- the command ---------------------------------------------------------------------------------
+
+
+def unreadable_files(run: Run) -> str | None:
+    """Why a file of `run` the report reads is broken (garbage in metrics.csv, a non-UTF-8 byte, a
+    test_metrics.json that is not metrics...), or None: such a run is listed with the reason and
+    left out, and the report is made from the others."""
+    try:
+        run.config, run.test_metrics, run.per_image, run.info, run.job_status  # noqa: B018 (read now)
+        validation_curves(run)
+    except RunFileError as err:
+        return f"unreadable: {err}"
+    except (OSError, ValueError, TypeError, KeyError, csv.Error) as err:  # UnicodeDecodeError is a ValueError
+        return f"unreadable csv/metrics.csv ({type(err).__name__}: {' '.join(str(err).split())[:200]}); delete or fix it"
+    return None
 
 
 def write_report(folders: Sequence[str | Path], out: Path, sort_by: str = "mae", num_images: int = 8,
@@ -323,11 +338,13 @@ def write_report(folders: Sequence[str | Path], out: Path, sort_by: str = "mae",
             f"No colorgan run under {', '.join(map(str, folders))}: no folder there holds a config.yaml or .hydra/. "
             "Pass run directories (logs/runs/NAME/TIME) or sweep directories (logs/sweeps/NAME/TIME)."
         )
-    finished = sort_runs([r for r in runs if r.finished], sort_by)
-    without_results = [r for r in runs if not r.finished]
+    reasons = {r.path: reason for r in runs if (reason := unreadable_files(r))}
+    finished = sort_runs([r for r in runs if r.path not in reasons and r.finished], sort_by)
+    without_results = [r for r in runs if r.path in reasons or not r.finished]
+    reasons.update({r.path: r.problem() for r in without_results if r.path not in reasons})
     if not finished:
-        reasons = "\n".join(f"  {r.path}: {r.problem()}" for r in without_results)
-        raise ReportError(f"None of the {len(runs)} runs found has finished (no test_metrics.json):\n{reasons}")
+        listing = "\n".join(f"  {r.path}: {reasons[r.path]}" for r in without_results)
+        raise ReportError(f"None of the {len(runs)} runs found has usable results:\n{listing}")
     out.mkdir(parents=True, exist_ok=True)
     pictured = [r for r in finished if r.checkpoint() is not None]
     missing = [r for r in finished if r.checkpoint() is None]
@@ -343,7 +360,7 @@ def write_report(folders: Sequence[str | Path], out: Path, sort_by: str = "mae",
         comparison_image(pictured, images, label, scale).save(image_path)
     learning_curves(finished, label, out / LEARNING_CURVES)
     report_path = out / "report.md"
-    report_path.write_text(render_markdown(finished, without_results, sort_by, note))
+    report_path.write_text(render_markdown(finished, without_results, sort_by, note, reasons))
     return report_path, image_path
 
 

@@ -13,6 +13,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+import yaml
 from lightning.fabric.plugins.environments import SLURMEnvironment
 
 from colorgan.errors import UserError
@@ -22,6 +23,7 @@ from colorgan.run_dir import read_overrides as run_dir_overrides
 log = logging.getLogger(__name__)
 
 LAST = Path("checkpoints") / "last.ckpt"
+MULTIRUN_RECORD = "multirun.yaml"  # Hydra's record of a sweep, in its sweep dir
 HPC_PATTERN = "hpc_ckpt_*.ckpt"  # Lightning's SLURM requeue checkpoints, in the run dir
 _RESUME_ARG = re.compile(r"^\+{0,2}resume=(.*)$")
 
@@ -42,6 +44,25 @@ def run_dir_of(target: str | Path) -> Path | None:
         if (candidate / HYDRA_RECORD / "overrides.yaml").is_file():
             return candidate
     return None
+
+
+def is_sweep_dir(path: str | Path) -> bool:
+    return (Path(path).expanduser() / MULTIRUN_RECORD).is_file()
+
+
+def sweep_overrides(sweep_dir: Path) -> list[str]:
+    """The sweep's command-line overrides (hydra.overrides.task of its multirun.yaml), without the
+    resume= and hydra.sweep.dir that finishing it adds."""
+    path = sweep_dir / MULTIRUN_RECORD
+    try:
+        record = yaml.safe_load(path.read_text())
+        task = record["hydra"]["overrides"]["task"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        task = None
+    if not (isinstance(task, list) and all(isinstance(o, str) for o in task)):
+        raise ResumeError(f"resume={sweep_dir}: {path} does not hold the sweep's command line, so its jobs are "
+                          "unknown. Resume each job with resume=<job dir> instead.")
+    return [o for o in task if _override_key(o) not in ("resume", "hydra.sweep.dir")]
 
 
 def checkpoints_in(run_dir: Path) -> list[Path]:
@@ -76,18 +97,28 @@ def read_overrides(run_dir: Path) -> list[str]:
         raise ResumeError(f"{err} Start the run again with its original command instead of resume=.") from None
 
 
+def resume_command(target: str | Path) -> str:
+    """`python -m colorgan.train resume=<target>`, quoted so that it can be pasted into a POSIX shell
+    whatever the path holds (spaces, quotes, $, unicode)."""
+    return f"python -m colorgan.train {shlex.quote(f'resume={target}')}"
+
+
 def original_command(run_dir: Path) -> str:
     """The command line that started `run_dir` (from .hydra/overrides.yaml), into the same directory."""
     overrides = read_overrides(run_dir)
     if not overrides:
         return f"python -m colorgan.train <its overrides> hydra.run.dir={run_dir}"
-    return " ".join(["python -m colorgan.train", *map(shlex.quote, overrides), shlex.quote(f"hydra.run.dir={run_dir}")])
+    return " ".join(["python -m colorgan.train", *map(shlex.quote, overrides),
+                     shlex.quote(f"hydra.run.dir={_hydra_value(str(run_dir))}")])
 
 
 def checkpoint_to_resume(cfg: Any, output_dir: Path) -> Path | None:
     """The checkpoint this job continues from: `resume`, else `ckpt_path`, else, on a SLURM job
     requeued into the same run directory, that directory's newest checkpoint."""
     if cfg.get("resume"):
+        if is_sweep_dir(cfg.resume):  # finishing a sweep: this job continues its own run, or starts it
+            found = checkpoints_in(output_dir)
+            return found[0] if found else None
         return resolve_checkpoint(cfg.resume)
     if cfg.get("ckpt_path"):
         return Path(cfg.ckpt_path)
@@ -109,7 +140,20 @@ def _prefix(override: str) -> str:
 
 
 def _quote(value: str) -> str:
+    """A value as one Hydra override string, whatever it holds."""
     return "'" + value.replace("'", "\\'") + "'"
+
+
+def _hydra_value(value: str) -> str:
+    """The value as it is when Hydra reads it unchanged (paths of plain characters), else quoted."""
+    return value if re.fullmatch(r"[\w./:@+~-]+", value, flags=re.ASCII) else _quote(value)
+
+
+def _unquote(value: str) -> str:
+    """A value as the shell handed it over: Hydra's quotes (and its \\' escapes) taken off, if any."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1].replace("\\" + value[0], value[0])
+    return value
 
 
 def merge_overrides(original: list[str], given: list[str]) -> list[str]:
@@ -142,13 +186,21 @@ def resume_command_line(argv: list[str]) -> list[str]:
     targets = [m.group(1) for arg in argv[1:] if (m := _RESUME_ARG.match(arg))]
     if not targets:
         return argv
-    if any(arg in ("-m", "--multirun") for arg in argv[1:]):
-        raise SystemExit("resume= continues one run; drop -m/--multirun.")
-    run_dir = run_dir_of(targets[-1].strip("'\""))
-    if run_dir is None:  # a foreign checkpoint or a typo: train() continues or explains
-        return argv
     given = [arg for arg in argv[1:] if "=" in arg and not arg.startswith("-")]
-    flags = [arg for arg in argv[1:] if arg not in given]
+    flags = [arg for arg in argv[1:] if arg not in given and arg not in ("-m", "--multirun")]
+    value = _unquote(targets[-1])
+    given = [arg for arg in given if not _RESUME_ARG.match(arg)] + [f"resume={_hydra_value(value)}"]  # one, as Hydra reads it
+    target = Path(value).expanduser()
+    if is_sweep_dir(target):  # the sweep again, into its own folder: finished jobs kept, the others done
+        sweep_dir = target.resolve()
+        merged = merge_overrides(sweep_overrides(sweep_dir), [a for a in given if _override_key(a) != "resume"])
+        return [argv[0], "-m", *flags, *merged, f"resume={_quote(str(sweep_dir))}",
+                f"hydra.sweep.dir={_quote(str(sweep_dir))}"]
+    if any(arg in ("-m", "--multirun") for arg in argv[1:]):
+        raise SystemExit("resume= continues one run or one sweep (a folder holding multirun.yaml); drop -m/--multirun.")
+    run_dir = run_dir_of(target)
+    if run_dir is None:  # a foreign checkpoint or a typo: train() continues or explains
+        return [argv[0], *flags, *given]
     original = read_overrides(run_dir)
     merged = merge_overrides(original, given)
     if not any(_override_key(arg) == "hydra.run.dir" for arg in given):

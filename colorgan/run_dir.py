@@ -154,7 +154,13 @@ class Run:
 
     @cached_property
     def test_metrics(self) -> dict[str, float] | None:
-        return _read_json(self.path / TEST_METRICS)
+        metrics = _read_json(self.path / TEST_METRICS)
+        if metrics is not None and not (
+            isinstance(metrics, dict) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in metrics.values())
+        ):
+            raise RunFileError(f"{self.path / TEST_METRICS} does not hold metric names and numbers; delete it or "
+                               "test the run again.")
+        return metrics
 
     @cached_property
     def per_image(self) -> dict[str, list[float]] | None:

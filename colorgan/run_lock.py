@@ -9,6 +9,7 @@ host and the process is gone, or the same SLURM job requeued.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -29,6 +30,17 @@ _RANK_VARIABLES = ("LOCAL_RANK", "RANK", "SLURM_PROCID")
 
 class RunLocked(UserError):
     """Another process is writing this run directory."""
+
+
+class RunDirUnwritable(UserError):
+    """The run directory cannot be written at all (a full disk, no permission): said before any work."""
+
+    def __init__(self, run_dir: Path, error: OSError) -> None:
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        hint = "Free some space on that disk" if error.errno in (errno.ENOSPC, errno.EDQUOT) else "Fix that"
+        super().__init__(f"Cannot write in the run directory {run_dir}: {reason}. {hint}, or write the run "
+                         "elsewhere (hydra.run.dir=... or paths.log_dir=...), and run the command again; "
+                         "nothing was written.")
 
 
 def first_process() -> bool:
@@ -91,7 +103,10 @@ def read_owner(lock: Path) -> Owner | None:
 
 def acquire(run_dir: Path) -> Path:
     """Take the run directory's lock (creating the directory), or raise RunLocked naming its holder."""
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RunDirUnwritable(run_dir, err) from None
     lock = run_dir / LOCK
     for _ in range(3):
         try:
@@ -108,8 +123,14 @@ def acquire(run_dir: Path) -> Path:
                 f"or write this run elsewhere (hydra.run.dir=...). If that process is certainly gone, "
                 f"delete {lock}."
             ) from None
-        with os.fdopen(fd, "w") as f:
-            json.dump(asdict(Owner.me()), f)
+        except OSError as err:
+            raise RunDirUnwritable(run_dir, err) from None
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(asdict(Owner.me()), f)
+        except OSError as err:  # a full disk: leave nothing behind
+            lock.unlink(missing_ok=True)
+            raise RunDirUnwritable(run_dir, err) from None
         return lock
     raise RunLocked(f"Could not take the lock {lock}: other processes keep taking it. Try again.")
 

@@ -31,7 +31,7 @@ from colorgan.loggers import build_loggers, finish_wandb, log_config
 from colorgan.machine import cpu_summary, machine
 from colorgan.objectives import objective
 from colorgan.quiet import silence_library_noise
-from colorgan.resume import checkpoint_to_resume, resume_command_line
+from colorgan.resume import checkpoint_to_resume, is_sweep_dir, resume_command_line
 from colorgan.run_dir import (
     CONFIG,
     RUN_INFO,
@@ -126,6 +126,10 @@ def train(cfg: DictConfig, validated: bool = False) -> dict[str, Any]:
 def main(cfg: DictConfig) -> float | list[float] | None:
     silence_library_noise()
     output_dir = Path(cfg.paths.output_dir)
+    optimized = cfg.get("optimized_metric")
+    if cfg.get("resume") and is_sweep_dir(cfg.resume) and Run(output_dir).finished:  # finishing a sweep
+        log.info("Job %s finished before; its results are kept as they are.", output_dir)
+        return objective(Run(output_dir).test_metrics or {}, optimized)
 
     def accept() -> None:  # before anything in the run directory changes
         validate_config(cfg)
@@ -146,7 +150,7 @@ def main(cfg: DictConfig) -> float | list[float] | None:
         raise UserExit(user_error) from None  # said once, by exit_on_user_error
     finally:
         finish_wandb()
-    return objective(metrics, cfg.get("optimized_metric"))  # one name, or a list for a multi-objective search
+    return objective(metrics, optimized)  # one name, or a list for a multi-objective search
 
 
 if __name__ == "__main__":

@@ -71,7 +71,7 @@ def test_it_explains_when_a_folder_holds_no_finished_run(two_runs, tmp_path, cap
     (tmp_path / "run" / "test_metrics.json").unlink()
     assert main([str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
-    assert "None of the 1 runs found has finished" in err and "no test_metrics.json" in err
+    assert "None of the 1 runs found has usable results" in err and "no test_metrics.json" in err
 
 
 def test_the_safe_loader_rebuilds_the_trained_generator(two_runs):
@@ -82,3 +82,33 @@ def test_the_safe_loader_rebuilds_the_trained_generator(two_runs):
     inputs = torch.rand(2, 1, 32, 32) * 2 - 1
     assert space.name == "rgb"
     assert torch.allclose(generator(inputs), module(inputs))
+
+
+@pytest.mark.parametrize("damage", ["banana", "non-utf8", "string-metrics"])
+def test_a_run_with_a_bad_file_is_listed_with_its_reason_and_the_rest_is_reported(two_runs, tmp_path, damage):
+    root = tmp_path / "runs"
+    shutil.copytree(two_runs, root)
+    bad = root / "unet_lab"
+    if damage == "banana":  # a value no number parser takes, in a column the curves read
+        text = (bad / "csv" / "metrics.csv").read_text().splitlines()
+        header = text[0].split(",")
+        row = ["banana" if name in ("epoch", "val/mae") else "" for name in header]
+        (bad / "csv" / "metrics.csv").write_text("\n".join([*text, ",".join(row)]) + "\n")
+    elif damage == "non-utf8":
+        with open(bad / "csv" / "metrics.csv", "ab") as f:
+            f.write(b"\xff\xfe\xfa,1\n")
+    else:
+        (bad / "test_metrics.json").write_text('"not metrics"')
+    assert main([str(root), "--out", str(tmp_path / "out")]) == 0
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert len(table_rows(report)) == 1 + 1  # the good run and its baseline
+    assert f"`{bad}`: unreadable" in report
+
+
+def test_the_figure_labels_say_their_mae_is_the_test_mae(two_runs):
+    """learning_curves.png plots validation MAE; the legend's number is the test MAE and says so."""
+    from colorgan.report import figure_label, run_names
+
+    runs = find_runs([two_runs])
+    labels = [figure_label(run, run_names(runs)) for run in runs]
+    assert all(label.splitlines()[-1].startswith("test MAE ") for label in labels), labels

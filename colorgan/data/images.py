@@ -19,6 +19,7 @@ from PIL import Image, ImageOps
 from torch.utils.data import DataLoader, Dataset
 
 from colorgan.color_space import rgb_to_lab
+from colorgan.image_io import ImageReadError, open_regular, regular_stat
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,9 @@ SCAN_VERSION = 1  # bump when what the scan measures changes, so old caches are 
 # -- decoding ------------------------------------------------------------------------------------
 def open_rgb(path: Path, min_side: int | None = None) -> Image.Image:
     """Decode `path` as an upright RGB image. With `min_side`, JPEGs are decoded at the smallest
-    scale (1/2, 1/4, 1/8) whose shorter side stays >= min_side, which is much faster for photos."""
-    with Image.open(path) as image:
+    scale (1/2, 1/4, 1/8) whose shorter side stays >= min_side, which is much faster for photos.
+    Only regular files are opened (ImageReadError for a pipe, a device, a broken link...)."""
+    with open_regular(path) as file, Image.open(file) as image:
         if min_side is not None:
             image.draft("RGB", (min_side, min_side))
         image = ImageOps.exif_transpose(image)
@@ -92,7 +94,7 @@ def inspect_image(path: Path) -> ImageInfo:
     as colour; a grayscale photo saved as RGB (or JPEG's chroma noise on one) stays under ~2.
     """
     try:
-        with Image.open(path) as image:  # reads the header only
+        with open_regular(path) as file, Image.open(file) as image:  # reads the header only
             width, height = image.size
         image = open_rgb(path, PROBE_SIZE)
         image.thumbnail((PROBE_SIZE, PROBE_SIZE))
@@ -100,6 +102,8 @@ def inspect_image(path: Path) -> ImageInfo:
         ab = rgb_to_lab(rgb)[0, 1:]  # (2, h, w)
         chroma = ab.pow(2).sum(0).sqrt().flatten().quantile(0.99)
         return ImageInfo(width, height, round(float(chroma), 3))
+    except ImageReadError as err:  # not a regular file
+        return ImageInfo(error=str(err))
     except Exception as err:  # any decoder error means the same: this file cannot be used
         return ImageInfo(error=f"{type(err).__name__}: {err}")
 
@@ -121,9 +125,18 @@ class _ScanFiles(Dataset):
 
 def scan_images(paths: list[Path], num_workers: int = 0, cache_file: Path | None = None) -> list[ImageInfo]:
     """inspect_image for every path, in `num_workers` processes; with `cache_file`, files whose
-    size and mtime are unchanged since the last scan are not decoded again."""
-    stats = [p.stat() for p in paths]
-    keys = [f"{p}|{s.st_size}|{s.st_mtime_ns}" for p, s in zip(paths, stats, strict=True)]
+    size and mtime are unchanged since the last scan are not decoded again. What is not a regular
+    file (broken or looping links, pipes, sockets, devices) is judged from its stat alone: never
+    opened, never waited on, never cached."""
+    known: dict[int, ImageInfo] = {}
+    keys: dict[int, str] = {}
+    for i, path in enumerate(paths):
+        try:
+            found = regular_stat(path)
+        except ImageReadError as err:
+            known[i] = ImageInfo(error=str(err))
+            continue
+        keys[i] = f"{path}|{found.st_size}|{found.st_mtime_ns}"
     cached: dict[str, list] = {}
     if cache_file is not None and cache_file.is_file():
         try:
@@ -131,7 +144,7 @@ def scan_images(paths: list[Path], num_workers: int = 0, cache_file: Path | None
             cached = data["files"] if data.get("version") == SCAN_VERSION else {}
         except (OSError, ValueError, KeyError):
             cached = {}  # a damaged cache is only a slower start
-    todo = [i for i, key in enumerate(keys) if key not in cached]
+    todo = [i for i, key in keys.items() if key not in cached]
     if todo:
         loader = DataLoader(
             _ScanFiles([paths[i] for i in todo]),
@@ -143,11 +156,11 @@ def scan_images(paths: list[Path], num_workers: int = 0, cache_file: Path | None
             cached[keys[i]] = [info.width, info.height, info.chroma, info.error]
     if cache_file is not None and todo:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        live = {key: cached[key] for key in keys}
+        live = {key: cached[key] for key in keys.values()}
         tmp = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.tmp")  # processes may race; the last wins
         tmp.write_text(json.dumps({"version": SCAN_VERSION, "files": live}))
         tmp.replace(cache_file)
-    return [ImageInfo(*cached[key]) for key in keys]
+    return [known[i] if i in known else ImageInfo(*cached[keys[i]]) for i in range(len(paths))]
 
 
 class ScanResult(NamedTuple):
