@@ -57,11 +57,11 @@ def study(tiny_cifar, tmp_path_factory):
 def test_the_test_writes_each_images_metrics_and_their_means_are_the_tables(study):
     run = study / "unet_1"
     per_image = read_per_image(run / TEST_PER_IMAGE)
-    assert set(per_image) == {"image", "mae", "psnr", "colorfulness", "baseline_mae", "baseline_psnr",
-                              "baseline_colorfulness"}
+    assert set(per_image) == {"image", "mae", "psnr", "colorfulness", "false_color", "baseline_mae",
+                              "baseline_psnr", "baseline_colorfulness", "baseline_false_color"}
     assert per_image["image"] == list(range(16))  # every test image, in test-set order
     table = json.loads((run / "test_metrics.json").read_text())
-    for key in ("mae", "psnr", "colorfulness"):
+    for key in ("mae", "psnr", "colorfulness", "false_color"):
         assert np.mean(per_image[key]) == pytest.approx(table[f"test/{key}"], rel=1e-4)
         assert np.mean(per_image[f"baseline_{key}"]) == pytest.approx(table[f"test_baseline/{key}"], rel=1e-4, abs=1e-4)
 
