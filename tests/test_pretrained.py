@@ -9,6 +9,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import REPO
@@ -156,9 +157,21 @@ def test_an_installed_wheel_carries_the_weights(packed, tmp_path):
     assert {f"colorgan/pretrained/{n}" for n in (WEIGHTS_NAME, CHECKSUM_NAME, CARD_NAME)} <= names
 
 
-@pytest.mark.skipif(not (PACKAGE_DIR / WEIGHTS_NAME).exists(), reason="no shipped weights in this checkout yet")
 def test_the_shipped_weights_verify_and_load():
     colorizer = Colorizer.pretrained(device="cpu", directory=PACKAGE_DIR)
     assert min(colorizer.train_image_size) >= 64
     assert (PACKAGE_DIR / WEIGHTS_NAME).stat().st_size <= 20e6
     assert file_sha256(PACKAGE_DIR / WEIGHTS_NAME) in (PACKAGE_DIR / CARD_NAME).read_text()
+
+
+def test_readme_colorize_command_uses_the_shipped_model(tmp_path):
+    """README: `python -m colorgan.colorize docs/images/chelsea_bw.jpg -o colorized/`, as a user runs it."""
+    from train_cli import REPO, run_module
+
+    result = run_module("colorgan.colorize", "docs/images/chelsea_bw.jpg", "-o", str(tmp_path / "colorized"),
+                        env={"COLORGAN_PRETRAINED_DIR": ""})
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = Image.open(tmp_path / "colorized" / "chelsea_bw.jpg").convert("RGB")
+    assert out.size == Image.open(REPO / "docs" / "images" / "chelsea_bw.jpg").size
+    rgb = torch.from_numpy(np.asarray(out)).float()
+    assert (rgb.max(dim=-1).values - rgb.min(dim=-1).values).mean() > 5  # colour added, not gray
