@@ -58,7 +58,7 @@ class ValidationImageGrid(L.Callback):
         with torch.no_grad(), torch.compiler.set_stance("force_eager"):
             rows = comparison_rows(rgb, pl_module.color_space, pl_module)
         pl_module.train(was_training)
-        path = Path(trainer.default_root_dir) / self.dirname / f"epoch_{trainer.current_epoch:03d}.png"
+        path = Path(trainer.default_root_dir) / self.dirname / f"epoch_{trainer.current_epoch + 1:03d}.png"  # from 1, as the checkpoints
         path.parent.mkdir(parents=True, exist_ok=True)
         grid = make_grid(rows, self.scale)
         Image.fromarray(grid).save(path)

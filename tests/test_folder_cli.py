@@ -28,7 +28,7 @@ def test_train_on_a_folder_then_evaluate_on_a_folder(tmp_path):
     assert logged.count("21 images found, skipped 3 grayscale") == 1  # the scan's report, once
     assert logged.count("Skipping unreadable image") == 1
     # 256 px experiments draw their image grid unscaled: 3 rows of 64 px images.
-    assert Image.open(run_dir / "images" / "epoch_000.png").size[1] == 3 * (64 + 2) + 2
+    assert Image.open(run_dir / "images" / "epoch_001.png").size[1] == 3 * (64 + 2) + 2
     assert list((tmp_path / "logs" / "folder_scans").glob("photos-*.json"))  # the scan is cached
 
     output = tmp_path / "eval.json"

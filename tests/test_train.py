@@ -31,7 +31,7 @@ def test_every_experiment_trains_and_writes_outputs(experiment, space, tiny_cifa
     with open(run / "csv" / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     assert any(row.get("val/mae") for row in rows)
-    grid = Image.open(run / "images" / "epoch_000.png")
+    grid = Image.open(run / "images" / "epoch_001.png")
     assert grid.size == (8 * (32 * 4 + 2) + 2, 3 * (32 * 4 + 2) + 2)
     assert (run / "checkpoints" / "last.ckpt").is_file()
     assert (run / "config.yaml").is_file()
