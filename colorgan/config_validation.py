@@ -230,15 +230,30 @@ def _check_checkpoints(c: _Checker, resume_from: Path | None) -> None:
         load_generator_weights(model.generator, init, model.color_space, c.get("model.generator"))
 
 
+def _best_instead(checkpoint: Path | None) -> str:
+    """When a run's last.ckpt cannot be used: the command that continues from its newest readable
+    best checkpoint instead (the epochs after it are trained again), or nothing."""
+    if checkpoint is None or not checkpoint.as_posix().endswith(LAST.as_posix()):
+        return ""
+    for best in sorted(checkpoint.parent.glob("best-*.ckpt"), key=lambda p: p.stat().st_mtime, reverse=True):
+        try:
+            read_training_checkpoint(best)
+        except CheckpointError:
+            continue
+        return f" The run's best checkpoint is readable; to continue from it (later epochs are trained again): {resume_command(best)}"
+    return ""
+
+
 def _check_run_dir(c: _Checker) -> None:
     """resume= must name a checkpoint; a new run must not write over a resumable one; the run
     directory must be writable (checkpoints are saved there)."""
     output_dir = Path(c.get("paths.output_dir"))
+    checkpoint = None
     try:
         checkpoint = checkpoint_to_resume(c.cfg, output_dir)
         _check_checkpoints(c, checkpoint)
     except (ResumeError, CheckpointError) as err:
-        c.problems.append(str(err))
+        c.problems.append(str(err) + _best_instead(checkpoint))
         return
     resuming = checkpoint is not None
     if not resuming and checkpoints_in(output_dir):

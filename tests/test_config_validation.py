@@ -154,3 +154,16 @@ def test_the_model_type_comes_from_the_target_class_not_its_name(tiny_cfg):
     cfg = tiny_cfg(f"model._target_={__name__}.Pix2Pix", "model.discriminator.name=pixel", experiment="gan")
     with pytest.raises(ConfigError, match="model.discriminator.name='pixel': valid values are patch, global"):
         validate_config(cfg)
+
+
+def test_a_truncated_last_checkpoint_offers_the_runs_best(tiny_cfg, tmp_path):
+    train(tiny_cfg("test=false"))
+    run = tmp_path / "run"
+    last = run / "checkpoints" / "last.ckpt"
+    last.write_bytes(last.read_bytes()[:2000])
+    (best,) = (run / "checkpoints").glob("best-*.ckpt")
+    with pytest.raises(ConfigError) as refused:
+        validate_config(tiny_cfg(f"resume={run}", "test=false"))
+    message = str(refused.value)
+    assert "is truncated or corrupt" in message
+    assert f"to continue from it (later epochs are trained again): python -m colorgan.train resume={best}" in message
