@@ -201,3 +201,21 @@ class ColorizerModule(L.LightningModule):
 
     def predict_step(self, batch: ColorBatch, batch_idx: int) -> torch.Tensor:
         return self.colorize(batch.inputs)
+
+
+class SingleLossColorizer(ColorizerModule):
+    """A colorizer trained by one loss and one Adam (hyper-parameters lr, betas, weight_decay):
+    UNetColorizer (regression) and ClassifyColorizer (classification) differ only in
+    `training_loss`, which the bench's bare loop calls too."""
+
+    def training_loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def training_step(self, batch: ColorBatch, batch_idx: int) -> torch.Tensor:
+        loss = self.training_loss(batch.inputs, batch.targets)
+        self.log_train({"train/loss": loss}, len(batch.rgb), prog_bar=("train/loss",))
+        return loss
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        hp = self.hparams
+        return torch.optim.Adam(self.parameters(), lr=hp.lr, betas=tuple(hp.betas), weight_decay=hp.weight_decay)

@@ -16,8 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from colorgan.color_space import ColorSpace
-from colorgan.data.batches import ColorBatch
-from colorgan.models.base import ColorizerModule
+from colorgan.models.base import SingleLossColorizer
 from colorgan.nets.ab_bins import REBALANCE, nearest_bin, rebalancing_weights, smoothed_prior, soft_encode_sparse
 from colorgan.nets.color_classifier import TEMPERATURE, ColorClassifierUNet
 
@@ -26,7 +25,7 @@ log = logging.getLogger(__name__)
 PRIOR_CHUNK = 256  # images per step while counting the colour prior
 
 
-class ClassifyColorizer(ColorizerModule):
+class ClassifyColorizer(SingleLossColorizer):
     """U-Net body + per-pixel softmax over ab bins; Lab only.
 
     Args:
@@ -120,12 +119,3 @@ class ClassifyColorizer(ColorizerModule):
 
     def training_loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return self.classification_loss(self.generator.logits(self.in_memory_format(inputs)), targets)
-
-    def training_step(self, batch: ColorBatch, batch_idx: int) -> torch.Tensor:
-        loss = self.training_loss(batch.inputs, batch.targets)
-        self.log_train({"train/loss": loss}, len(batch.rgb), prog_bar=("train/loss",))
-        return loss
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        hp = self.hparams
-        return torch.optim.Adam(self.parameters(), lr=hp.lr, betas=tuple(hp.betas), weight_decay=hp.weight_decay)

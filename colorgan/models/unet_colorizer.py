@@ -8,13 +8,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from colorgan.data.batches import ColorBatch
-from colorgan.models.base import ColorizerModule
+from colorgan.models.base import SingleLossColorizer
 
 LOSSES = {"l1": F.l1_loss, "l2": F.mse_loss, "smooth_l1": F.smooth_l1_loss}
 
 
-class UNetColorizer(ColorizerModule):
+class UNetColorizer(SingleLossColorizer):
     """U-Net trained by regression on the colour targets.
 
     Args:
@@ -48,12 +47,3 @@ class UNetColorizer(ColorizerModule):
 
     def training_loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return self.loss_fn(self(inputs), targets)
-
-    def training_step(self, batch: ColorBatch, batch_idx: int) -> torch.Tensor:
-        loss = self.training_loss(batch.inputs, batch.targets)
-        self.log_train({"train/loss": loss}, len(batch.rgb), prog_bar=("train/loss",))
-        return loss
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        hp = self.hparams
-        return torch.optim.Adam(self.parameters(), lr=hp.lr, betas=tuple(hp.betas), weight_decay=hp.weight_decay)
