@@ -93,6 +93,7 @@ def compose_train(overrides: list[str], run_dir: Path, data_dir: Path | None = N
         if data_dir is not None:
             cfg.paths.data_dir = str(data_dir)
         cfg.paths.log_dir = str(run_dir.parent)
+        cfg.paths.cache_dir = str(run_dir.parent / "cache")
     HydraConfig().set_config(cfg)
     return cfg
 

@@ -80,7 +80,7 @@ def test_train_evaluate_and_colorize_skip_and_count_them(hostile_tree, tmp_path)
     run_dir = tmp_path / "run"
     out = run([sys.executable, "-m", "colorgan.train", "+experiment=places_unet", f"data.root={hostile_tree}", *TINY,
                "data.val_size=2", "data.test_size=2", "data.image_size=64", "data.num_workers=1", "test=false",
-               f"hydra.run.dir={run_dir}", f"paths.log_dir={tmp_path / 'logs'}"])
+               f"hydra.run.dir={run_dir}", f"paths.cache_dir={tmp_path / 'cache'}"])
     assert out.returncode == 0, out.stderr[-3000:]
     logged = out.stdout + out.stderr
     assert "28 images found, skipped 3 grayscale (Lab chroma p99 < 5), 1 smaller than 64 px, 6 unreadable" in logged

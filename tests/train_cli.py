@@ -23,7 +23,7 @@ def train_cli(*overrides: str, data_dir: Path, log_dir: Path, tiny: list[str] = 
     """`python -m colorgan.train <tiny> <overrides>` writing under log_dir (later overrides win)."""
     return run_module(
         "colorgan.train", *tiny, *overrides, f"paths.data_dir={data_dir}", f"paths.log_dir={log_dir}",
-        env=env, timeout=timeout,
+        f"paths.cache_dir={log_dir / 'cache'}", env=env, timeout=timeout,
     )
 
 
