@@ -80,6 +80,19 @@ def read_training_checkpoint(path: str | Path) -> dict[str, Any]:
     return checkpoint
 
 
+def holds_training_state(checkpoint: dict[str, Any]) -> bool:
+    """Whether training can continue from it: best checkpoints are saved with the weights only."""
+    return "optimizer_states" in checkpoint
+
+
+def weights_only_error(path: str | Path) -> CheckpointError:
+    return CheckpointError(
+        f"{path} holds the weights only (a run's best checkpoint: it serves testing, colorize, evaluate and "
+        "export), not the optimizer states training continues from. Continue a run from its last.ckpt "
+        "(resume=<run dir>)."
+    )
+
+
 def check_fits(checkpoint: dict[str, Any], model: torch.nn.Module, path: str | Path) -> None:
     """Raise unless the checkpoint's weights and colour space are those of `model`: said in one
     paragraph here rather than in Lightning's page of missing and unexpected keys."""

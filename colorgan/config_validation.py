@@ -18,7 +18,14 @@ from typing import Any
 from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from colorgan.checkpoint_io import CheckpointError, check_fits, load_generator_weights, read_training_checkpoint
+from colorgan.checkpoint_io import (
+    CheckpointError,
+    check_fits,
+    holds_training_state,
+    load_generator_weights,
+    read_training_checkpoint,
+    weights_only_error,
+)
 from colorgan.color_space import COLOR_SPACES
 from colorgan.data import cifar10, folder_splits
 from colorgan.data.errors import DatasetError
@@ -225,7 +232,10 @@ def _check_checkpoints(c: _Checker, resume_from: Path | None) -> None:
         return
     model = instantiate(c.cfg.model, _convert_="all")
     if resume_from is not None:
-        check_fits(read_training_checkpoint(resume_from), model, resume_from)
+        saved = read_training_checkpoint(resume_from)
+        if not holds_training_state(saved):
+            raise weights_only_error(resume_from)
+        check_fits(saved, model, resume_from)
     if init:
         load_generator_weights(model.generator, init, model.color_space, c.get("model.generator"))
 
@@ -237,9 +247,12 @@ def _best_instead(checkpoint: Path | None) -> str:
         return ""
     for best in sorted(checkpoint.parent.glob("best-*.ckpt"), key=lambda p: p.stat().st_mtime, reverse=True):
         try:
-            read_training_checkpoint(best)
+            saved = read_training_checkpoint(best)
         except CheckpointError:
             continue
+        if not holds_training_state(saved):  # best checkpoints are saved with the weights only
+            return (f" The run's best checkpoint {best} is readable: colorize, evaluate and export work with it, "
+                    "but it holds no optimizer states to train on from; start a new run to train further.")
         return f" The run's best checkpoint is readable; to continue from it (later epochs are trained again): {resume_command(best)}"
     return ""
 

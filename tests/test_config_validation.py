@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+import torch
 from conftest import REPO, TINY, compose_train
 from hydra.errors import MissingConfigException
 
@@ -166,4 +167,30 @@ def test_a_truncated_last_checkpoint_offers_the_runs_best(tiny_cfg, tmp_path):
         validate_config(tiny_cfg(f"resume={run}", "test=false"))
     message = str(refused.value)
     assert "is truncated or corrupt" in message
-    assert f"to continue from it (later epochs are trained again): python -m colorgan.train resume={best}" in message
+    assert f"best checkpoint {best} is readable: colorize, evaluate and export work with it" in message
+
+
+def test_best_checkpoints_hold_the_weights_only_and_last_holds_what_resume_needs(tiny_cfg, tmp_path):
+    train(tiny_cfg("test=false"))
+    folder = tmp_path / "run" / "checkpoints"
+    (best,) = folder.glob("best-*.ckpt")
+    best_saved, last_saved = (torch.load(p, weights_only=True) for p in (best, folder / "last.ckpt"))
+    assert "optimizer_states" not in best_saved and "callbacks" not in best_saved
+    assert best_saved["state_dict"].keys() == last_saved["state_dict"].keys()
+    assert last_saved["optimizer_states"] and last_saved["callbacks"]
+    # Adam's two moments per weight: the best checkpoint is about a third of the last one
+    assert best.stat().st_size < 0.4 * (folder / "last.ckpt").stat().st_size
+    with pytest.raises(ConfigError) as refused:
+        validate_config(tiny_cfg(f"resume={best}", "test=false"))
+    assert f"{best} holds the weights only" in str(refused.value) and "(resume=<run dir>)" in str(refused.value)
+
+
+def test_an_old_best_checkpoint_with_optimizer_states_is_still_offered(tiny_cfg, tmp_path):
+    train(tiny_cfg("test=false", "callbacks.model_checkpoint.save_weights_only=false"))
+    run = tmp_path / "run"
+    last = run / "checkpoints" / "last.ckpt"
+    last.write_bytes(last.read_bytes()[:2000])
+    (best,) = (run / "checkpoints").glob("best-*.ckpt")
+    with pytest.raises(ConfigError) as refused:
+        validate_config(tiny_cfg(f"resume={run}", "test=false"))
+    assert f"to continue from it (later epochs are trained again): python -m colorgan.train resume={best}" in str(refused.value)
