@@ -31,8 +31,8 @@ def test_the_search_composes_with_the_optuna_sweeper_at_its_proxy_budget(tmp_pat
     sweeper = cfg.hydra.sweeper
     assert sweeper._target_ == "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
     assert sweeper.sampler._target_ == "optuna.samplers.MOTPESampler" and sweeper.sampler.seed == 42
-    assert list(sweeper.direction) == ["minimize", "minimize"] and sweeper.n_trials == 30
-    assert list(cfg.optimized_metric) == ["val/mae", "val/false_color"]
+    assert list(sweeper.direction) == ["minimize", "minimize", "minimize"] and sweeper.n_trials == 30
+    assert list(cfg.optimized_metric) == ["val/mae", "val/false_color", "val/colorfulness_gap"]
     assert cfg.hydra.mode == RunMode.MULTIRUN and cfg.sweep_name == "gan_recipe"
     assert (cfg.trainer.max_epochs, cfg.trainer.limit_train_batches) == (3, 100)
     assert list(cfg.model.generator.channels) == [32, 64, 128, 256, 256]  # +scale=cpu still applies
@@ -68,7 +68,8 @@ def test_two_tiny_trials_run_for_real_and_leave_the_pareto_front(tiny_cifar, tin
         assert status["status"] == "COMPLETED"
         assert {o.split("=")[0] for o in status["overrides"]} >= SEARCHED
         assert "test/false_color" in json.loads((trial / "test_metrics.json").read_text())
-        logged.append([last_logged(trial, "val/mae"), last_logged(trial, "val/false_color")])
+        gap = abs(last_logged(trial, "val/colorfulness") - last_logged(trial, "val/colorfulness_true"))
+        logged.append([last_logged(trial, "val/mae"), last_logged(trial, "val/false_color"), gap])
     assert "2 jobs: 2 finished, 0 failed" in (sweep_dir / "sweep_summary.md").read_text()
     results = OmegaConf.to_container(OmegaConf.load(sweep_dir / "optimization_results.yaml"))
     assert results["name"] == "optuna" and 1 <= len(results["solutions"]) <= 2
@@ -83,6 +84,15 @@ def test_the_objective_is_one_value_or_one_per_name():
     assert objective(metrics, ["val/mae", "val/false_color"]) == [12.5, 3.0]
     assert objective(metrics, None) is None
     assert objective(metrics, ["val/mae", "val/typo"]) is None  # a sweeper marks that trial failed
+
+
+def test_the_colorfulness_gap_is_the_distance_to_the_truths_vividness_either_way():
+    sepia = {"val/colorfulness": 12.0, "val/colorfulness_true": 30.0, "test/colorfulness": 40.0}
+    assert objective(sepia, "val/colorfulness_gap") == 18.0
+    garish = {"val/colorfulness": 45.0, "val/colorfulness_true": 30.0}
+    assert objective(garish, ["val/mae", "val/colorfulness_gap"]) is None  # no val/mae: nothing to return
+    assert objective({**garish, "val/mae": 9.0}, ["val/mae", "val/colorfulness_gap"]) == [9.0, 15.0]
+    assert objective(sepia, "test/colorfulness_gap") is None  # the truth's test colourfulness was not logged
 
 
 def test_resuming_a_trial_continues_that_one_run(tmp_path):
