@@ -196,7 +196,14 @@ class Run:
 
     @cached_property
     def experiment(self) -> str:
-        """The experiment file it was launched with (unet, gan_lrelu, ...), else the run name."""
+        """The name given on its command line (`name=gan_recipe`: a variant of an experiment), else
+        the experiment file it was launched with (unet, gan_lrelu, ...), else the run name."""
+        try:
+            named = [o.split("=", 1)[1] for o in self.overrides or [] if o.split("=", 1)[0].lstrip("+") == "name"]
+        except RunFileError:
+            named = []
+        if named:
+            return named[-1]
         hydra_record = read_yaml(self.path / HYDRA_RECORD / "hydra.yaml")
         if hydra_record is not None:
             choice = OmegaConf.select(hydra_record, "hydra.runtime.choices.experiment")

@@ -47,6 +47,16 @@ def test_one_row_per_run_plus_a_baseline_per_colour_space_and_the_image(two_runs
     assert float(psnr_first[0][7]) >= float(psnr_first[1][7])  # higher PSNR is better
 
 
+def test_a_variant_named_on_its_command_line_is_listed_under_that_name(two_runs, tmp_path):
+    root = tmp_path / "runs"
+    shutil.copytree(two_runs, root)
+    record = root / "unet_lab" / ".hydra"
+    record.mkdir(exist_ok=True)
+    (record / "overrides.yaml").write_text("- +experiment=unet\n- name=unet_variant\n- seed=3\n")
+    models = {row[0] for row in table_rows(write_report([root], tmp_path / "out")[0].read_text())[:2]}
+    assert models == {"unet_variant", "unet_lrelu"}
+
+
 def test_runs_without_results_are_named_with_the_reason(two_runs, tmp_path):
     root = tmp_path / "sweep"
     shutil.copytree(two_runs, root)
