@@ -47,6 +47,11 @@ class GeneratorCheckpoint:
     hyper_parameters: dict[str, Any]
 
 
+# Generator settings a checkpoint may lack because it was written before the setting existed: the
+# value the code had then (the constructors' defaults are now the configs', which differ).
+OLD_GENERATOR_DEFAULTS = {"output_layer": "head"}
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The checkpoint file as a dict of plain objects and tensors (on the CPU); never unpickles code."""
     path = Path(path)
@@ -171,6 +176,7 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Gene
     settings = hparams.get("generator") or {}
     if not isinstance(settings, dict):
         raise _not_colorizer(path, f"hyper_parameters.generator is a {type(settings).__name__}")
+    settings = {**OLD_GENERATOR_DEFAULTS, **settings}
     try:
         if "temperature" in hparams:  # a ClassifyColorizer: logits over ab bins, decoded to ab
             generator = ColorClassifierUNet(color_space.in_channels, hparams["temperature"],

@@ -50,7 +50,7 @@ def test_the_seed_output_layer_is_one_transposed_convolution_and_lighter():
     assert isinstance(seed.final_up[0], torch.nn.ConvTranspose2d) and seed.final_up[0].out_channels == 2
     assert not hasattr(seed, "head")
     assert flops(head) / flops(seed) > 1.3  # the full-resolution layer and the 1x1 head cost ~40% more
-    assert UNetGenerator().output_layer == "head"  # older checkpoints name no output_layer: they load as they were
+    assert UNetGenerator().output_layer == "upconv"  # the configs' (older checkpoints: test_defaults.py)
     with pytest.raises(ValueError, match="Unknown output_layer 'conv'; valid names: upconv, head"):
         UNetGenerator(output_layer="conv")
 

@@ -41,7 +41,7 @@ class ColorizerModule(L.LightningModule):
         generator: dict[str, Any] | None = None,
         channels_last: bool = False,
         compile: bool | str = False,  # the config key is named after torch.compile
-        init: str = "default",
+        init: str = "normal",
     ) -> None:
         super().__init__()
         if not (isinstance(compile, bool) or compile in COMPILE_MODES):

@@ -101,7 +101,7 @@ class GANColorizer(ColorizerModule):
         ema_decay: float | None = None,
         channels_last: bool = False,
         compile: bool | str = False,
-        init: str = "default",
+        init: str = "normal",
     ) -> None:
         super().__init__(color_space, generator, channels_last, compile, init)
         self.save_hyperparameters()

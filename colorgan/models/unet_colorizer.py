@@ -36,7 +36,7 @@ class UNetColorizer(SingleLossColorizer):
         weight_decay: float = 0.0,
         channels_last: bool = False,
         compile: bool | str = False,
-        init: str = "default",
+        init: str = "normal",
     ) -> None:
         if loss not in LOSSES:
             raise ValueError(f"Unknown loss {loss!r}; valid names: {', '.join(LOSSES)}.")

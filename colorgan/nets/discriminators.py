@@ -53,7 +53,7 @@ class PatchDiscriminator(nn.Module):
     """
 
     def __init__(
-        self, in_channels: int, channels: int = 64, n_layers: int = 3, norm: str = "batch", activation: str = "lrelu"
+        self, in_channels: int, channels: int = 64, n_layers: int = 2, norm: str = "batch", activation: str = "lrelu"
     ) -> None:
         super().__init__()
         _check_sizes(channels, n_layers, norm, activation)
@@ -127,7 +127,7 @@ class GlobalDiscriminator(nn.Module):
 DISCRIMINATORS = {"patch": PatchDiscriminator, "global": GlobalDiscriminator}
 
 
-def build_discriminator(in_channels: int, name: str = "patch", spectral_norm: bool = False, init: str = "default",
+def build_discriminator(in_channels: int, name: str = "patch", spectral_norm: bool = False, init: str = "normal",
                         **kwargs) -> nn.Module:
     """A discriminator by name ("patch" or "global") with its keyword arguments, its weights
     initialised by `init` (colorgan.nets.layers.init_weights). With `spectral_norm`, every

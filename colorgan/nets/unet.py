@@ -95,8 +95,9 @@ class UNetGenerator(nn.Module):
             convolution over those features and the input (1.4x the FLOPs of "upconv" at 32x32).
             "none": no output layer; forward returns the last decoder features at half resolution,
             (B, feature_channels, H/2, W/2), for a head elsewhere (colorgan.nets.color_classifier).
-            The configs choose (conf/model/*.yaml, BENCHMARKS.md says why); the default here is
-            "head" so that checkpoints written before this option existed load unchanged.
+            The default is the configs' (conf/model/*.yaml; BENCHMARKS.md says why); checkpoints
+            written before this option existed had "head", and colorgan.checkpoint_io says so
+            when it rebuilds them (OLD_DEFAULTS).
     """
 
     def __init__(
@@ -109,7 +110,7 @@ class UNetGenerator(nn.Module):
         norm: str = "batch",
         dropout: float = 0.0,
         image_size: int | None = None,
-        output_layer: str = "head",
+        output_layer: str = "upconv",
     ) -> None:
         super().__init__()
         check_layer_names(activation, norm)
