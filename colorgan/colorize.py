@@ -299,7 +299,7 @@ class Run:
         return {
             "images": self.measured,
             "model": {k: float(v) for k, v in self.model_metrics.compute().items()},
-            "grayscale_baseline": {k: float(v) for k, v in self.baseline_metrics.compute().items()},
+            "baseline": {k: float(v) for k, v in self.baseline_metrics.compute().items()},
         }
 
 
@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
             args.output.mkdir(parents=True, exist_ok=True)
             (args.output / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
             title = f"metrics on {metrics['images']} image(s) (prediction vs original)"
-            print_comparison(title, metrics["model"], metrics["grayscale_baseline"], out)
+            print_comparison(title, metrics["model"], metrics["baseline"], out)
     skipped = f", {run.skipped} skipped (output exists; --overwrite replaces)" if run.skipped else ""
     out.print(f"{run.done} colorized into {args.output}{skipped}, {run.failed} failed", markup=False, highlight=False)
     return EXIT_SOME_FAILED if run.failed else EXIT_OK

@@ -177,7 +177,7 @@ def test_compare_metrics_match_the_test_step_on_real_cifar(tiny_checkpoint, tmp_
     for name, value in measured["clip"]["model"].items():
         assert value == pytest.approx(expected[f"test/{name}"], rel=1e-5, abs=1e-6), name
     for gamut in ("clip", "fit"):
-        for name, value in measured[gamut]["grayscale_baseline"].items():
+        for name, value in measured[gamut]["baseline"].items():
             assert value == pytest.approx(expected[f"test_baseline/{name}"], rel=1e-5, abs=1e-6), name
     # Fitting the gamut instead of clipping changes only the pixels that fall outside it.
     assert measured["fit"]["model"]["mae"] == pytest.approx(expected["test/mae"], rel=0.2)
