@@ -29,7 +29,7 @@ from colorgan.data.folder import FolderImages
 from colorgan.data.images import describe_skipped, filter_images, scan_images, warn_unreadable
 from colorgan.errors import EXIT_USER_ERROR, UserError
 from colorgan.image_io import find_images
-from colorgan.inference import best_device
+from colorgan.inference import best_device, set_temperature
 from colorgan.metrics import colorization_metrics
 from colorgan.nets.unet import UNetGenerator
 from colorgan.quiet import silence_library_noise
@@ -229,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=2, help="DataLoader processes decoding images")
     parser.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps, ...")
     parser.add_argument("--no-extra", action="store_true", help="skip FID and LPIPS even when available")
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="classification models: annealed-mean temperature (default: the model's, 0.38; 1 = the mean, "
+                        "0 = the most likely colour); evaluate several to choose one for colorize --temperature")
     parser.add_argument("--output", type=Path, default=None,
                         help="JSON file for the results (default: eval_<folder name>_<size>px.json in the "
                         "checkpoint's run directory, or beside a checkpoint outside any run)")
@@ -251,6 +254,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     device = best_device() if args.device == "auto" else args.device
     try:
         generator, color_space, train_size = load_colorizer(args.checkpoint)
+        if args.temperature is not None:
+            set_temperature(generator, args.temperature, args.checkpoint)
         size = args.size or min(train_size)
         result = evaluate_folder(
             generator, color_space, args.folder, size,
@@ -262,7 +267,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         parser.exit(EXIT_USER_ERROR, f"error: {err}\n")
     except (ValueError, FileNotFoundError) as err:
         parser.error(str(err))
-    result = {"checkpoint": str(args.checkpoint), "color_space": color_space.name, **result}
+    result = {"checkpoint": str(args.checkpoint), "color_space": color_space.name,
+              **({"temperature": generator.temperature} if hasattr(generator, "temperature") else {}), **result}
     print_table(result)
     output = args.output or default_output(args.checkpoint, args.folder, size)
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -154,3 +154,18 @@ def test_colorize_temperature_option(tiny_cifar, tiny_checkpoint, tmp_path, caps
     # A regression checkpoint has no temperature: one clear line, exit 2.
     assert colorize([str(tiny_checkpoint("lab")), str(photo), "-o", str(tmp_path / "x"), "--temperature", "0.5"]) == 2
     assert "a temperature applies to classification models" in capsys.readouterr().err
+
+    # evaluate takes the same option, to compare temperatures on a folder of the user's photos
+    from colorgan.evaluate import main as evaluate
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for seed in range(3):
+        Image.effect_noise((32, 32), 60 + 20 * seed).convert("RGB").resize((32, 32)).save(photos / f"{seed}.png")
+    tinted = Image.merge("RGB", [Image.effect_noise((32, 32), 50).point(lambda v, k=k: v * k // 4) for k in (4, 2, 3)])
+    tinted.save(photos / "tinted.png")
+    results = {t: evaluate([str(checkpoint), str(photos), "--size", "32", "--workers", "0", "--keep-gray", "--no-extra",
+                            "--temperature", t, "--output", str(tmp_path / f"eval_t{t}.json")]) for t in ("1", "0")}
+    assert results["1"]["temperature"] == 1.0 and results["0"]["temperature"] == 0.0
+    assert results["1"]["model"]["mae"] != results["0"]["model"]["mae"]
+    assert results["1"]["baseline"] == results["0"]["baseline"]
