@@ -1,0 +1,93 @@
+"""Test another checkpoint of a finished run into a run folder of its own, which `colorgan.report`
+reads beside the original:
+
+    python -m colorgan.retest <run dir> <checkpoint> <new run dir> [--name NAME]
+
+A run is tested on its best checkpoint by validation MAE. For a GAN or a classification model that
+is often its least colourful epoch, so a study of vivid colour also wants the last epoch tested. The
+new folder holds the run's config, logs and validation history (it is the same training), a copy
+of the tested checkpoint, and the test results; the original run is not touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+import lightning as L
+import torch
+import yaml
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from colorgan.checkpoint_io import read_checkpoint
+from colorgan.errors import UserError, exit_on_user_error
+from colorgan.quiet import silence_library_noise
+from colorgan.run_dir import (
+    HYDRA_RECORD,
+    TEST_METRICS,
+    TEST_PER_IMAGE,
+    Run,
+    read_overrides,
+    write_json,
+    write_per_image,
+)
+from colorgan.tables import logged_comparison, print_comparison
+
+# What the new folder does not take from the original: its checkpoints, results and W&B run.
+NOT_COPIED = ("checkpoints", "wandb", "wandb_run_id", TEST_METRICS, TEST_PER_IMAGE, "job_status.json", "eval_*.json")
+
+
+class RetestError(UserError, ValueError):
+    """The run or checkpoint cannot be retested; the message says why."""
+
+
+def retest(run_dir: str | Path, checkpoint: str | Path, out: str | Path, name: str | None = None) -> dict[str, float]:
+    """Test `checkpoint` with `run_dir`'s data and model settings, writing the results to `out`."""
+    run, checkpoint, out = Run(Path(run_dir)), Path(checkpoint), Path(out)
+    if run.config is None:
+        raise RetestError(f"{run_dir} is not a colorgan run folder (no config.yaml).")
+    read_checkpoint(checkpoint)  # missing, empty or damaged: said before anything is written
+    if out.exists() and any(out.iterdir()):
+        raise RetestError(f"{out} already holds files; pick a new folder for the retested run.")
+    name = name or f"{run.experiment}_{checkpoint.stem}"
+    overrides = [o for o in (read_overrides(run.path) or []) if o.split("=", 1)[0].lstrip("+") != "name"]
+    shutil.copytree(run.path, out, ignore=shutil.ignore_patterns(*NOT_COPIED), dirs_exist_ok=True)
+    (out / HYDRA_RECORD).mkdir(exist_ok=True)
+    (out / HYDRA_RECORD / "overrides.yaml").write_text(yaml.safe_dump([*overrides, f"name={name}"]))
+    (out / "checkpoints").mkdir()
+    shutil.copy2(checkpoint, out / "checkpoints" / checkpoint.name)
+
+    cfg = run.config
+    datamodule = instantiate(OmegaConf.to_container(cfg.data, resolve=True), _convert_="all")
+    model = instantiate(OmegaConf.to_container(cfg.model, resolve=True), _convert_="all")
+    limit = OmegaConf.select(cfg, "trainer.limit_test_batches")
+    trainer = L.Trainer(accelerator="auto", devices=1, logger=False, enable_progress_bar=False,
+                        enable_model_summary=False, limit_test_batches=1.0 if limit is None else limit)
+    trainer.test(model, datamodule=datamodule, ckpt_path=str(checkpoint), verbose=False)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test")}
+    write_json(out / TEST_METRICS, metrics)
+    if model.test_per_image is not None:
+        write_per_image(out / TEST_PER_IMAGE, model.test_per_image)
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m colorgan.retest", description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", help="a finished run folder")
+    parser.add_argument("checkpoint", help="the checkpoint to test, e.g. <run>/checkpoints/last.ckpt")
+    parser.add_argument("out", help="new folder for the retested run")
+    parser.add_argument("--name", help="the name the report lists it under (default: <experiment>_<checkpoint name>)")
+    args = parser.parse_args(argv)
+    silence_library_noise()
+    torch.set_float32_matmul_precision("high")
+    metrics = retest(args.run, args.checkpoint, args.out, args.name)
+    print_comparison(f"test metrics of {args.checkpoint}", *logged_comparison(metrics))
+    print(f"Written to {args.out}; report it with: python -m colorgan.report {args.run} {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(exit_on_user_error(main))

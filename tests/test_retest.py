@@ -1,0 +1,47 @@
+"""`colorgan.retest`: another checkpoint of a finished run tested into a folder of its own, which
+the report lists beside the original."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import TINY, compose_train
+
+from colorgan.report import write_report
+from colorgan.retest import RetestError, main, retest
+from colorgan.run_dir import TEST_PER_IMAGE, read_per_image
+from colorgan.train import train
+
+
+def test_the_last_epoch_is_tested_and_reported_beside_the_best(tiny_cifar, tmp_path, capsys):
+    original = tmp_path / "runs" / "unet_lab"
+    overrides = [o for o in TINY if o != "trainer.max_epochs=1"]
+    train(compose_train(["+experiment=unet", *overrides, "trainer.max_epochs=2"], original, tiny_cifar))
+    before = sorted(p.name for p in original.rglob("*"))
+    out = tmp_path / "runs" / "unet_lab_last"
+    assert main([str(original), str(original / "checkpoints" / "last.ckpt"), str(out), "--name", "unet_last"]) == 0
+    assert "python -m colorgan.report" in capsys.readouterr().out
+    assert sorted(p.name for p in original.rglob("*")) == before  # the original run is not touched
+
+    metrics = json.loads((out / "test_metrics.json").read_text())
+    assert metrics["test/mae"] > 0 and "test_baseline/mae" in metrics
+    assert len(read_per_image(out / TEST_PER_IMAGE)["mae"]) == len(read_per_image(original / TEST_PER_IMAGE)["mae"])
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["last.ckpt"]
+    assert (out / "csv" / "metrics.csv").is_file()  # the same validation history, for the curves
+    report = write_report([tmp_path / "runs"], tmp_path / "report")[0].read_text()
+    assert "| unet_last |" in report and "| unet |" in report
+
+
+def test_a_damaged_checkpoint_or_a_used_folder_is_refused_before_anything_is_written(tiny_cifar, tiny_checkpoint, tmp_path):
+    run = tiny_checkpoint("lab").parent.parent
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"")
+    with pytest.raises(Exception, match="empty"):
+        retest(run, bad, tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "x").write_text("x")
+    with pytest.raises(RetestError, match="already holds files"):
+        retest(run, run / "checkpoints" / "last.ckpt", used)
