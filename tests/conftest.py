@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,9 @@ SHARED_DATA = Path(os.environ.get("COLORGAN_DATA", REPO.parent / "shared" / "dat
 REAL_CIFAR = SHARED_DATA / cifar10.FOLDER
 # The tiny runs train on the CPU; COLORGAN_TEST_ACCELERATOR=gpu runs them on CUDA (.ci/gpu_checks.sh).
 ACCELERATOR = os.environ.get("COLORGAN_TEST_ACCELERATOR", "cpu")
+# Folder scans and decoded caches of every test (and of the commands they start) stay out of the
+# user's ~/.cache/colorgan; tests that check a cache's place pass their own paths.cache_dir.
+os.environ["COLORGAN_CACHE_DIR"] = tempfile.mkdtemp(prefix="colorgan-test-cache-")
 DEVICE_TYPE = "cuda" if ACCELERATOR in ("gpu", "cuda") else ACCELERATOR
 
 # A small, fast configuration: tiny U-Net, tiny batches, a couple of batches per stage.

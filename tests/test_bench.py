@@ -159,11 +159,12 @@ def test_folder_vs_memory_times_the_three_inputs(tmp_path, capsys):
     text = main(["--folder-vs-memory", "--experiments", "unet_lrelu", "--steps", "1", "--warmup", "1", "--repeats", "2",
                  "--threads", "1", "data=folder", f"data.root={tmp_path / 'photos'}", "data.image_size=32",
                  "data.val_size=2", "data.test_size=2", "data.batch_size=4", "data.num_workers=1",
-                 "model.generator.channels=[8,16,32]", "trainer.accelerator=cpu", f"paths.log_dir={tmp_path / 'logs'}"])
+                 "model.generator.channels=[8,16,32]", "trainer.accelerator=cpu", f"paths.log_dir={tmp_path / 'logs'}",
+                 f"paths.cache_dir={tmp_path / 'cache'}"])
     assert "vector instructions" in text and "photo folder against in-memory tensors" in text
     rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
     for label in ("folder, decoded per batch", "folder, decoded cache (memory map)", "in-memory uint8 tensor"):
         rate, ratio = rows[label].strip("| ").split(" | ")[1:]
         assert re.fullmatch(r"[\d.]+ \([\d.]+, [\d.]+\)", rate) and float(ratio.strip("*")) > 0
     assert rows["in-memory uint8 tensor"].endswith("| 1.000 |")
-    assert "decoded cache: " in text and len(list((tmp_path / "logs").rglob("decoded/*.npy"))) == 3
+    assert "decoded cache: " in text and len(list((tmp_path / "cache").rglob("decoded/*.npy"))) == 3
