@@ -17,7 +17,7 @@ import yaml
 from lightning.fabric.plugins.environments import SLURMEnvironment
 
 from colorgan.errors import UserError
-from colorgan.run_dir import HYDRA_RECORD, RunFileError
+from colorgan.run_dir import HYDRA_RECORD, RunFileError, override_key
 from colorgan.run_dir import read_overrides as run_dir_overrides
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def sweep_overrides(sweep_dir: Path) -> list[str]:
     if not (isinstance(task, list) and all(isinstance(o, str) for o in task)):
         raise ResumeError(f"resume={sweep_dir}: {path} does not hold the sweep's command line, so its jobs are "
                           "unknown. Resume each job with resume=<job dir> instead.")
-    return [o for o in task if _override_key(o) not in ("resume", "hydra.sweep.dir")]
+    return [o for o in task if override_key(o) not in ("resume", "hydra.sweep.dir")]
 
 
 def checkpoints_in(run_dir: Path) -> list[Path]:
@@ -131,10 +131,6 @@ def checkpoint_to_resume(cfg: Any, output_dir: Path) -> Path | None:
 
 
 # -- the command line of a resumed run -----------------------------------------------------------
-def _override_key(override: str) -> str:
-    return override.split("=", 1)[0].lstrip("+~")
-
-
 def _prefix(override: str) -> str:
     return override[: len(override) - len(override.lstrip("+~"))]
 
@@ -162,7 +158,7 @@ def merge_overrides(original: list[str], given: list[str]) -> list[str]:
     drops it, others are appended."""
     merged = list(original)
     for arg in given:
-        same = [i for i, o in enumerate(merged) if _override_key(o) == _override_key(arg)]
+        same = [i for i, o in enumerate(merged) if override_key(o) == override_key(arg)]
         if not same:
             merged.append(arg)
             continue
@@ -193,7 +189,7 @@ def resume_command_line(argv: list[str]) -> list[str]:
     target = Path(value).expanduser()
     if is_sweep_dir(target):  # the sweep again, into its own folder: finished jobs kept, the others done
         sweep_dir = target.resolve()
-        merged = merge_overrides(sweep_overrides(sweep_dir), [a for a in given if _override_key(a) != "resume"])
+        merged = merge_overrides(sweep_overrides(sweep_dir), [a for a in given if override_key(a) != "resume"])
         return [argv[0], "-m", *flags, *merged, f"resume={_quote(str(sweep_dir))}",
                 f"hydra.sweep.dir={_quote(str(sweep_dir))}"]
     if any(arg in ("-m", "--multirun") for arg in argv[1:]):
@@ -203,8 +199,8 @@ def resume_command_line(argv: list[str]) -> list[str]:
         return [argv[0], *flags, *given]
     original = read_overrides(run_dir)
     merged = merge_overrides(original, given)
-    if not any(_override_key(arg) == "hydra.run.dir" for arg in given):
+    if not any(override_key(arg) == "hydra.run.dir" for arg in given):
         merged.append(f"hydra.run.dir={_quote(str(run_dir))}")
-    if any(_override_key(o) in ("sweep", "search") for o in merged):  # they set MULTIRUN; a job continues as one run
+    if any(override_key(o) in ("sweep", "search") for o in merged):  # they set MULTIRUN; a job continues as one run
         merged.append("hydra.mode=RUN")
     return [argv[0], *flags, *merged]

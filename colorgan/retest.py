@@ -30,7 +30,7 @@ from colorgan.run_dir import (
     TEST_METRICS,
     TEST_PER_IMAGE,
     Run,
-    read_overrides,
+    override_key,
     write_json,
     write_per_image,
 )
@@ -53,7 +53,7 @@ def retest(run_dir: str | Path, checkpoint: str | Path, out: str | Path, name: s
     if out.exists() and any(out.iterdir()):
         raise RetestError(f"{out} already holds files; pick a new folder for the retested run.")
     name = name or f"{run.experiment}_{checkpoint.stem}"
-    overrides = [o for o in (read_overrides(run.path) or []) if o.split("=", 1)[0].lstrip("+") != "name"]
+    overrides = [o for o in run.overrides or [] if override_key(o) != "name"]
     shutil.copytree(run.path, out, ignore=shutil.ignore_patterns(*NOT_COPIED), dirs_exist_ok=True)
     (out / HYDRA_RECORD).mkdir(exist_ok=True)
     (out / HYDRA_RECORD / "overrides.yaml").write_text(yaml.safe_dump([*overrides, f"name={name}"]))

@@ -122,6 +122,11 @@ def read_yaml(path: Path) -> Any:
                            "Restore it from the run's other records, or delete the run.") from None
 
 
+def override_key(override: str) -> str:
+    """The key of a command-line override: `name` for `name=x`, `+name=x` and `~name`."""
+    return override.split("=", 1)[0].lstrip("+~")
+
+
 def read_overrides(run_dir: Path) -> list[str] | None:
     """The run's command-line overrides (.hydra/overrides.yaml) as a list of strings, read safely;
     None when the run has no record."""
@@ -199,7 +204,7 @@ class Run:
         """The name given on its command line (`name=gan_recipe`: a variant of an experiment), else
         the experiment file it was launched with (unet, gan_lrelu, ...), else the run name."""
         try:
-            named = [o.split("=", 1)[1] for o in self.overrides or [] if o.split("=", 1)[0].lstrip("+") == "name"]
+            named = [o.split("=", 1)[1] for o in self.overrides or [] if override_key(o) == "name" and "=" in o]
         except RunFileError:
             named = []
         if named:

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -157,15 +158,19 @@ def test_the_model_type_comes_from_the_target_class_not_its_name(tiny_cfg):
         validate_config(cfg)
 
 
-def test_a_truncated_last_checkpoint_offers_the_runs_best(tiny_cfg, tmp_path):
-    train(tiny_cfg("test=false"))
-    run = tmp_path / "run"
+def refusal_after_truncating_last(tiny_cfg, run, *overrides: str) -> tuple[Path, str]:
+    """Train a tiny run, cut its last.ckpt short, resume it: its best checkpoint and the refusal."""
+    train(tiny_cfg("test=false", *overrides))
     last = run / "checkpoints" / "last.ckpt"
     last.write_bytes(last.read_bytes()[:2000])
     (best,) = (run / "checkpoints").glob("best-*.ckpt")
     with pytest.raises(ConfigError) as refused:
         validate_config(tiny_cfg(f"resume={run}", "test=false"))
-    message = str(refused.value)
+    return best, str(refused.value)
+
+
+def test_a_truncated_last_checkpoint_offers_the_runs_best(tiny_cfg, tmp_path):
+    best, message = refusal_after_truncating_last(tiny_cfg, tmp_path / "run")
     assert "is truncated or corrupt" in message
     assert f"best checkpoint {best} is readable: colorize, evaluate and export work with it" in message
 
@@ -186,11 +191,5 @@ def test_best_checkpoints_hold_the_weights_only_and_last_holds_what_resume_needs
 
 
 def test_an_old_best_checkpoint_with_optimizer_states_is_still_offered(tiny_cfg, tmp_path):
-    train(tiny_cfg("test=false", "callbacks.model_checkpoint.save_weights_only=false"))
-    run = tmp_path / "run"
-    last = run / "checkpoints" / "last.ckpt"
-    last.write_bytes(last.read_bytes()[:2000])
-    (best,) = (run / "checkpoints").glob("best-*.ckpt")
-    with pytest.raises(ConfigError) as refused:
-        validate_config(tiny_cfg(f"resume={run}", "test=false"))
-    assert f"to continue from it (later epochs are trained again): python -m colorgan.train resume={best}" in str(refused.value)
+    best, message = refusal_after_truncating_last(tiny_cfg, tmp_path / "run", "callbacks.model_checkpoint.save_weights_only=false")
+    assert f"to continue from it (later epochs are trained again): python -m colorgan.train resume={best}" in message
