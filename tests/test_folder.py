@@ -181,13 +181,16 @@ def test_places_unet_is_pix2pix_deep_at_256(tmp_path):
     assert model.generator.depth == 8 and model.generator.stride == 256
 
 
-# Every experiment on a photo folder (test_train.py sweeps the CIFAR-10 ones).
+# Every experiment on a photo folder (test_train.py sweeps the CIFAR-10 ones); photo_gan needs a
+# photo_unet checkpoint and has a test of its own below.
 FOLDER_EXPERIMENTS = sorted(
-    p.stem for p in (CONF_DIR / "experiment").glob("*.yaml") if "override /data: folder" in p.read_text()
+    p.stem for p in (CONF_DIR / "experiment").glob("*.yaml")
+    if "override /data: folder" in p.read_text() or "- photo_unet" in p.read_text()
 )
+WARM_STARTED = {"photo_gan"}
 
 
-@pytest.mark.parametrize("experiment", FOLDER_EXPERIMENTS)
+@pytest.mark.parametrize("experiment", sorted(set(FOLDER_EXPERIMENTS) - WARM_STARTED))
 def test_folder_experiments_train_on_a_folder(experiment, photo_tree, tmp_path):
     root, _ = photo_tree
     cfg = compose_train(
@@ -195,6 +198,24 @@ def test_folder_experiments_train_on_a_folder(experiment, photo_tree, tmp_path):
     )
     metrics = train(cfg)  # test_folder_cli.py runs places_unet in full, as a user would
     assert np.isfinite(metrics["test/mae"]) and np.isfinite(metrics["test_baseline/mae"])
+
+
+def test_photo_gan_warm_starts_from_a_photo_unet_checkpoint(photo_tree, tmp_path):
+    """The shipped model's two commands: photo_unet writes a checkpoint, photo_gan starts from it with
+    the same generator (the experiment's own widths, not TINY's) and keeps its last epoch."""
+    root, _ = photo_tree
+    tiny = ["data.val_size=2", "data.test_size=2", "data.batch_size=4", "data.eval_batch_size=4", "data.num_workers=0",
+            "trainer.max_epochs=1", "trainer.limit_train_batches=1", "trainer.limit_val_batches=1", "logger=csv"]
+    assert "photo_gan" in FOLDER_EXPERIMENTS
+    train(compose_train(["+experiment=photo_unet", f"data.root={root}", *tiny], tmp_path / "unet"))
+    (warm,) = (tmp_path / "unet" / "checkpoints").glob("best-*.ckpt")
+    cfg = compose_train(["+experiment=photo_gan", f"data.root={root}", f"model.generator_init={warm}",
+                         "model.critic_steps=1", *tiny], tmp_path / "gan")
+    assert list(cfg.model.generator.channels) == [32, 64, 128, 256, 256, 256] and cfg.data.cache
+    metrics = train(cfg)
+    assert np.isfinite(metrics["test/mae"])
+    assert cfg.callbacks.model_checkpoint.monitor is None
+    assert list((tmp_path / "gan" / "checkpoints").glob("best-*.ckpt"))  # the last epoch, kept
 
 
 class TrainedBatches(L.Callback):
