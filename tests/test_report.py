@@ -122,3 +122,21 @@ def test_the_figure_labels_say_their_mae_is_the_test_mae(two_runs):
     runs = find_runs([two_runs])
     labels = [figure_label(run, run_names(runs)) for run in runs]
     assert all(label.splitlines()[-1].startswith("test MAE ") for label in labels), labels
+
+
+def test_the_share_of_images_beating_gray_is_counted_image_by_image(tmp_path):
+    """A mean can hide a model far better on a few images and worse on most: the share says so."""
+    from colorgan.report import render_wins
+    from colorgan.run_dir import Run
+
+    # Higher PSNR than gray on 3 of 4 images, lower MAE on 1 of 4 (one tie, which is not a win).
+    (tmp_path / "test_per_image.csv").write_text(
+        "image,mae,psnr,baseline_mae,baseline_psnr\n"
+        "0,5,30,6,20\n1,9,25,8,24\n2,7,26,7,25\n3,12,20,10,21\n"
+    )
+    run = Run(tmp_path)
+    lines = render_wins([run], {tmp_path: "model"})
+    (row,) = [line for line in lines if line.startswith("| model")]
+    psnr, mae = (cell.strip() for cell in row.strip("|").split("|")[1:])
+    assert psnr.startswith("75.0 [") and mae.startswith("25.0 [")
+    assert render_wins([Run(tmp_path / "missing")], {}) == []
