@@ -39,6 +39,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 from colorgan.bench_bare import (
     AUTOCAST,
+    BenchError,
     clocks,
     cpu_seconds_between,
     device_batches,
@@ -54,6 +55,7 @@ from colorgan.bench_report import report
 from colorgan.bench_shared import shared_slowdown
 from colorgan.cpu_usage import CPUUsage
 from colorgan.data.datamodule import ColorizationDataModule
+from colorgan.errors import exit_on_user_error
 from colorgan.loggers import build_loggers
 from colorgan.models.base import ColorizerModule
 
@@ -182,7 +184,7 @@ def compose_experiments(experiments: list[str], overrides: list[str], output_dir
 def bench_experiment(name: str, cfg: DictConfig, args: argparse.Namespace) -> dict:
     precision = str(cfg.trainer.precision)
     if precision not in AUTOCAST:
-        raise ValueError(f"The bench's bare loop supports trainer.precision {', '.join(AUTOCAST)}; got {precision!r}.")
+        raise BenchError(f"The bench's bare loop supports trainer.precision {', '.join(AUTOCAST)}; got {precision!r}.")
     L.seed_everything(cfg.seed, verbose=False)
     data = instantiate(cfg.data, _convert_="all")
     model = instantiate(cfg.model, _convert_="all")
@@ -269,4 +271,4 @@ def main(argv: list[str] | None = None) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_user_error(main)

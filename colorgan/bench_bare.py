@@ -14,11 +14,16 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from colorgan.data.datamodule import ColorizationDataModule
+from colorgan.errors import UserError
 from colorgan.framework_internals import TorchDispatchMode
 from colorgan.models.base import ColorizerModule
 from colorgan.models.gan_colorizer import GANColorizer
 
 AUTOCAST = {"32-true": None, "32": None, "bf16-mixed": torch.bfloat16}
+
+
+class BenchError(UserError, ValueError):
+    """The bench cannot time what was asked (a precision the bare loop lacks, no photo folder)."""
 
 
 # -- measuring -----------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from colorgan.errors import user_command
+
 
 def write_photo(path: Path, pixels: int) -> tuple[int, int]:
     """A smooth colour JPEG of about `pixels` pixels, 4:3, written in strips of rows."""
@@ -59,6 +61,7 @@ def colorize_peak(checkpoint: Path, photo: Path, output: Path, extra: list[str])
     return usage.ru_maxrss * 1024, seconds, child.returncode
 
 
+@user_command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m colorgan.bench_colorize", description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", type=Path)

@@ -22,6 +22,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from colorgan.bench_bare import BenchError
 from colorgan.cpu_usage import CPUUsage
 from colorgan.data.datamodule import ColorizationDataModule
 from colorgan.data.folder import FolderDataModule
@@ -48,7 +49,7 @@ def folder_modules(cfg: DictConfig, images: int) -> tuple[dict[str, Colorization
     folder = instantiate(cfg.data, cache=False, _convert_="all")
     cached = instantiate(cfg.data, cache=True, _convert_="all")
     if not isinstance(folder, FolderDataModule):
-        raise ValueError("--folder-vs-memory compares a photo folder with memory: add data=folder data.root=DIR.")
+        raise BenchError("--folder-vs-memory compares a photo folder with memory: add data=folder data.root=DIR.")
     started = time.perf_counter()
     cached.prepare_data()
     cached.setup("fit")

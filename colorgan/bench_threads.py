@@ -136,4 +136,6 @@ def main(argv: list[str] | None = None) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    from colorgan.errors import exit_on_user_error
+
+    exit_on_user_error(main)

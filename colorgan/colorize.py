@@ -23,7 +23,7 @@ from PIL import Image
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from colorgan.errors import UserError
+from colorgan.errors import EXIT_USER_ERROR, UserError, user_command
 from colorgan.host_memory import available_memory, gigabytes
 from colorgan.image_io import (
     DEFAULT_MAX_PIXELS,
@@ -41,7 +41,7 @@ from colorgan.inference import GAMUT_MODES, LAB, Colorizer
 from colorgan.quiet import silence_library_noise
 from colorgan.tables import print_comparison
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_CANNOT_START = 0, 1, 2
+EXIT_OK, EXIT_SOME_FAILED, EXIT_CANNOT_START = 0, 1, EXIT_USER_ERROR
 # Memory a photo takes to colorize, measured (BENCHMARKS.md, "colorize memory"): its 8-bit pixels
 # as Pillow holds them and the transient copies of decoding, plus a constant for the network and
 # the bands of rows. --compare holds the photo as floats too.
@@ -99,29 +99,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def split_paths(args: argparse.Namespace) -> str | None:
-    """Set args.checkpoint (None: the shipped model) and args.input from the positional paths; the
-    reason when they cannot be told apart. Two paths are CHECKPOINT INPUT; one path is INPUT."""
+class ColorizeError(UserError, ValueError):
+    """Nothing can be colorized: the arguments, the input or the device; the message says what to give."""
+
+
+def split_paths(args: argparse.Namespace) -> None:
+    """Set args.checkpoint (None: the shipped model) and args.input from the positional paths;
+    ColorizeError when they cannot be told apart. Two paths are CHECKPOINT INPUT; one path is INPUT."""
     paths = args.paths
     if len(paths) > 2:
-        return f"expected [CHECKPOINT] INPUT, got {len(paths)} paths; colorize one file or folder per command."
+        raise ColorizeError(f"expected [CHECKPOINT] INPUT, got {len(paths)} paths; colorize one file or folder per command.")
     if len(paths) == 2:
         if args.checkpoint is not None:
-            return "a checkpoint was given twice (--checkpoint and a first path); give one of them."
+            raise ColorizeError("a checkpoint was given twice (--checkpoint and a first path); give one of them.")
         args.checkpoint = paths[0]
     args.input = paths[-1]
     if len(paths) == 1 and args.checkpoint is None and args.input.suffix == ".ckpt":
-        return (f"{args.input} is a checkpoint, but no INPUT was given: "
-                "python -m colorgan.colorize CHECKPOINT INPUT -o OUTPUT_DIR.")
-    return None
+        raise ColorizeError(f"{args.input} is a checkpoint, but no INPUT was given: "
+                            "python -m colorgan.colorize CHECKPOINT INPUT -o OUTPUT_DIR.")
 
 
 def load_colorizer(args: argparse.Namespace) -> Colorizer:
-    """The checkpoint's colorizer, or the shipped photo colorizer when there is no checkpoint."""
+    """The checkpoint's colorizer, or the shipped photo colorizer when there is no checkpoint;
+    a UserError when the checkpoint or shipped weights are missing, damaged, not a colorizer, or the
+    device cannot be used."""
     options = {"size": args.size, "device": args.device, "gamut": args.gamut, "temperature": args.temperature}
-    if args.checkpoint is None:
-        return Colorizer.pretrained(**options)
-    return Colorizer.from_checkpoint(args.checkpoint, **options)
+    try:
+        if args.checkpoint is None:
+            return Colorizer.pretrained(**options)
+        return Colorizer.from_checkpoint(args.checkpoint, **options)
+    except UserError:
+        raise
+    except (RuntimeError, ValueError, AssertionError) as error:  # e.g. --device cuda without CUDA
+        raise ColorizeError(f"cannot use device {args.device!r}: {error}") from None
 
 
 @dataclass
@@ -303,31 +313,21 @@ class Run:
         }
 
 
+@user_command
 def main(argv: list[str] | None = None) -> int:
+    """Exit status EXIT_OK, EXIT_SOME_FAILED, or EXIT_CANNOT_START (a UserError, said in one line)."""
     args = build_parser().parse_args(argv)
     silence_library_noise()
     out, err = Console(), Console(stderr=True)
-
-    def cannot_start(message: str) -> int:
-        err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
-        return EXIT_CANNOT_START
-
     if args.batch_size < 1 or args.min_side < 1 or (args.size is not None and args.size < 1):
-        return cannot_start("--batch-size, --size and --min-side must be positive.")
-    problem = split_paths(args)
-    if problem:
-        return cannot_start(problem)
+        raise ColorizeError("--batch-size, --size and --min-side must be positive.")
+    split_paths(args)
     if not args.input.exists() and not args.input.is_symlink():
-        return cannot_start(f"input not found: {args.input}")
+        raise ColorizeError(f"input not found: {args.input}")
     inputs = find_inputs(args.input, args.output)
     if not inputs:
-        return cannot_start(f"no image files in {args.input} (looked for {', '.join(sorted(readable_formats()))})")
-    try:
-        colorizer = load_colorizer(args)
-    except UserError as error:  # checkpoint or shipped weights missing, damaged, not a colorizer
-        return cannot_start(str(error))
-    except (RuntimeError, ValueError, AssertionError) as error:  # e.g. --device cuda without CUDA
-        return cannot_start(f"cannot use device {args.device!r}: {error}")
+        raise ColorizeError(f"no image files in {args.input} (looked for {', '.join(sorted(readable_formats()))})")
+    colorizer = load_colorizer(args)
 
     jobs, refused = plan_jobs(inputs, args.output)
     run = Run(colorizer, args, err)

@@ -1,18 +1,23 @@
 """Errors a user can fix (a bad value, a missing file, a held run directory) are said once, in
 their own words, without a traceback; anything else is a bug and keeps its traceback.
 
-Every such error class derives from `UserError`. Entry points run through `exit_on_user_error`;
+Every such error class derives from `UserError`. Every command runs through `exit_on_user_error`
+(a command whose `main(argv)` returns its exit status through `user_command`, which is the same rule
+returning the status instead of exiting): a UserError is one `error: ...` paragraph on stderr and
+exit status EXIT_USER_ERROR (2), as for argparse's own usage errors; 1 stays for crashes.
 `HYDRA_FULL_ERROR=1` (Hydra's switch for developers) brings the traceback back for all of them.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 FULL_ERROR = "HYDRA_FULL_ERROR"
 EXIT_USER_ERROR = 2  # as colorize and export: a problem the user can fix; 1 stays for crashes
@@ -30,6 +35,10 @@ class UserExit(BaseException):
     def __init__(self, error: UserError) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+class UserErrorExit(SystemExit):
+    """The SystemExit of `exit_on_user_error` once it has said the error (code EXIT_USER_ERROR)."""
 
 
 class CommandLineError(UserError):
@@ -81,13 +90,15 @@ def wants_traceback() -> bool:
 
 
 def exit_on_user_error(run: Callable[[], T], prefix: str = "error") -> T:
-    """Run an entry point; a UserError ends it with its message on stderr and exit status 2.
+    """Run an entry point; a UserError ends it with its message on stderr and exit status 2
+    (UserErrorExit, a SystemExit).
 
     Hydra is asked to re-raise (HYDRA_FULL_ERROR) so the error reaches this function once,
-    instead of being printed by Hydra with a stripped traceback.
+    instead of being printed by Hydra with a stripped traceback; the environment is restored after.
     """
     developer = wants_traceback()
-    if not os.environ.get(FULL_ERROR):
+    set_here = not os.environ.get(FULL_ERROR)
+    if set_here:
         os.environ[FULL_ERROR] = os.environ[_SET_BY_US] = "1"
     try:
         return run()
@@ -97,5 +108,24 @@ def exit_on_user_error(run: Callable[[], T], prefix: str = "error") -> T:
         found = user_error_in(error)
         if found is None or developer:
             raise
+    finally:
+        if set_here:
+            os.environ.pop(FULL_ERROR, None)
+            os.environ.pop(_SET_BY_US, None)
     print(f"{prefix}: {found}", file=sys.stderr, flush=True)
-    raise SystemExit(EXIT_USER_ERROR)
+    raise UserErrorExit(EXIT_USER_ERROR)
+
+
+def user_command(main: Callable[P, int]) -> Callable[P, int]:
+    """A command's `main(argv) -> exit status` run through `exit_on_user_error`, returning
+    EXIT_USER_ERROR after the message instead of exiting, so `sys.exit(main())` and a caller in the
+    same process see the same status."""
+
+    @functools.wraps(main)
+    def run(*args: P.args, **kwargs: P.kwargs) -> int:
+        try:
+            return exit_on_user_error(lambda: main(*args, **kwargs))
+        except UserErrorExit as said:
+            return said.code
+
+    return run

@@ -27,7 +27,7 @@ from colorgan.color_space import ColorSpace
 from colorgan.data.batches import IndexBatches
 from colorgan.data.folder import FolderImages
 from colorgan.data.images import describe_skipped, filter_images, scan_images, warn_unreadable
-from colorgan.errors import EXIT_USER_ERROR, UserError
+from colorgan.errors import UserError, exit_on_user_error
 from colorgan.image_io import find_images
 from colorgan.inference import best_device, set_temperature
 from colorgan.metrics import colorization_metrics
@@ -103,10 +103,14 @@ def _update_optional(name: str, metric: Metric, pred: torch.Tensor, rgb: torch.T
 
 
 # -- evaluation ------------------------------------------------------------------------------------
+class EvaluateError(UserError, ValueError):
+    """The folder or the --size cannot be evaluated; the message says what would work."""
+
+
 def check_size(generator: UNetGenerator, size: int) -> None:
     if size < 1 or size % generator.stride:
         suggestion = max(generator.stride, round(size / generator.stride) * generator.stride)
-        raise ValueError(
+        raise EvaluateError(
             f"--size {size} does not fit this checkpoint: its U-Net has depth {generator.depth}, so image "
             f"sides must be multiples of {generator.stride}. Try --size {suggestion}."
         )
@@ -128,7 +132,7 @@ def evaluate_folder(
     """Model and grayscale-baseline metrics over the usable images of `folder` (see module doc)."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"Image folder not found: {folder}.")
+        raise EvaluateError(f"Image folder not found: {folder}.")
     check_size(generator, size)
     min_size = size if min_size is None else min_size
     paths = find_images(folder)
@@ -136,7 +140,7 @@ def evaluate_folder(
     warn_unreadable(scan.errors)
     log.info("%s: %d images found, %s.", folder, len(paths), describe_skipped(scan.skipped, min_size, gray_chroma))
     if not scan.paths:
-        raise ValueError(
+        raise EvaluateError(
             f"No usable images in {folder}: {len(paths)} image files, "
             f"{describe_skipped(scan.skipped, min_size, gray_chroma)}. Colour photos of at least {min_size} px are needed."
         )
@@ -173,7 +177,7 @@ def evaluate_folder(
             _update_optional(name, baseline_metric, gray, rgb)
         used += len(rgb)
     if not used:
-        raise ValueError(f"None of the {len(scan.paths)} images in {folder} could be decoded; see the warnings above.")
+        raise EvaluateError(f"None of the {len(scan.paths)} images in {folder} could be decoded; see the warnings above.")
 
     model = {k: float(v) for k, v in model_metrics.compute().items()}
     baseline = {k: float(v) for k, v in baseline_metrics.compute().items()}
@@ -252,21 +256,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     silence_library_noise()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     device = best_device() if args.device == "auto" else args.device
-    try:
-        generator, color_space, train_size = load_colorizer(args.checkpoint)
-        if args.temperature is not None:
-            set_temperature(generator, args.temperature, args.checkpoint)
-        size = args.size or min(train_size)
-        result = evaluate_folder(
-            generator, color_space, args.folder, size,
-            batch_size=args.batch_size, num_workers=args.workers, device=device,
-            min_size=args.min_size, gray_chroma=None if args.keep_gray else args.gray_chroma,
-            extra_metrics=not args.no_extra,
-        )
-    except UserError as err:  # a checkpoint or dataset problem: said once, no traceback
-        parser.exit(EXIT_USER_ERROR, f"error: {err}\n")
-    except (ValueError, FileNotFoundError) as err:
-        parser.error(str(err))
+    return exit_on_user_error(lambda: run(args, device))
+
+
+def run(args: argparse.Namespace, device: str) -> dict[str, Any]:
+    """Evaluate, print the table and write the JSON file; a UserError (checkpoint, folder, size) goes
+    up to exit_on_user_error."""
+    generator, color_space, train_size = load_colorizer(args.checkpoint)
+    if args.temperature is not None:
+        set_temperature(generator, args.temperature, args.checkpoint)
+    size = args.size or min(train_size)
+    result = evaluate_folder(
+        generator, color_space, args.folder, size,
+        batch_size=args.batch_size, num_workers=args.workers, device=device,
+        min_size=args.min_size, gray_chroma=None if args.keep_gray else args.gray_chroma,
+        extra_metrics=not args.no_extra,
+    )
     result = {"checkpoint": str(args.checkpoint), "color_space": color_space.name,
               **({"temperature": generator.temperature} if hasattr(generator, "temperature") else {}), **result}
     print_table(result)

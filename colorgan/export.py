@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from colorgan.checkpoint_io import load_generator
-from colorgan.errors import UserError
+from colorgan.errors import UserError, user_command
 from colorgan.inference import ColorNet, WorkingResolutionColorizer
 from colorgan.quiet import silence_library_noise
 
@@ -31,7 +31,7 @@ INPUT_NAME, OUTPUT_NAME = "rgb", "colorized"
 PRETRAINED_ONNX = "colorgan_photo.onnx"  # in the working directory, never inside the installed package
 
 
-class ExportError(RuntimeError):
+class ExportError(UserError, RuntimeError):
     """The export could not be done or did not reproduce PyTorch's output."""
 
 
@@ -107,6 +107,7 @@ def check_shape(checkpoint: str | Path, path: str | Path, fixed_shape: bool) -> 
     return (3, 3, 3 * stride, 2 * stride)
 
 
+@user_command
 def main(argv: list[str] | None = None) -> int:
     silence_library_noise()
     parser = argparse.ArgumentParser(
@@ -138,28 +139,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.pretrained and args.checkpoint is not None:
         parser.error("give a checkpoint or --pretrained, not both")
-    try:
-        if args.checkpoint is None:
-            from colorgan.pretrained import verified_weights
+    if args.checkpoint is None:
+        from colorgan.pretrained import verified_weights
 
-            args.checkpoint = verified_weights()
-            output = args.output or Path(PRETRAINED_ONNX)
-        else:
-            output = args.output or args.checkpoint.with_suffix(".onnx")
-        export_onnx(args.checkpoint, output, args.size, args.fixed_shape)
-        print(f"wrote {output}")
-        if not args.no_check:
-            try:
-                import onnxruntime  # noqa: F401
-            except ImportError:
-                print("onnxruntime is not installed: skipped the check against PyTorch")
-                return 0
-            shape = check_shape(args.checkpoint, output, args.fixed_shape)
-            error = check_onnx(args.checkpoint, output, shape)
-            print(f"onnxruntime matches PyTorch on a {shape} input (max abs difference {error:.1e})")
-    except (UserError, ExportError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        args.checkpoint = verified_weights()
+        output = args.output or Path(PRETRAINED_ONNX)
+    else:
+        output = args.output or args.checkpoint.with_suffix(".onnx")
+    export_onnx(args.checkpoint, output, args.size, args.fixed_shape)
+    print(f"wrote {output}")
+    if not args.no_check:
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            print("onnxruntime is not installed: skipped the check against PyTorch")
+            return 0
+        shape = check_shape(args.checkpoint, output, args.fixed_shape)
+        error = check_onnx(args.checkpoint, output, shape)
+        print(f"onnxruntime matches PyTorch on a {shape} input (max abs difference {error:.1e})")
     return 0
 
 

@@ -22,7 +22,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from colorgan.data.errors import DatasetError
-from colorgan.errors import EXIT_USER_ERROR
+from colorgan.errors import UserError, user_command
 from colorgan.figures import comparison_image, learning_curves, validation_curves
 from colorgan.run_dir import Run, RunFileError, find_runs
 from colorgan.stats import RESAMPLES, Interval, mean_interval, paired_difference
@@ -56,7 +56,7 @@ SEED_RESULTS = (
 )
 
 
-class ReportError(RuntimeError):
+class ReportError(UserError, RuntimeError):
     """Nothing to report; the message says what was found and what to pass instead."""
 
 
@@ -348,6 +348,8 @@ def write_report(folders: Sequence[str | Path], out: Path, sort_by: str = "mae",
                  scale: int = 4, data_dir: str | None = None) -> tuple[Path, Path | None]:
     """Find the runs under `folders`, write out/report.md, out/comparison.png and
     out/learning_curves.png; returns the paths of the first two."""
+    if missing := [str(f) for f in folders if not Path(f).is_dir()]:
+        raise ReportError(f"{', '.join(missing)}: not a directory; give run or sweep directories.")
     runs = find_runs(folders)
     if not runs:
         raise ReportError(
@@ -371,7 +373,10 @@ def write_report(folders: Sequence[str | Path], out: Path, sort_by: str = "mae",
     names = run_names(finished)
     label = lambda run: figure_label(run, names)  # noqa: E731
     if pictured:
-        images = test_images(pictured[0], num_images, data_dir)
+        try:
+            images = test_images(pictured[0], num_images, data_dir)
+        except DatasetError as err:
+            raise ReportError(f"cannot load the test images for comparison.png: {err} Or pass --data-dir.") from err
         image_path = out / "comparison.png"
         comparison_image(pictured, images, label, scale).save(image_path)
     learning_curves(finished, label, out / LEARNING_CURVES)
@@ -380,6 +385,7 @@ def write_report(folders: Sequence[str | Path], out: Path, sort_by: str = "mae",
     return report_path, image_path
 
 
+@user_command
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m colorgan.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("folders", nargs="+", help="run directories or sweep directories (searched recursively)")
@@ -391,14 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-dir", help="data folder for the test images, if runs were trained elsewhere")
     args = parser.parse_args(argv)
     out = args.out or (Path(args.folders[0]) if len(args.folders) == 1 else Path("report"))
-    try:
-        report_path, image_path = write_report(args.folders, out, args.sort, args.images, args.scale, args.data_dir)
-    except (ReportError, RunFileError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except DatasetError as err:
-        print(f"error: cannot load the test images for comparison.png: {err} Or pass --data-dir.", file=sys.stderr)
-        return EXIT_USER_ERROR
+    report_path, image_path = write_report(args.folders, out, args.sort, args.images, args.scale, args.data_dir)
     print(report_path.read_text())
     curves = report_path.parent / LEARNING_CURVES
     written = [report_path, image_path, curves if curves.is_file() else None]

@@ -1,5 +1,5 @@
 """Command-line mistakes and a full disk end in one `error:` paragraph and exit 2, no traceback,
-and leave nothing behind."""
+and leave nothing behind; every command follows that one rule (errors.exit_on_user_error)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import subprocess
 
 import pytest
 from train_cli import run_module
+
+from colorgan.errors import EXIT_USER_ERROR
 
 
 @pytest.mark.parametrize(("override", "words"), [
@@ -23,6 +25,27 @@ def test_override_mistakes_are_one_error_line(override, words, tmp_path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and words in errors[0], result.stderr
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("module", "args", "words"), [
+    ("colorgan.report", ["{missing}"], "not a directory"),
+    ("colorgan.export", ["{missing}.ckpt"], "Checkpoint not found"),
+    ("colorgan.evaluate", ["{missing}.ckpt", "{missing}"], "Checkpoint not found"),
+    ("colorgan.colorize", ["{missing}.ckpt", "{missing}", "-o", "{tmp}/out"], "input not found"),
+    ("colorgan.pretrained", ["pack", "{missing}.ckpt", "--out", "{tmp}/packed"], "Checkpoint not found"),
+    ("colorgan.data.photo_mix", ["--scenes", "{missing}", "--objects", "{missing}", "-o", "{tmp}/mix"], "No scene photos"),
+    ("colorgan.retest", ["{missing}", "{missing}.ckpt", "{tmp}/retested"], "not a colorgan run folder"),
+    ("colorgan.bench", ["--experiments", "no_such_experiment"], "Could not find 'experiment/no_such_experiment'"),
+    ("colorgan.bench_colorize", ["{missing}.ckpt", "--megapixels", "0.01"], "Checkpoint not found"),
+])
+def test_every_command_says_a_user_error_in_one_line_with_exit_2(module, args, words, tmp_path):
+    args = [a.format(missing=tmp_path / "missing", tmp=tmp_path) for a in args]
+    result = run_module(module, *args, timeout=120)
+    assert result.returncode == EXIT_USER_ERROR, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and words in errors[0], result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], "a refused command wrote nothing"
 
 
 @pytest.fixture

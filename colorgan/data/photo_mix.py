@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from colorgan.data.errors import DatasetError
+from colorgan.errors import user_command
 
 SEED = 0
 OBJECTS_TRAIN = 40_000
@@ -66,6 +67,7 @@ def write_links(links: dict[Path, Path], out: Path) -> int:
     return made
 
 
+@user_command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m colorgan.data.photo_mix", description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenes", type=Path, required=True, help="Intel Image Classification: train/ and test/")
@@ -74,11 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--objects-train", type=int, default=OBJECTS_TRAIN,
                         help=f"Tiny ImageNet training photos to use (default {OBJECTS_TRAIN:,})")
     args = parser.parse_args(argv)
-    try:
-        links = mix_links(args.scenes, args.objects, args.objects_train)
-    except DatasetError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    links = mix_links(args.scenes, args.objects, args.objects_train)
     made = write_links(links, args.out)
     counts = {split: sum(1 for p in links if p.parts[0] == split) for split in ("train", "test")}
     print(f"{args.out}: {counts['train']:,} training and {counts['test']:,} test photos ({made:,} links made).")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 import torch
 
 from colorgan.checkpoint_io import GENERATOR_PREFIX, load_generator, read_checkpoint
-from colorgan.errors import EXIT_USER_ERROR, UserError
+from colorgan.errors import user_command
 from colorgan.pretrained.bundle import (
     CARD_NAME,
     CHECKSUM_NAME,
@@ -186,6 +185,7 @@ def refresh_card(card: Path, block: str) -> None:
     card.write_text(text)
 
 
+@user_command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m colorgan.pretrained", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -196,18 +196,14 @@ def main(argv: list[str] | None = None) -> int:
     verify = commands.add_parser("verify", help="check the shipped weights' sha256 and that they load")
     verify.add_argument("--dir", type=Path, default=None, help="folder holding photo.pt (default: as pack --out)")
     args = parser.parse_args(argv)
-    try:
-        if args.command == "pack":
-            result = pack(args.checkpoint, args.out)
-            print(f"wrote {result.path} ({result.size / 1e6:.1f} MB, {result.module}), "
-                  f"{result.path.with_name(CHECKSUM_NAME)} and {result.path.with_name(CARD_NAME)}'s packed block")
-            print(f"sha256 {result.sha256}; largest ab difference from the checkpoint {result.max_ab_difference:.1e}")
-        else:
-            weights = verified_weights(args.dir)
-            loaded = load_generator(weights)
-            h, w = loaded.train_image_size
-            print(f"{weights}: sha256 ok, {loaded.color_space.name} model trained at {h}x{w} px, loads")
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_USER_ERROR
+    if args.command == "pack":
+        result = pack(args.checkpoint, args.out)
+        print(f"wrote {result.path} ({result.size / 1e6:.1f} MB, {result.module}), "
+              f"{result.path.with_name(CHECKSUM_NAME)} and {result.path.with_name(CARD_NAME)}'s packed block")
+        print(f"sha256 {result.sha256}; largest ab difference from the checkpoint {result.max_ab_difference:.1e}")
+    else:
+        weights = verified_weights(args.dir)
+        loaded = load_generator(weights)
+        h, w = loaded.train_image_size
+        print(f"{weights}: sha256 ok, {loaded.color_space.name} model trained at {h}x{w} px, loads")
     return 0
