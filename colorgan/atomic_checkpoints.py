@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from colorgan.atomic_io import atomic_path
 from colorgan.checkpoint_io import read_checkpoint
 from colorgan.errors import UserError
 
@@ -46,20 +47,6 @@ def describe_save_error(err: OSError, path: Path) -> str:
     )
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable (a crash right after os.replace could otherwise undo it)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # some filesystems cannot open folders; the rename is still atomic
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _os_error_in(err: BaseException | None) -> OSError | None:
     seen = set()
     while err is not None and id(err) not in seen:
@@ -88,26 +75,19 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__} does not take storage_options.")
         path = Path(path)
-        tmp = partial_path(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as f:
+            with atomic_path(path, partial_path(path), durable=True) as tmp, open(tmp, "wb") as f:
                 torch.save(checkpoint, f)
                 f.flush()
                 os.fsync(f.fileno())
-            os.replace(tmp, path)
         except (OSError, RuntimeError) as err:
             # torch.save's zip writer turns a failed write into a RuntimeError ("unexpected pos");
             # the OSError behind it (disk full, ...) is in its context.
-            tmp.unlink(missing_ok=True)
             cause = _os_error_in(err)
             if cause is None:
                 raise CheckpointSaveError(f"Could not save checkpoint {path}: {err}") from err
             raise CheckpointSaveError(describe_save_error(cause, path)) from err
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        _fsync_dir(path.parent)
 
     def load_checkpoint(self, path, map_location=None, weights_only: bool | None = None) -> dict[str, Any]:
         """Through colorgan's one reader: weights only (never code), and every failure said the same

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from colorgan.atomic_io import atomic_path
+
 # Pillow's own decompression-bomb threshold (about 89 megapixels, 0.25 GiB at 24 bits a pixel).
 DEFAULT_MAX_PIXELS = 89_478_485
 
@@ -224,9 +226,5 @@ def save_image(image: Image.Image, path: str | Path, fmt: str) -> None:
     """Write atomically (temp file, then rename): an interrupted run never leaves half an image."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         image.save(tmp, format=fmt, **SAVE_OPTIONS.get(fmt, {}))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

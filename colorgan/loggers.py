@@ -20,6 +20,7 @@ from lightning.pytorch.loggers.logger import rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from colorgan.atomic_io import atomic_path
 from colorgan.framework_internals import wandb_offline
 
 log = logging.getLogger(__name__)
@@ -150,12 +151,10 @@ class _ContinuedMetricsFile(ExperimentWriter):
         if not rows:
             path.unlink()
             return
-        tmp = path.with_name(f".{path.name}.partial")
-        with open(tmp, "w", newline="") as f:
+        with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=header)
             writer.writeheader()
             writer.writerows(rows)
-        os.replace(tmp, path)
         self.metrics_keys = sorted(set(self.metrics_keys) | set(header))
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from colorgan.atomic_io import write_text
 from colorgan.errors import UserError
 
 CONFIG = "config.yaml"
@@ -43,13 +44,6 @@ NOT_RUNS = {".hydra", ".submitit", ".device_slots", "wandb", "csv", "checkpoints
 
 class RunFileError(UserError, ValueError):
     """A file of a run directory is not what colorgan wrote there (edited, truncated, planted)."""
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write atomically, so a reader (or a second rank) never sees half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ import torch
 from conftest import REPO
 
 from colorgan.atomic_checkpoints import AtomicCheckpointIO, CheckpointSaveError, describe_save_error, partial_path
+from colorgan.atomic_io import atomic_path, write_text
 from colorgan.checkpoint_io import CheckpointError
 from colorgan.data.batches import IndexBatches, ResumableDataLoader, TensorImages
 from colorgan.rng_states import rng_states, set_rng_states
@@ -49,6 +50,17 @@ def test_save_killed_between_write_and_rename_leaves_the_previous_checkpoint(tmp
     assert io.load_checkpoint(last)["global_step"] == 3
     assert not partial_path(last).exists()
     assert sorted(p.name for p in last.parent.iterdir()) == ["last.ckpt"]
+
+
+def test_atomic_path_replaces_whole_or_not_at_all_and_leaves_no_temporary_file(tmp_path):
+    target = tmp_path / "status.json"
+    write_text(target, "old")
+    with pytest.raises(OSError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert target.read_text() == "old" and os.listdir(tmp_path) == ["status.json"]
+    write_text(target, "new")
+    assert target.read_text() == "new" and os.listdir(tmp_path) == ["status.json"]
 
 
 def test_interrupt_during_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 import zlib
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ import torch
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from torch.utils.data import DataLoader, Dataset
 
+from colorgan.atomic_io import atomic_path, write_text
 from colorgan.data.batches import FolderBatch
 from colorgan.data.images import load_eval_image
 
@@ -146,31 +146,28 @@ class DecodedCache:
         for stale in self.folder.glob(f"{self.spec.name}-{self.spec.side}px-*"):  # the split's old caches
             stale.unlink(missing_ok=True)
         shape = (len(self.paths), 3, self.spec.side, self.spec.side)
-        tmp = self.array_path.with_name(f".{self.array_path.name}.{os.getpid()}.tmp")
-        array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
         loader = DataLoader(_DecodeChunks(self.paths, self.spec.side), batch_size=None,
                             num_workers=num_workers, collate_fn=_as_is)
         started, done, reported, failed = time.monotonic(), 0, 0.0, {}
-        announce(f"Decoding {len(self.paths)} images into {self.array_path} ({self.spec.side} px, "
-                 f"{array.nbytes / 1e6:.0f} MB) in {max(1, num_workers)} process(es)...")
-        for start, images, errors in loader:
-            array[start : start + len(images)] = images
-            failed.update(errors)
-            done += len(images)
-            if done / len(self.paths) >= reported + 0.1 or done == len(self.paths):
-                reported = done / len(self.paths)
-                elapsed = time.monotonic() - started
-                announce(f"  {done}/{len(self.paths)} images ({100 * reported:.0f}%), {done / elapsed:.0f} images/s")
-        array.flush()
-        del array
-        tmp.replace(self.array_path)
+        with atomic_path(self.array_path) as tmp:
+            array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+            announce(f"Decoding {len(self.paths)} images into {self.array_path} ({self.spec.side} px, "
+                     f"{array.nbytes / 1e6:.0f} MB) in {max(1, num_workers)} process(es)...")
+            for start, images, errors in loader:
+                array[start : start + len(images)] = images
+                failed.update(errors)
+                done += len(images)
+                if done / len(self.paths) >= reported + 0.1 or done == len(self.paths):
+                    reported = done / len(self.paths)
+                    elapsed = time.monotonic() - started
+                    announce(f"  {done}/{len(self.paths)} images ({100 * reported:.0f}%), {done / elapsed:.0f} images/s")
+            array.flush()
+            del array
         for index, error in failed.items():
             log.warning("Image %s failed to decode while caching (%s); it is left out.", self.paths[index], error)
         meta = {"version": CACHE_VERSION, "key": self.key, "shape": list(shape),
                 "crc32": array_crc32(self.array_path), "failed": {str(i): e for i, e in failed.items()}}
-        tmp_meta = self.meta_path.with_name(f".{self.meta_path.name}.{os.getpid()}.tmp")
-        tmp_meta.write_text(json.dumps(meta))
-        tmp_meta.replace(self.meta_path)
+        write_text(self.meta_path, json.dumps(meta))
 
     def dataset(self) -> CachedImages:
         return CachedImages(self.array_path, [i for i in range(len(self.paths)) if i not in self.failed], self.spec)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from PIL import Image, ImageOps
 from torch.utils.data import DataLoader, Dataset
 
+from colorgan.atomic_io import write_text
 from colorgan.color_space import rgb_to_lab
 from colorgan.image_io import ImageReadError, open_regular, regular_stat
 
@@ -157,9 +157,7 @@ def scan_images(paths: list[Path], num_workers: int = 0, cache_file: Path | None
     if cache_file is not None and todo:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         live = {key: cached[key] for key in keys.values()}
-        tmp = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.tmp")  # processes may race; the last wins
-        tmp.write_text(json.dumps({"version": SCAN_VERSION, "files": live}))
-        tmp.replace(cache_file)
+        write_text(cache_file, json.dumps({"version": SCAN_VERSION, "files": live}))  # processes may race; the last wins
     return [known[i] if i in known else ImageInfo(*cached[keys[i]]) for i in range(len(paths))]
 
 

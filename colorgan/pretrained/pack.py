@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from colorgan.atomic_io import atomic_path
 from colorgan.checkpoint_io import GENERATOR_PREFIX, load_generator, read_checkpoint
 from colorgan.errors import user_command
 from colorgan.pretrained.bundle import (
@@ -130,17 +130,15 @@ def pack(checkpoint: str | Path, out: str | Path | None = None) -> Packed:
     }
     folder.mkdir(parents=True, exist_ok=True)
     weights = folder / WEIGHTS_NAME
-    tmp = weights.with_name(f".{WEIGHTS_NAME}.{os.getpid()}.tmp")
-    torch.save(packed, tmp)
-    size = tmp.stat().st_size
-    if size > MAX_BYTES:
-        tmp.unlink()
-        raise PretrainedError(
-            f"The packed generator of {checkpoint} takes {size / 1e6:.1f} MB, over the {MAX_BYTES / 1e6:.0f} MB the "
-            "package ships. Train a narrower generator (model.generator.channels) and pack that."
-        )
-    difference = ab_difference(checkpoint, tmp)
-    tmp.replace(weights)
+    with atomic_path(weights) as tmp:
+        torch.save(packed, tmp)
+        size = tmp.stat().st_size
+        if size > MAX_BYTES:
+            raise PretrainedError(
+                f"The packed generator of {checkpoint} takes {size / 1e6:.1f} MB, over the {MAX_BYTES / 1e6:.0f} MB "
+                "the package ships. Train a narrower generator (model.generator.channels) and pack that."
+            )
+        difference = ab_difference(checkpoint, tmp)
     sha256 = file_sha256(weights)
     (folder / CHECKSUM_NAME).write_text(checksum_line(sha256))
     result = Packed(weights, sha256, size, module, difference)

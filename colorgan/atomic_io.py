@@ -1,0 +1,56 @@
+"""Atomic file writes: the one way colorgan replaces a file, so a reader (another rank, a report, a
+resumed job) sees the old file or the new one, never half of one.
+
+    with atomic_path(target) as tmp:  # a hidden file beside target
+        write(tmp)                    # any writer: torch.save, Image.save, np.memmap, open(tmp, "w")
+    # renamed over target (os.replace, atomic on POSIX); on an error tmp is removed, target untouched
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def temporary_beside(path: Path) -> Path:
+    """A hidden name beside `path`, this process's own (processes writing one file may race; the last wins)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+@contextmanager
+def atomic_path(path: str | Path, tmp: Path | None = None, durable: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside `path` (default `temporary_beside(path)`) to write; when the block
+    ends without error it is renamed over `path`; whatever happens, no temporary file is left.
+    durable: also fsync the folder, so that a crash right after the rename cannot undo it (the
+    writer fsyncs its own file)."""
+    path = Path(path)
+    tmp = temporary_beside(path) if tmp is None else tmp
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    if durable:
+        fsync_dir(path.parent)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write `text` to `path` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in `folder` durable."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # some filesystems cannot open folders; the rename is still atomic
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
