@@ -17,6 +17,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from colorgan.atomic_io import atomic_path
 from colorgan.checkpoint_io import read_checkpoint
 from colorgan.errors import UserError
+from colorgan.run_dir import run_dir_of_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def describe_save_error(err: OSError, path: Path) -> str:
         advice = "Fix the cause"
     from colorgan.resume import resume_command  # resume reads checkpoints: imported when needed
 
-    run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    run_dir = run_dir_of_checkpoint(path)
     return (
         f"Could not save checkpoint {path}: {reason} [errno {err.errno}]. The previous checkpoint at that path, "
         f"if any, is intact. {advice}, then continue with `{resume_command(run_dir)}`."

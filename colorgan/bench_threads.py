@@ -80,7 +80,9 @@ def cli_fit_seconds(experiment: str, steps: int, processes: int, overrides: list
                                      stderr=subprocess.DEVNULL) for d in dirs]
         if any(child.wait() for child in children):
             raise RuntimeError(f"`{' '.join(command)}` failed; run it alone to see why.")
-        return [json.loads((d / "run_info.json").read_text())["fit_seconds"] for d in dirs]
+        from colorgan.run_dir import RUN_INFO
+
+        return [json.loads((d / RUN_INFO).read_text())["fit_seconds"] for d in dirs]
 
 
 def cli_table(experiments: list[str], short: int, long: int, overrides: list[str]) -> list[str]:

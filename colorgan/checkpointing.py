@@ -21,6 +21,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from colorgan.framework_internals import cluster_environment, validation_follows_batch
 from colorgan.host_reads import is_logging_step
 from colorgan.resume import resume_command
+from colorgan.run_dir import LAST_CHECKPOINT
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class LastCheckpoint(Checkpoint):
             at the last; for fast GPU epochs (docs/resume.md, "What a save costs").
     """
 
-    FILENAME = "last.ckpt"
+    FILENAME = LAST_CHECKPOINT
 
     def __init__(self, dirpath: str, every_n_minutes: float | None = 10.0, every_n_train_steps: int | None = None,
                  every_n_epochs: int | None = 1) -> None:

@@ -33,6 +33,7 @@ from colorgan.inference import best_device, set_temperature
 from colorgan.metrics import colorization_metrics
 from colorgan.nets.unet import UNetGenerator
 from colorgan.quiet import silence_library_noise
+from colorgan.run_dir import run_dir_of_checkpoint
 from colorgan.tables import print_comparison
 
 log = logging.getLogger(__name__)
@@ -245,8 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
 def default_output(checkpoint: Path, folder: str | Path, size: int) -> Path:
     """eval_<folder>_<size>px.json in the checkpoint's run directory (<run>/checkpoints/x.ckpt), else
     beside the checkpoint: never in whatever folder the command was started from."""
-    checkpoint = Path(checkpoint).resolve()
-    home = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+    home = run_dir_of_checkpoint(Path(checkpoint).resolve())
     return home / f"eval_{Path(folder).resolve().name}_{size}px.json"
 
 

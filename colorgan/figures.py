@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from colorgan.checkpoint_io import load_generator
 from colorgan.image_grid import comparison_rows, make_grid
-from colorgan.run_dir import Run
+from colorgan.run_dir import METRICS_CSV, Run
 
 LABEL_WIDTH = 200  # pixels of the label column in comparison.png
 CURVES = (("val/mae", "validation MAE (0-255) ↓", "val_baseline/mae", "grayscale input"),
@@ -47,7 +47,7 @@ def comparison_image(runs: Sequence[Run], images: torch.Tensor, label: Callable[
 def validation_curves(run: Run) -> dict[str, list[tuple[int, float]]]:
     """{metric: [(epoch, value), ...]} of a run's csv/metrics.csv; epochs counted from 1, as people do.
     A resumed run's rows continue the same file; the last value logged for an epoch wins."""
-    path = run.path / "csv" / "metrics.csv"
+    path = run.path / METRICS_CSV
     if not path.is_file():
         return {}
     per_epoch: dict[str, dict[int, float]] = {}

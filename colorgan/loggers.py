@@ -22,10 +22,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from colorgan.atomic_io import atomic_path
 from colorgan.framework_internals import wandb_offline
+from colorgan.run_dir import WANDB_ID
 
 log = logging.getLogger(__name__)
 
-WANDB_ID_FILE = "wandb_run_id"
 
 
 class WandbLogger(LightningWandbLogger):
@@ -113,7 +113,7 @@ def log_config(cfg: DictConfig, loggers: list) -> None:
 def wandb_run_id(run_dir: Path) -> str:
     """This run directory's W&B run id: made and stored in `<run dir>/wandb_run_id` by the first
     job, read by every later one (resume, SLURM requeue), so they all log into the same W&B run."""
-    path = Path(run_dir) / WANDB_ID_FILE
+    path = Path(run_dir) / WANDB_ID
     if path.is_file():
         return path.read_text().strip()
     run_id = secrets.token_hex(4)  # 8 characters of [0-9a-f], like W&B's own ids

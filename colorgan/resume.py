@@ -17,13 +17,20 @@ import yaml
 from lightning.fabric.plugins.environments import SLURMEnvironment
 
 from colorgan.errors import UserError
-from colorgan.run_dir import HYDRA_RECORD, RunFileError, override_key
+from colorgan.run_dir import (
+    CHECKPOINTS,
+    HYDRA_RECORD,
+    LAST_CHECKPOINT,
+    MULTIRUN_RECORD,
+    OVERRIDES,
+    RunFileError,
+    override_key,
+)
 from colorgan.run_dir import read_overrides as run_dir_overrides
 
 log = logging.getLogger(__name__)
 
-LAST = Path("checkpoints") / "last.ckpt"
-MULTIRUN_RECORD = "multirun.yaml"  # Hydra's record of a sweep, in its sweep dir
+LAST = Path(CHECKPOINTS) / LAST_CHECKPOINT
 HPC_PATTERN = "hpc_ckpt_*.ckpt"  # Lightning's SLURM requeue checkpoints, in the run dir
 _RESUME_ARG = re.compile(r"^\+{0,2}resume=(.*)$")
 
@@ -41,7 +48,7 @@ def run_dir_of(target: str | Path) -> Path | None:
     if path.is_dir():
         return path
     for candidate in (path.parent.parent, path.parent):
-        if (candidate / HYDRA_RECORD / "overrides.yaml").is_file():
+        if (candidate / HYDRA_RECORD / OVERRIDES).is_file():
             return candidate
     return None
 

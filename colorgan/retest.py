@@ -26,9 +26,13 @@ from colorgan.checkpoint_io import read_checkpoint
 from colorgan.errors import UserError, exit_on_user_error
 from colorgan.quiet import silence_library_noise
 from colorgan.run_dir import (
+    CHECKPOINTS,
     HYDRA_RECORD,
+    JOB_STATUS,
+    OVERRIDES,
     TEST_METRICS,
     TEST_PER_IMAGE,
+    WANDB_ID,
     Run,
     override_key,
     write_json,
@@ -37,7 +41,7 @@ from colorgan.run_dir import (
 from colorgan.tables import logged_comparison, print_comparison
 
 # What the new folder does not take from the original: its checkpoints, results and W&B run.
-NOT_COPIED = ("checkpoints", "wandb", "wandb_run_id", TEST_METRICS, TEST_PER_IMAGE, "job_status.json", "eval_*.json")
+NOT_COPIED = (CHECKPOINTS, "wandb", WANDB_ID, TEST_METRICS, TEST_PER_IMAGE, JOB_STATUS, "eval_*.json")
 
 
 class RetestError(UserError, ValueError):
@@ -56,9 +60,9 @@ def retest(run_dir: str | Path, checkpoint: str | Path, out: str | Path, name: s
     overrides = [o for o in run.overrides or [] if override_key(o) != "name"]
     shutil.copytree(run.path, out, ignore=shutil.ignore_patterns(*NOT_COPIED), dirs_exist_ok=True)
     (out / HYDRA_RECORD).mkdir(exist_ok=True)
-    (out / HYDRA_RECORD / "overrides.yaml").write_text(yaml.safe_dump([*overrides, f"name={name}"]))
-    (out / "checkpoints").mkdir()
-    shutil.copy2(checkpoint, out / "checkpoints" / checkpoint.name)
+    (out / HYDRA_RECORD / OVERRIDES).write_text(yaml.safe_dump([*overrides, f"name={name}"]))
+    (out / CHECKPOINTS).mkdir()
+    shutil.copy2(checkpoint, out / CHECKPOINTS / checkpoint.name)
 
     cfg = run.config
     datamodule = instantiate(OmegaConf.to_container(cfg.data, resolve=True), _convert_="all")

@@ -32,14 +32,28 @@ from omegaconf import DictConfig, OmegaConf
 from colorgan.atomic_io import write_text
 from colorgan.errors import UserError
 
+# Every name of a run directory, spelled here only; the other modules import them.
+LOCK = ".colorgan.lock"
 CONFIG = "config.yaml"
 RUN_INFO = "run_info.json"
 TEST_METRICS = "test_metrics.json"
 TEST_PER_IMAGE = "test_per_image.csv"
 JOB_STATUS = "job_status.json"
 HYDRA_RECORD = ".hydra"  # config.yaml, hydra.yaml, overrides.yaml (what resume= rebuilds the command from)
+OVERRIDES = "overrides.yaml"  # in HYDRA_RECORD: the command line's overrides
+CHECKPOINTS = "checkpoints"  # the folder of a run's checkpoints
+LAST_CHECKPOINT = "last.ckpt"  # in CHECKPOINTS: the one resume= continues from
+METRICS_CSV = Path("csv") / "metrics.csv"  # the CSV logger's file (conf/logger/csv.yaml: name csv, no version)
+WANDB_ID = "wandb_run_id"  # the W&B run id a resumed job continues
+MULTIRUN_RECORD = "multirun.yaml"  # Hydra's record of a sweep, in its sweep dir
 # Folders inside a run that never hold another run (W&B's offline dir has its own config.yaml).
-NOT_RUNS = {".hydra", ".submitit", ".device_slots", "wandb", "csv", "checkpoints", "images"}
+NOT_RUNS = {HYDRA_RECORD, ".submitit", ".device_slots", "wandb", METRICS_CSV.parent.name, CHECKPOINTS, "images"}
+
+
+def run_dir_of_checkpoint(checkpoint: Path) -> Path:
+    """The run directory of `<run>/checkpoints/x.ckpt`; the folder of a checkpoint kept elsewhere."""
+    checkpoint = Path(checkpoint)
+    return checkpoint.parent.parent if checkpoint.parent.name == CHECKPOINTS else checkpoint.parent
 
 
 class RunFileError(UserError, ValueError):
@@ -212,10 +226,10 @@ class Run:
 
     def checkpoint(self) -> Path | None:
         """The best checkpoint (what was tested), else the last one."""
-        best = sorted((self.path / "checkpoints").glob("best-*.ckpt"))
+        best = sorted((self.path / CHECKPOINTS).glob("best-*.ckpt"))
         if best:
             return best[-1]
-        last = self.path / "checkpoints" / "last.ckpt"
+        last = self.path / CHECKPOINTS / LAST_CHECKPOINT
         return last if last.is_file() else None
 
 

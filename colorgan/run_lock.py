@@ -21,10 +21,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from colorgan.errors import UserError
+from colorgan.run_dir import LOCK
 
 log = logging.getLogger(__name__)
 
-LOCK = ".colorgan.lock"
 _RANK_VARIABLES = ("LOCAL_RANK", "RANK", "SLURM_PROCID")
 
 

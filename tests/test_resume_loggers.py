@@ -8,7 +8,8 @@ import pytest
 from test_resume import compose, csv_rows, final, signal_at
 
 from colorgan.checkpointing import TrainingInterrupted
-from colorgan.loggers import WANDB_ID_FILE, ContinuedCSVLogger, finish_wandb, offline_folders
+from colorgan.loggers import ContinuedCSVLogger, finish_wandb, offline_folders
+from colorgan.run_dir import WANDB_ID as WANDB_ID_FILE
 from colorgan.train import train
 
 

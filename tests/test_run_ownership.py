@@ -127,3 +127,15 @@ def test_planted_yaml_in_a_run_directory_is_refused_unrun(tmp_path, capsys):
     assert report_main([str(run)]) == 2
     assert "is not a plain YAML file colorgan wrote" in capsys.readouterr().err
     assert not marker.exists()
+
+
+def test_run_directory_names_are_spelled_only_in_run_dir():
+    """run_dir.py is the contract: every other module imports its names instead of spelling them."""
+    from colorgan import run_dir
+
+    names = [run_dir.LOCK, run_dir.CONFIG, run_dir.RUN_INFO, run_dir.TEST_METRICS, run_dir.TEST_PER_IMAGE,
+             run_dir.JOB_STATUS, run_dir.OVERRIDES, run_dir.LAST_CHECKPOINT, run_dir.WANDB_ID, run_dir.MULTIRUN_RECORD]
+    spelled = [f"{path.relative_to(REPO)}: {name}" for path in sorted((REPO / "colorgan").rglob("*.py"))
+               if path.name != "run_dir.py" for name in names
+               if f'"{name}"' in path.read_text() or f"'{name}'" in path.read_text()]
+    assert not spelled, spelled

@@ -32,6 +32,7 @@ from colorgan.pretrained.bundle import (
     pretrained_dir,
     verified_weights,
 )
+from colorgan.run_dir import CONFIG, run_dir_of_checkpoint
 
 FORMAT = 1
 MAX_BYTES = 20 * 1000 * 1000  # the package's budget for shipped weights
@@ -70,7 +71,7 @@ class Packed:
 def module_class(checkpoint: Path, hparams: dict[str, Any]) -> str:
     """The LightningModule's class path: the run's config.yaml says it (model._target_) when the
     checkpoint sits in its run directory; otherwise the hyper-parameters tell the kinds apart."""
-    config = checkpoint.resolve().parent.parent / "config.yaml"
+    config = run_dir_of_checkpoint(checkpoint.resolve()) / CONFIG
     if config.is_file():
         from omegaconf import OmegaConf
 
