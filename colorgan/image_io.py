@@ -1,5 +1,8 @@
 """Photos in and out with Pillow: any mode and bit depth to float RGB in [0, 1], EXIF orientation
-applied, alpha set aside to be put back on the output, decompression bombs refused before decoding."""
+applied, alpha set aside to be put back on the output, decompression bombs refused before decoding.
+
+`read_photo` is colorgan's one photo decoder: training and evaluate (colorgan.data.images, through
+`Photo.rgb8`) and colorize read every file with the same rules for 16-bit, alpha and pixel limits."""
 
 from __future__ import annotations
 
@@ -116,6 +119,16 @@ class Photo:
             return torch.from_numpy(_gray_array(band)).unsqueeze(0).expand(3, -1, -1).contiguous()
         return torch.from_numpy(np.asarray(band, dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous()
 
+    def rgb8(self) -> Image.Image:
+        """The photo as an 8-bit RGB Pillow image (what the data pipeline crops and resizes): gray of
+        any depth scaled to 8 bits and repeated on 3 channels, alpha left aside."""
+        if not self.is_gray:
+            return self.image
+        if self.image.mode == "L":
+            return self.image.convert("RGB")
+        gray = np.round(_gray_array(self.image) * 255.0).astype(np.uint8)  # 16-bit 65535 -> 255, not clipped
+        return Image.fromarray(gray, "L").convert("RGB")
+
     @property
     def rgb(self) -> torch.Tensor:
         """The whole photo as RGB (3, H, W) float32 in [0, 1]: 12 bytes a pixel, for small photos."""
@@ -137,10 +150,13 @@ def read_photo(
     path: str | Path,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     check_size: Callable[[int, int], None] | None = None,
+    min_side: int | None = None,
 ) -> Photo:
     """Decode an image file into a Photo; ImageReadError says why a file cannot be used.
     `check_size(width, height)` is called with the header's size before anything is decoded and
-    may raise ImageReadError to refuse the photo (colorize refuses photos that would not fit in memory)."""
+    may raise ImageReadError to refuse the photo (colorize refuses photos that would not fit in memory).
+    With `min_side`, JPEGs are decoded at the smallest scale (1/2, 1/4, 1/8) whose shorter side stays
+    >= min_side, which is much faster for photos the data pipeline shrinks anyway."""
     path = Path(path)
     try:
         if regular_stat(path).st_size == 0:
@@ -155,6 +171,8 @@ def read_photo(
                 )
             if check_size is not None:
                 check_size(width, height)
+            if min_side is not None:
+                image.draft("RGB", (min_side, min_side))
             image.load()
         return photo_from_pil(image, owned=True)
     except ImageReadError:

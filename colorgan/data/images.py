@@ -1,5 +1,5 @@
-"""Photos on disk: decode them (upright RGB, fast JPEG draft decoding, resized and cropped to
-uint8 tensors) and scan a folder of them once (size, Lab chroma, or why a file cannot be read;
+"""Photos on disk: decode them (with colorgan.image_io's one decoder: upright 8-bit RGB, fast JPEG
+draft decoding, resized and cropped to uint8 tensors) and scan a folder of them once (size, Lab chroma, or why a file cannot be read;
 in DataLoader workers, cached by path, size and mtime), then keep the usable ones."""
 
 from __future__ import annotations
@@ -14,31 +14,25 @@ from typing import NamedTuple
 import numpy as np
 import torch
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
-from PIL import Image, ImageOps
+from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from colorgan.atomic_io import write_text
 from colorgan.color_space import rgb_to_lab
-from colorgan.image_io import ImageReadError, open_regular, regular_stat
+from colorgan.image_io import ImageReadError, read_photo, regular_stat
 
 log = logging.getLogger(__name__)
 
 PROBE_SIZE = 64  # images are judged gray on a thumbnail whose longer side is at most this
-SCAN_VERSION = 1  # bump when what the scan measures changes, so old caches are ignored
+SCAN_VERSION = 2  # bump when what the scan measures changes, so old caches are ignored
 
 
 # -- decoding ------------------------------------------------------------------------------------
 def open_rgb(path: Path, min_side: int | None = None) -> Image.Image:
-    """Decode `path` as an upright RGB image. With `min_side`, JPEGs are decoded at the smallest
-    scale (1/2, 1/4, 1/8) whose shorter side stays >= min_side, which is much faster for photos.
-    Only regular files are opened (ImageReadError for a pipe, a device, a broken link...)."""
-    with open_regular(path) as file, Image.open(file) as image:
-        if min_side is not None:
-            image.draft("RGB", (min_side, min_side))
-        image = ImageOps.exif_transpose(image)
-        if image.mode == "P":  # palette images may carry transparency; go through RGBA
-            image = image.convert("RGBA")
-        return image.convert("RGB")
+    """Decode `path` as an upright 8-bit RGB image by colorize's rules (image_io.read_photo: 16-bit
+    scaled, alpha dropped, files over DEFAULT_MAX_PIXELS refused; ImageReadError says why). With
+    `min_side`, JPEGs are decoded at the smallest scale whose shorter side stays >= min_side."""
+    return read_photo(path, min_side=min_side).rgb8()
 
 
 def resize_shorter_side(image: Image.Image, side: int) -> Image.Image:
@@ -94,9 +88,10 @@ def inspect_image(path: Path) -> ImageInfo:
     as colour; a grayscale photo saved as RGB (or JPEG's chroma noise on one) stays under ~2.
     """
     try:
-        with open_regular(path) as file, Image.open(file) as image:  # reads the header only
-            width, height = image.size
-        image = open_rgb(path, PROBE_SIZE)
+        header: list[int] = []  # (width, height) as the file says, before the draft decoding shrinks it
+        image = read_photo(path, check_size=lambda width, height: header.extend((width, height)),
+                           min_side=PROBE_SIZE).rgb8()
+        width, height = header
         image.thumbnail((PROBE_SIZE, PROBE_SIZE))
         rgb = to_tensor(image).unsqueeze(0).float() / 255.0
         ab = rgb_to_lab(rgb)[0, 1:]  # (2, h, w)
