@@ -76,6 +76,11 @@ def ignore_in_ddp(model: Any, names: list[str]) -> None:
     DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, names)
 
 
+def ignored_in_ddp(model: Any) -> list[str]:
+    """The names `ignore_in_ddp` kept out of DDP's reducer ([] when none)."""
+    return list(getattr(model, "_ddp_params_and_buffers_to_ignore", None) or [])
+
+
 def ddp_kwargs(strategy: Any) -> dict[str, Any]:
     """The keyword arguments a DDPStrategy passes to DistributedDataParallel (mutable until fit wraps the model)."""
     return strategy._ddp_kwargs

@@ -135,7 +135,7 @@ def test_stepped_batches_and_the_result_store(tmp_path):
 def test_ddp_ignore_list_and_flat_tensors():
     model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
     internals.ignore_in_ddp(model, ["1.weight", "1.bias"])
-    assert set(model._ddp_params_and_buffers_to_ignore) == {"1.weight", "1.bias"}
+    assert set(model._ddp_params_and_buffers_to_ignore) == set(internals.ignored_in_ddp(model)) == {"1.weight", "1.bias"}
     tensors = [torch.ones(2, 2), torch.arange(3.0)]
     flat = internals.flatten_dense_tensors(tensors)
     assert flat.shape == (7,)

@@ -25,21 +25,23 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.core.optimizer import LightningOptimizer, do_nothing_closure
 
 from colorgan.checkpoint_io import load_generator_weights
 from colorgan.data.batches import ColorBatch
-from colorgan.framework_internals import flatten_dense_tensors, unflatten_dense_tensors
 from colorgan.host_reads import is_logging_step
 from colorgan.models.base import ColorizerModule
+from colorgan.models.gan_training import (
+    LOSS_NAMES,
+    FiniteLossWatch,
+    backward,
+    broadcast_from_rank_zero,
+    step_uncounted,
+)
 from colorgan.nets.discriminators import build_discriminator
 from colorgan.nets.ema import check_ema_decay, ema_copy, reset_ema, update_ema
 from colorgan.nets.gan_losses import GANLoss
 
 log = logging.getLogger(__name__)
-
-LOSS_NAMES = ("d_loss", "g_adv", "g_l1", "g_loss", "d_real", "d_fake")
-
 
 def check_d_steps(d_steps_per_g_step: int) -> None:
     """Raise ValueError unless it is a whole number of discriminator updates >= 1 (also run by
@@ -142,82 +144,75 @@ class GANColorizer(ColorizerModule):
         """Networks whose gradients this module averages across DDP ranks itself (colorgan.devices.fit_ddp_to)."""
         return {"discriminator": self.discriminator}
 
-    def _ddp_active(self) -> bool:
-        return self.trainer.world_size > 1 and bool(getattr(self, "_ddp_params_and_buffers_to_ignore", None))
-
-    def _average_gradients(self, network: torch.nn.Module) -> None:
-        """Average `network`'s gradients across ranks in one flat all-reduce (what DDP's reducer does
-        for the networks it holds); enqueued on the device, no host read."""
-        grads = [p.grad for p in network.parameters() if p.grad is not None]
-        flat = flatten_dense_tensors(grads)
-        torch.distributed.all_reduce(flat)  # SUM: AVG is NCCL-only
-        flat.div_(self.trainer.world_size)
-        for grad, averaged in zip(grads, unflatten_dense_tensors(flat, grads), strict=True):
-            grad.copy_(averaged)
-
     # -- training ------------------------------------------------------------------------------
     def discriminate(self, inputs: torch.Tensor, colour: torch.Tensor) -> torch.Tensor:
         """D's logits for colour (B, C, H, W) conditioned on the gray inputs (B, 1, H, W)."""
         return self.discriminator(self.in_memory_format(torch.cat([inputs, colour], dim=1)))
 
     def training_step(self, batch: ColorBatch, batch_idx: int) -> None:
+        """pix2pix's optimize_parameters: generate, update D, update G; then watch and log the losses."""
         g_opt, d_opt = self.optimizers()
-        step = self.global_step  # batches so far (one counted update each; see the module's docstring)
+        step = self.global_step  # batches so far, before this one's updates (see the module's docstring)
         inputs, targets = batch.inputs, batch.targets
         critic_only = self.in_critic_phase()
-        if critic_only:  # G frozen: eval mode and no graph, so nothing of G changes (batch-norm statistics too)
-            self.generator.eval()
-            with torch.no_grad():
-                fake = self.generator(self.in_memory_format(inputs))
-            self.generator.train()
-        else:
-            fake = self(inputs)  # (B, C, H, W), keeps its graph for G's step
+        fake = self.generate(inputs, frozen=critic_only)  # (B, C, H, W)
+        d_loss, real_logits, fake_logits = self.optimize_discriminator(d_opt, inputs, targets, fake, counted=critic_only)
+        g_adv, g_l1, g_loss = self.optimize_generator(g_opt, inputs, targets, fake, measure_only=critic_only)
+        losses = torch.stack([d_loss, g_adv, g_l1, g_loss, self.loss.score(real_logits), self.loss.score(fake_logits)])
+        self.watch_and_log(losses.detach().float(), step, batch_idx, len(inputs))
 
-        # D: real vs the detached fake, so no gradient reaches G. Under DDP, D is not in the
-        # reducer (fit_ddp_to): its backward runs with the reducer off, its gradients are averaged here.
-        by_hand = self._ddp_active()
+    def generate(self, inputs: torch.Tensor, frozen: bool) -> torch.Tensor:
+        """G's colour, keeping its graph for G's step; `frozen` (the critic phase): in eval mode and
+        without a graph, so nothing of G changes (batch-norm statistics too)."""
+        if not frozen:
+            return self(inputs)
+        self.generator.eval()
+        with torch.no_grad():
+            fake = self.generator(self.in_memory_format(inputs))
+        self.generator.train()
+        return fake
+
+    def optimize_discriminator(self, d_opt, inputs: torch.Tensor, targets: torch.Tensor, fake: torch.Tensor,
+                               counted: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """`d_steps_per_g_step` updates of D, real vs the detached fake (no gradient reaches G).
+        `counted`: no G update in this batch, so D's last update is the step global_step counts."""
         with self.toggled_optimizer(d_opt):
             for i in range(self.hparams.d_steps_per_g_step):
                 real_logits = self.discriminate(inputs, targets)
                 fake_logits = self.discriminate(inputs, fake.detach())
                 d_loss = self.loss.discriminator(real_logits, fake_logits)
                 d_opt.zero_grad()
-                if by_hand:
-                    with self.trainer.strategy.block_backward_sync():
-                        self.manual_backward(d_loss)
-                    self._average_gradients(self.discriminator)
+                backward(self, d_loss, self.discriminator)  # under DDP: D's gradients averaged by hand
+                if counted and i == self.hparams.d_steps_per_g_step - 1:
+                    d_opt.step()
                 else:
-                    self.manual_backward(d_loss)
-                if critic_only and i == self.hparams.d_steps_per_g_step - 1:
-                    d_opt.step()  # no G update in this batch: D's last one is the step counted
-                else:
-                    self._step_uncounted(d_opt)
+                    step_uncounted(self.trainer, d_opt)
+        return d_loss, real_logits, fake_logits
 
-        # G: fool the updated D and stay close to the truth (in the critic phase only measured).
-        with self.toggled_optimizer(g_opt), torch.set_grad_enabled(not critic_only):
+    def optimize_generator(self, g_opt, inputs: torch.Tensor, targets: torch.Tensor, fake: torch.Tensor,
+                           measure_only: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One update of G: fool the updated D and stay close to the truth (`measure_only`: the critic
+        phase, losses computed without a graph, nothing updated)."""
+        with self.toggled_optimizer(g_opt), torch.set_grad_enabled(not measure_only):
             g_adv = self.loss.generator(self.discriminate(inputs, fake))
             g_l1 = F.l1_loss(fake.float(), targets.float())
             g_loss = g_adv + self.hparams.lambda_l1 * g_l1
-            if not critic_only:
+            if not measure_only:
                 g_opt.zero_grad()
                 self.manual_backward(g_loss)
                 g_opt.step()
                 if self.generator_ema is not None:  # G is the same on every DDP rank, so is its average
                     update_ema(self.generator_ema, self.generator, self.hparams.ema_decay)
+        return g_adv, g_l1, g_loss
 
-        # Checked and logged on the device; read back only at logging steps (and by `check`).
-        stacked = torch.stack([d_loss, g_adv, g_l1, g_loss, self.loss.score(real_logits), self.loss.score(fake_logits)])
-        stacked = stacked.detach().float()
-        self.watch.update(stacked, step, self.current_epoch, batch_idx)
+    def watch_and_log(self, losses: torch.Tensor, step: int, batch_idx: int, batch_size: int) -> None:
+        """losses (len(LOSS_NAMES),), checked and logged on the device; read back only at logging steps
+        (and by the watch's other checks: before validation, at epoch and fit ends, before a checkpoint)."""
+        self.watch.update(losses, step, self.current_epoch, batch_idx)
         if is_logging_step(self.trainer):
             self.watch.check(self.trainer)
-        self.log_train({f"train/{k}": v for k, v in zip(LOSS_NAMES, stacked.unbind(), strict=True)}, len(inputs),
+        self.log_train({f"train/{k}": v for k, v in zip(LOSS_NAMES, losses.unbind(), strict=True)}, batch_size,
                        prog_bar=("train/d_loss", "train/g_l1"), epoch_mean=True)
-
-    def _step_uncounted(self, optimizer: LightningOptimizer) -> None:
-        """Step as LightningOptimizer.step does (precision plugin, on_before_optimizer_step hooks),
-        minus the progress counter behind global_step, which is kept for the generator's steps."""
-        self.trainer.strategy.optimizer_step(optimizer.optimizer, closure=do_nothing_closure)
 
     # Stop on non-finite losses before any validation or checkpoint sees their weights.
     def on_validation_start(self) -> None:
@@ -250,13 +245,7 @@ class GANColorizer(ColorizerModule):
             log.info("Generator initialised from %s", self.hparams.generator_init)
         if self.generator_ema is not None and not self.trainer.ckpt_path:  # resumed: the checkpoint's average
             reset_ema(self.generator_ema, self.generator)
-        if self._ddp_active():  # DDP broadcasts only what its reducer holds; D starts as rank 0's too
-            state = [t for t in (*self.discriminator.parameters(), *self.discriminator.buffers()) if t.is_floating_point()]
-            flat = flatten_dense_tensors([t.detach() for t in state])
-            torch.distributed.broadcast(flat, src=0)
-            with torch.no_grad():
-                for tensor, synced in zip(state, unflatten_dense_tensors(flat, state), strict=True):
-                    tensor.copy_(synced)
+        broadcast_from_rank_zero(self, self.discriminator)  # under DDP: D starts as rank 0's, as G does
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Refuse to write weights that are NaN or infinite (a last line behind the loss check)."""
@@ -270,59 +259,3 @@ class GANColorizer(ColorizerModule):
                 f"Refusing to save a checkpoint at step {self.trainer.global_step}: non-finite values in "
                 f"{', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}. Training diverged; see the losses logged before."
             )
-
-
-class FiniteLossWatch:
-    """The GAN's losses checked on the device, read back only when asked (`check`): at logging
-    steps, before validation, at epoch and fit ends and before a checkpoint. It keeps two rows
-    [step, epoch, batch, *losses] on the device: the first non-finite losses and the last finite
-    ones (step -1: none yet). Under DDP `check` gathers every rank's rows, so all ranks stop at
-    the same check, whichever rank went non-finite (otherwise the others would wait for it in
-    the next collective until its timeout).
-    """
-
-    def __init__(self) -> None:
-        self.first_bad: torch.Tensor | None = None
-        self.last_finite: torch.Tensor | None = None
-        self.unchecked = 0  # steps since the last check: the same on every rank
-
-    def update(self, losses: torch.Tensor, step: int, epoch: int, batch_idx: int) -> None:
-        """losses (len(LOSS_NAMES),) on the device; step, epoch and batch become fills, not copies."""
-        where = [losses.new_full((1,), value, dtype=torch.float64) for value in (step, epoch, batch_idx)]
-        row = torch.cat([*where, losses.double()])
-        if self.first_bad is None or self.first_bad.device != row.device:
-            self.first_bad, self.last_finite = torch.full_like(row, -1.0), torch.full_like(row, -1.0)
-        finite = torch.isfinite(losses).all()
-        self.last_finite = torch.where(finite, row, self.last_finite)
-        self.first_bad = torch.where(~finite & (self.first_bad[0] < 0), row, self.first_bad)
-        self.unchecked += 1
-
-    def check(self, trainer) -> None:
-        """Raise FloatingPointError on every rank when any rank's losses became non-finite."""
-        if not self.unchecked or self.first_bad is None:
-            return
-        self.unchecked = 0
-        rows = torch.stack([self.first_bad, self.last_finite])  # (2, 3 + losses)
-        if trainer.world_size > 1:
-            rows = trainer.strategy.all_gather(rows)  # (ranks, 2, 3 + losses)
-        rows = rows.view(-1, *rows.shape[-2:]).cpu().tolist()  # the one read
-        bad_ranks = [rank for rank, (bad, _) in enumerate(rows) if bad[0] >= 0]
-        if bad_ranks:  # the earliest, on the lowest rank (with gradients averaged, NaN spreads in a step)
-            first = min(bad_ranks, key=lambda rank: (rows[rank][0][0], rank))
-            raise FloatingPointError(self._message(first, bad_ranks, *rows[first]) if len(rows) > 1
-                                     else self._message(None, [], *rows[0]))
-
-    @staticmethod
-    def _message(rank: int | None, bad_ranks: list[int], bad: list[float], last: list[float]) -> str:
-        def losses(row: list[float]) -> str:
-            return ", ".join(f"{k}={v:.4g}" for k, v in zip(LOSS_NAMES, row[3:], strict=True))
-
-        on_rank = "" if rank is None else f" on rank {rank} (non-finite on ranks {', '.join(map(str, bad_ranks))})"
-        step, epoch, batch = (int(v) for v in bad[:3])
-        previous = f"at step {int(last[0])}: {losses(last)}" if last[0] >= 0 else "none (the first step was already non-finite)"
-        return (
-            f"GAN losses became non-finite at step {step} (epoch {epoch + 1}, batch {batch + 1}){on_rank}: {losses(bad)}. "
-            f"Last finite losses{'' if rank is None else f' on rank {rank}'} {previous}. Training stopped; no checkpoint was written from these "
-            "weights. Try lower model.lr_g/model.lr_d, model.grad_clip_norm=1.0, model.gan_loss=lsgan, "
-            "or trainer.precision=32-true / bf16-mixed instead of 16-mixed."
-        )
