@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import REPO
+from helpers.configs import REPO
 from PIL import Image
 from test_colorize import photo
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, free_port
+from helpers.cli import free_port
+from helpers.configs import REPO
 from PIL import Image
 from test_colorize import photo
 

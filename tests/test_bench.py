@@ -11,7 +11,7 @@ import time
 
 import pytest
 import torch
-from conftest import REPO
+from helpers.configs import REPO
 from hydra.errors import ConfigCompositionException
 
 from colorgan.bench import compose_experiments, parse_args

@@ -9,7 +9,7 @@ import re
 
 import pytest
 import torch
-from conftest import synthetic_images
+from helpers.data import synthetic_images
 from PIL import Image
 from test_checkpoint_io import RunsCode
 

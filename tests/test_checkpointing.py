@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import REPO
+from helpers.configs import REPO
 
 from colorgan.atomic_checkpoints import AtomicCheckpointIO, CheckpointSaveError, describe_save_error, partial_path
 from colorgan.atomic_io import atomic_path, write_text

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import TINY, compose_train
+from helpers.configs import TINY, compose_train
 from hydra.utils import instantiate
 
 from colorgan.color_space import AB_SCALE, ColorSpace

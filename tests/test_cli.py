@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, TINY
+from helpers.configs import REPO, TINY
 
 
 def run(cmd: list[str], **env) -> subprocess.CompletedProcess:

@@ -7,7 +7,7 @@ import os
 import subprocess
 
 import pytest
-from train_cli import run_module
+from helpers.cli import run_module
 
 from colorgan.errors import EXIT_USER_ERROR
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import CONF_DIR, TINY, experiment_spaces
+from helpers.configs import CONF_DIR, TINY, experiment_spaces
 from PIL import Image, ImageOps
 from test_folder import FOLDER_TINY, write_tree
 

@@ -16,7 +16,7 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
-from conftest import REAL_CIFAR, REPO
+from helpers.configs import REAL_CIFAR, REPO
 from PIL import Image
 
 from colorgan.colorize import main

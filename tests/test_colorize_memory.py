@@ -67,7 +67,7 @@ def test_a_photo_larger_than_free_memory_is_refused_before_decoding(tmp_path, ti
 
 @pytest.mark.slow
 def test_the_memory_bench_reports_each_size(tiny_checkpoint):
-    from train_cli import run_module
+    from helpers.cli import run_module
 
     result = run_module("colorgan.bench_colorize", str(tiny_checkpoint("lab")), "--megapixels", "1", "4", timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, TINY, compose_train
+from helpers.configs import REPO, TINY, compose_train
 from hydra.errors import MissingConfigException
 
 from colorgan.config_validation import ConfigError, validate_config

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, TINY, compose_train, free_port
-from wandb_records import read_records, run_contents
+from helpers.cli import free_port
+from helpers.configs import REPO, TINY, compose_train
+from helpers.wandb_records import read_records, run_contents
 
 from colorgan.loggers import finish_wandb
 from colorgan.metrics import per_image_metrics

@@ -12,7 +12,8 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
-from conftest import REAL_CIFAR, synthetic_images, write_cifar
+from helpers.configs import REAL_CIFAR
+from helpers.data import synthetic_images, write_cifar
 
 from colorgan.data import cifar10
 from colorgan.data import errors as data_errors

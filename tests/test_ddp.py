@@ -7,12 +7,12 @@ import json
 
 import pytest
 import torch
-from conftest import REPO, TINY, compose_train
+from helpers.cli import failure_text, job_dirs, only_sweep_dir, train_cli
+from helpers.configs import REPO, TINY, compose_train
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import open_dict, read_write
-from train_cli import failure_text, job_dirs, only_sweep_dir, train_cli
 
 from colorgan.checkpoint_io import load_generator
 from colorgan.data import cifar10
@@ -104,7 +104,7 @@ def test_in_a_sweep_ddp_spawn_works_and_ddp_stops_with_advice(tiny_cifar, tmp_pa
 
 
 
-PROBES = {"PYTHONPATH": f"{REPO}:{REPO / 'tests'}"}  # tests/ddp_probes.py for the ranks too
+PROBES = {"PYTHONPATH": f"{REPO}:{REPO / 'tests'}"}  # tests/helpers/ddp_probes.py for the ranks too
 GAN = ["model.discriminator.channels=8"]
 
 
@@ -117,7 +117,7 @@ def test_both_models_train_and_resume_on_two_gloo_processes(experiment, trainer,
     checkpoint holds each rank's own random states."""
     run_dir = tmp_path / "run"
     common = [*TWO_CPU_RANKS, *(GAN if experiment == "gan_lrelu" else []), "test=false",
-              "+callbacks.weights._target_=ddp_probes.WeightsPerRank"]
+              "+callbacks.weights._target_=helpers.ddp_probes.WeightsPerRank"]
     first = train_cli(f"+experiment={experiment}", f"trainer={trainer}", *common, f"hydra.run.dir={run_dir}",
                       data_dir=tiny_cifar, log_dir=tmp_path, env=PROBES)
     assert first.returncode == 0, failure_text(first)
@@ -143,7 +143,7 @@ def test_a_non_finite_loss_on_one_rank_stops_every_rank(tiny_cifar, tmp_path):
     instead of rank 0 waiting for rank 1 in the next collective until its 30-minute timeout. (D's
     averaged gradients carry the NaN to rank 0 within the same step, in G's losses.)"""
     result = train_cli("+experiment=gan_lrelu", "trainer=ddp", *TWO_CPU_RANKS, *GAN, "test=false",
-                       "trainer.limit_train_batches=3", "+callbacks.nan._target_=ddp_probes.NonFiniteOnOneRank",
+                       "trainer.limit_train_batches=3", "+callbacks.nan._target_=helpers.ddp_probes.NonFiniteOnOneRank",
                        f"hydra.run.dir={tmp_path / 'run'}", data_dir=tiny_cifar, log_dir=tmp_path, env=PROBES,
                        timeout=300)
     output = result.stdout + result.stderr

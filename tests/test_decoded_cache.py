@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import compose_train
+from helpers.configs import compose_train
 from PIL import Image
 from test_folder import FOLDER_TINY, colour_image, write_tree
 

@@ -4,7 +4,7 @@ train, and checkpoints written under the old code defaults still load as they we
 from __future__ import annotations
 
 import torch
-from conftest import compose_train
+from helpers.configs import compose_train
 from hydra.utils import instantiate
 
 from colorgan.checkpoint_io import load_generator

@@ -9,7 +9,8 @@ import time
 import numpy as np
 import pytest
 import torch
-from conftest import TINY, compose_train, synthetic_images
+from helpers.configs import TINY, compose_train
+from helpers.data import synthetic_images
 from PIL import Image
 
 from colorgan.checkpoint_io import CheckpointError

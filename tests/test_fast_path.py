@@ -11,7 +11,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
-from conftest import DEVICE_TYPE, REAL_CIFAR, SHARED_DATA, compose_train
+from helpers.configs import DEVICE_TYPE, REAL_CIFAR, SHARED_DATA, compose_train
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import CSVLogger
 

@@ -10,7 +10,7 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
-from conftest import CONF_DIR, TINY, compose_train
+from helpers.configs import CONF_DIR, TINY, compose_train
 from hydra.utils import instantiate
 from PIL import Image
 

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from conftest import REPO, TINY
+from helpers.configs import REPO, TINY
 from PIL import Image
 from test_folder import write_tree
 

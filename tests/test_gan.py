@@ -9,7 +9,7 @@ import math
 import lightning as L
 import pytest
 import torch
-from conftest import synthetic_images
+from helpers.data import synthetic_images
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.precision import MixedPrecision

@@ -10,7 +10,8 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
-from conftest import REPO, TINY, compose_train
+from helpers.cli import failure_text, train_cli
+from helpers.configs import REPO, TINY, compose_train
 from lightning.pytorch.callbacks import ModelCheckpoint
 from test_gan import (
     TINY_D,
@@ -19,7 +20,6 @@ from test_gan import (
     unet_checkpoint,  # noqa: F401 - registers the fixture here (used through request)
 )
 from torch.nn.utils import parametrize
-from train_cli import failure_text, train_cli
 
 from colorgan.checkpoint_io import load_generator
 from colorgan.config_validation import ConfigError, validate_config
@@ -226,7 +226,7 @@ def test_the_recipe_keeps_both_gloo_ranks_identical(tiny_cifar, tmp_path):
     run_dir = tmp_path / "run"
     result = train_cli("+experiment=gan_lrelu", "trainer=ddp", "trainer.devices=2", "data.eval_batch_size=8", TINY_D,
                        "model.discriminator.spectral_norm=true", "model.critic_steps=1", "model.ema_decay=0.9",
-                       "test=false", "+callbacks.weights._target_=ddp_probes.WeightsPerRank", f"hydra.run.dir={run_dir}",
+                       "test=false", "+callbacks.weights._target_=helpers.ddp_probes.WeightsPerRank", f"hydra.run.dir={run_dir}",
                        data_dir=tiny_cifar, log_dir=tmp_path, env={"PYTHONPATH": f"{REPO}:{REPO / 'tests'}"})
     assert result.returncode == 0, failure_text(result)
     ranks = [torch.load(run_dir / f"weights_rank{r}.pt", weights_only=True) for r in (0, 1)]

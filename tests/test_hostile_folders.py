@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, TINY
+from helpers.configs import REPO, TINY
 from test_folder import write_tree
 
 from colorgan.data.images import filter_images, scan_images

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import REPO
+from helpers.configs import REPO
 from PIL import Image
 
 from colorgan.colorize import main as colorize
@@ -166,7 +166,8 @@ def test_the_shipped_weights_verify_and_load():
 
 def test_readme_colorize_command_uses_the_shipped_model(tmp_path):
     """README: `python -m colorgan.colorize docs/images/chelsea_bw.jpg -o colorized/`, as a user runs it."""
-    from train_cli import REPO, run_module
+    from helpers.cli import run_module
+    from helpers.configs import REPO
 
     result = run_module("colorgan.colorize", "docs/images/chelsea_bw.jpg", "-o", str(tmp_path / "colorized"),
                         env={"COLORGAN_PRETRAINED_DIR": ""})

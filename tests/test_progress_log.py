@@ -6,7 +6,7 @@ import logging
 import re
 
 import lightning as L
-from conftest import TINY, compose_train
+from helpers.configs import TINY, compose_train
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 

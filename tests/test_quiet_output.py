@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from conftest import REPO, TINY
+from helpers.configs import REPO, TINY
 
 NOISE = (
     "litlogger",  # Lightning's advertisement

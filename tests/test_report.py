@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 import torch
-from conftest import TINY, compose_train
+from helpers.configs import TINY, compose_train
 from PIL import Image
 
 from colorgan.checkpoint_io import load_generator

@@ -15,7 +15,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
-from conftest import REPO, TINY, compose_train
+from helpers.configs import REPO, TINY, compose_train
 
 from colorgan.checkpointing import TrainingInterrupted
 from colorgan.resume import ResumeError, resolve_checkpoint, resume_command_line

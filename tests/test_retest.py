@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import TINY, compose_train
+from helpers.configs import TINY, compose_train
 
 from colorgan.report import write_report
 from colorgan.retest import RetestError, main, retest

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, TINY
+from helpers.configs import REPO, TINY
 
 from colorgan import run_lock
 from colorgan.run_lock import LOCK, RunLocked, acquire, release

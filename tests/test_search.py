@@ -9,11 +9,11 @@ import json
 import math
 
 import pytest
-from conftest import TINY, compose_train
+from helpers.cli import failure_text, job_dirs, only_sweep_dir, train_cli
+from helpers.configs import TINY, compose_train
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 from omegaconf import OmegaConf
-from train_cli import failure_text, job_dirs, only_sweep_dir, train_cli
 
 from colorgan.config_validation import validate_config
 from colorgan.objectives import objective

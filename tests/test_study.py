@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import TINY, compose_train
+from helpers.configs import TINY, compose_train
 from PIL import Image
 
 from colorgan import Colorizer

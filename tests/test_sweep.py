@@ -8,13 +8,13 @@ import json
 import threading
 
 import pytest
-from conftest import CONF_DIR, compose_train
+from helpers.cli import failure_text, job_dirs, only_sweep_dir, run_module, train_cli
+from helpers.configs import CONF_DIR, compose_train
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 from omegaconf import OmegaConf, open_dict, read_write
 from PIL import Image
-from train_cli import failure_text, job_dirs, only_sweep_dir, run_module, train_cli
 
 from colorgan.devices import device_slot, job_device
 from colorgan.figures import LABEL_WIDTH

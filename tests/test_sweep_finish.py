@@ -12,8 +12,8 @@ import sys
 import time
 
 import pytest
-from conftest import REPO, TINY
-from train_cli import failure_text, job_dirs, run_module
+from helpers.cli import failure_text, job_dirs, run_module
+from helpers.configs import REPO, TINY
 
 from colorgan.resume import resume_command_line
 

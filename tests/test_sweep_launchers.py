@@ -7,8 +7,8 @@ import os
 
 import pytest
 import torch
-from conftest import compose_train
-from train_cli import failure_text, job_dirs, only_sweep_dir, train_cli
+from helpers.cli import failure_text, job_dirs, only_sweep_dir, train_cli
+from helpers.configs import compose_train
 
 from colorgan.devices import gpu_count
 from colorgan.threads import threads_per_job

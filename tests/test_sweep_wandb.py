@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TINY
-from train_cli import failure_text, job_dirs, only_sweep_dir, train_cli
-from wandb_records import read_records, run_contents
+from helpers.cli import failure_text, job_dirs, only_sweep_dir, train_cli
+from helpers.configs import TINY
+from helpers.wandb_records import read_records, run_contents
 
 
 def read_offline_run(run_dir: Path) -> dict:

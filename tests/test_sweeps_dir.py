@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from conftest import REPO, compose_train
+from helpers.configs import REPO, compose_train
 from wandb.sdk.launch.sweeps.utils import create_sweep_command_args
 
 from colorgan.config_validation import validate_config

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import torch
-from conftest import REPO
+from helpers.configs import REPO
 
 from colorgan import threads
 

@@ -6,7 +6,7 @@ import csv
 import json
 
 import pytest
-from conftest import CONF_DIR, TINY, compose_train, experiment_spaces
+from helpers.configs import CONF_DIR, TINY, compose_train, experiment_spaces
 from PIL import Image
 
 from colorgan.train import train

@@ -6,8 +6,8 @@ import logging
 import time
 
 import pytest
-from conftest import TINY, compose_train
-from wandb_records import run_contents
+from helpers.configs import TINY, compose_train
+from helpers.wandb_records import run_contents
 
 from colorgan.loggers import choose_mode, finish_wandb
 from colorgan.train import train

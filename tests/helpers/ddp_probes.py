@@ -1,4 +1,4 @@
-"""Callbacks that DDP tests add to `python -m colorgan.train` runs (`+callbacks.x._target_=ddp_probes...`,
+"""Callbacks that DDP tests add to `python -m colorgan.train` runs (`+callbacks.x._target_=helpers.ddp_probes...`,
 with tests/ on PYTHONPATH): each rank's weights at the end, a non-finite loss on one rank only."""
 
 from __future__ import annotations

@@ -4,11 +4,12 @@ this checkout's code, the tiny settings on the command line."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO, TINY
+from helpers.configs import REPO, TINY
 
 
 def run_module(module: str, *args: str, env: dict[str, str] | None = None, timeout: int = 600):
@@ -41,3 +42,9 @@ def job_dirs(sweep_dir: Path) -> list[Path]:
 def failure_text(result) -> str:
     """The end of a failed process's output, for assertion messages."""
     return f"exit {result.returncode}\n--- stdout\n{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-5000:]}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,0 +1,66 @@
+"""The repository's paths, the tiny training configuration every test starts from, and conf/
+composed as `python -m colorgan.train` composes it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+from colorgan.data import cifar10
+
+REPO = Path(__file__).resolve().parents[2]
+CONF_DIR = REPO / "conf"
+SHARED_DATA = Path(os.environ.get("COLORGAN_DATA", REPO.parent / "shared" / "data"))
+REAL_CIFAR = SHARED_DATA / cifar10.FOLDER
+# The tiny runs train on the CPU; COLORGAN_TEST_ACCELERATOR=gpu runs them on CUDA (.ci/gpu_checks.sh).
+ACCELERATOR = os.environ.get("COLORGAN_TEST_ACCELERATOR", "cpu")
+DEVICE_TYPE = "cuda" if ACCELERATOR in ("gpu", "cuda") else ACCELERATOR
+
+# A small, fast configuration: tiny U-Net, tiny batches, a couple of batches per stage.
+TINY = [
+    "model.generator.channels=[8,16,32]",
+    "data.batch_size=8",
+    "data.eval_batch_size=16",
+    "data.val_size=16",
+    f"trainer.accelerator={ACCELERATOR}",
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=2",
+    "trainer.limit_val_batches=1",
+    "trainer.limit_test_batches=1",
+    "trainer.num_sanity_val_steps=0",
+    "trainer.enable_model_summary=false",
+    "callbacks.model_summary=null",
+    "logger=csv",
+    "callbacks.progress_bar=null",
+    "print_config=false",
+]
+
+
+def experiment_spaces(experiments: list[str]) -> list[tuple[str, str]]:
+    """(experiment, colour space) pairs to test: both spaces, but Lab only for Lab-only models (the
+    classification colorizer predicts ab bins)."""
+    def lab_only(name: str) -> bool:
+        return "override /model: classify" in (CONF_DIR / "experiment" / f"{name}.yaml").read_text()
+
+    return [(e, space) for e in experiments for space in ("lab", "rgb") if space == "lab" or not lab_only(e)]
+
+
+def compose_train(overrides: list[str], run_dir: Path, data_dir: Path | None = None) -> DictConfig:
+    """Compose conf/train.yaml as `python -m colorgan.train` would, with the run dir set."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = str(run_dir)
+        cfg.hydra.job.num = 0
+        if data_dir is not None:
+            cfg.paths.data_dir = str(data_dir)
+        cfg.paths.log_dir = str(run_dir.parent)
+        cfg.paths.cache_dir = str(run_dir.parent / "cache")
+    HydraConfig().set_config(cfg)
+    return cfg
