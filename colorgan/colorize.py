@@ -24,7 +24,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from colorgan.errors import EXIT_USER_ERROR, UserError, user_command
-from colorgan.host_memory import available_memory, gigabytes
 from colorgan.image_io import (
     DEFAULT_MAX_PIXELS,
     ImageReadError,
@@ -39,7 +38,8 @@ from colorgan.image_io import (
 )
 from colorgan.inference import GAMUT_MODES, LAB, Colorizer
 from colorgan.quiet import silence_library_noise
-from colorgan.tables import print_comparison
+from colorgan.report.tables import print_comparison
+from colorgan.runs.host_memory import available_memory, gigabytes
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_CANNOT_START = 0, 1, EXIT_USER_ERROR
 # Memory a photo takes to colorize, measured (BENCHMARKS.md, "colorize memory"): its 8-bit pixels
@@ -189,7 +189,7 @@ def plan_jobs(inputs: list[tuple[Path, Path]], output_dir: Path) -> tuple[list[J
 
 def comparison_image(photo: Photo, prediction: torch.Tensor) -> Image.Image:
     """input gray | prediction | original, side by side; small images enlarged (nearest) to be seen."""
-    from colorgan.image_grid import make_grid  # imports Lightning: only when comparing
+    from colorgan.callbacks.image_grid import make_grid  # imports Lightning: only when comparing
 
     rgb = photo.rgb[None]
     lightness, _ = LAB.split(rgb)

@@ -18,14 +18,6 @@ from typing import Any
 from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from colorgan.checkpoint_io import (
-    CheckpointError,
-    check_fits,
-    holds_training_state,
-    load_generator_weights,
-    read_training_checkpoint,
-    weights_only_error,
-)
 from colorgan.color_space import COLOR_SPACES
 from colorgan.data import cifar10, folder_splits
 from colorgan.data.errors import DatasetError
@@ -38,7 +30,15 @@ from colorgan.nets.ema import check_ema_decay
 from colorgan.nets.gan_losses import GAN_LOSSES
 from colorgan.nets.layers import ACTIVATIONS, INITS, NORMS
 from colorgan.nets.unet import OUTPUT_LAYERS, check_channels, depth_mismatch, max_depth
-from colorgan.resume import LAST, ResumeError, checkpoint_to_resume, checkpoints_in, resume_command
+from colorgan.runs.checkpoint_io import (
+    CheckpointError,
+    check_fits,
+    holds_training_state,
+    load_generator_weights,
+    read_training_checkpoint,
+    weights_only_error,
+)
+from colorgan.runs.resume import LAST, ResumeError, checkpoint_to_resume, checkpoints_in, resume_command
 
 CIFAR10_SIZE = 32
 WANDB_MODES = (None, "online", "offline", "disabled", "dryrun")

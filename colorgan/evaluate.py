@@ -22,7 +22,6 @@ import torch
 from torch.utils.data import DataLoader
 from torchmetrics import Metric
 
-from colorgan.checkpoint_io import load_generator
 from colorgan.color_space import ColorSpace
 from colorgan.data.batches import IndexBatches
 from colorgan.data.folder import FolderImages
@@ -33,8 +32,9 @@ from colorgan.inference import best_device, set_temperature
 from colorgan.metrics import colorization_metrics
 from colorgan.nets.unet import UNetGenerator
 from colorgan.quiet import silence_library_noise
-from colorgan.run_dir import run_dir_of_checkpoint
-from colorgan.tables import print_comparison
+from colorgan.report.tables import print_comparison
+from colorgan.runs.checkpoint_io import load_generator
+from colorgan.runs.run_dir import run_dir_of_checkpoint
 
 log = logging.getLogger(__name__)
 

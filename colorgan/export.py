@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from colorgan.checkpoint_io import load_generator
 from colorgan.errors import UserError, user_command
 from colorgan.inference import ColorNet, WorkingResolutionColorizer
 from colorgan.quiet import silence_library_noise
+from colorgan.runs.checkpoint_io import load_generator
 
 FORMATS = ("onnx",)
 INPUT_NAME, OUTPUT_NAME = "rgb", "colorized"

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from colorgan.atomic_io import atomic_path
+from colorgan.runs.atomic_io import atomic_path
 
 # Pillow's own decompression-bomb threshold (about 89 megapixels, 0.25 GiB at 24 bits a pixel).
 DEFAULT_MAX_PIXELS = 89_478_485

@@ -19,11 +19,11 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from colorgan.checkpoint_io import load_generator
 from colorgan.color_space import ColorSpace
 from colorgan.errors import UserError
 from colorgan.image_io import Photo, photo_from_pil, read_photo, to_pil
 from colorgan.nets.unet import UNetGenerator
+from colorgan.runs.checkpoint_io import load_generator
 
 LAB = ColorSpace("lab")
 GAMUT_TOL = 1e-3  # an unclipped merge this far outside [0, 1] (a quarter of an 8-bit level) still fits

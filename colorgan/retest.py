@@ -22,10 +22,11 @@ import yaml
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from colorgan.checkpoint_io import read_checkpoint
 from colorgan.errors import UserError, exit_on_user_error
 from colorgan.quiet import silence_library_noise
-from colorgan.run_dir import (
+from colorgan.report.tables import logged_comparison, print_comparison
+from colorgan.runs.checkpoint_io import read_checkpoint
+from colorgan.runs.run_dir import (
     CHECKPOINTS,
     HYDRA_RECORD,
     JOB_STATUS,
@@ -38,7 +39,6 @@ from colorgan.run_dir import (
     write_json,
     write_per_image,
 )
-from colorgan.tables import logged_comparison, print_comparison
 
 # What the new folder does not take from the original: its checkpoints, results and W&B run.
 NOT_COPIED = (CHECKPOINTS, "wandb", WANDB_ID, TEST_METRICS, TEST_PER_IMAGE, JOB_STATUS, "eval_*.json")

@@ -23,16 +23,17 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from colorgan.callbacks.dashboards import log_final_hparams
 from colorgan.config_validation import validate_config
-from colorgan.dashboards import log_final_hparams
-from colorgan.devices import check_ddp_launch, fit_ddp_to, job_device
 from colorgan.errors import UserExit, exit_on_user_error, user_error_in, wants_traceback
-from colorgan.loggers import build_loggers, finish_wandb, log_config
-from colorgan.machine import cpu_summary, machine
-from colorgan.objectives import objective
 from colorgan.quiet import silence_library_noise
-from colorgan.resume import checkpoint_to_resume, is_sweep_dir, resume_command_line
-from colorgan.run_dir import (
+from colorgan.report.tables import logged_comparison, print_comparison
+from colorgan.runs.devices import check_ddp_launch, fit_ddp_to, job_device
+from colorgan.runs.loggers import build_loggers, finish_wandb, log_config
+from colorgan.runs.machine import cpu_summary, machine
+from colorgan.runs.objectives import objective
+from colorgan.runs.resume import checkpoint_to_resume, is_sweep_dir, resume_command_line
+from colorgan.runs.run_dir import (
     CONFIG,
     RUN_INFO,
     TEST_METRICS,
@@ -42,9 +43,8 @@ from colorgan.run_dir import (
     write_json,
     write_per_image,
 )
-from colorgan.run_lock import claimed, own_run_dir
-from colorgan.sweep_summary import write_job_status
-from colorgan.tables import logged_comparison, print_comparison
+from colorgan.runs.run_lock import claimed, own_run_dir
+from colorgan.runs.sweep_summary import write_job_status
 
 log = logging.getLogger(__name__)
 

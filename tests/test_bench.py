@@ -14,8 +14,8 @@ import torch
 from helpers.configs import REPO
 from hydra.errors import ConfigCompositionException
 
-from colorgan.bench import compose_experiments, parse_args
-from colorgan.bench_bare import bare_step, optimizer_list
+from colorgan.bench.bare import bare_step, optimizer_list
+from colorgan.bench.compare import compose_experiments, parse_args
 from colorgan.models.gan_colorizer import GANColorizer
 from colorgan.models.unet_colorizer import UNetColorizer
 
@@ -115,7 +115,7 @@ def test_the_shared_scenario_times_each_model_beside_a_second_training(tiny_cifa
 
 
 def test_cpu_usage_sees_another_process():
-    from colorgan.cpu_usage import CPUUsage
+    from colorgan.bench.cpu_usage import CPUUsage
 
     usage = CPUUsage()
     busy = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 1.5\nwhile time.time() < end: pass"])
@@ -127,7 +127,7 @@ def test_cpu_usage_sees_another_process():
 
 
 def test_bench_threads_times_a_setting_in_fresh_processes():
-    from colorgan.bench_threads import measure
+    from colorgan.bench.threads import measure
 
     (alone,) = measure({"GOMP_SPINCOUNT": "1000", "OMP_NUM_THREADS": "1"}, steps=3, processes=1)
     assert 0 < alone < 60
@@ -135,7 +135,7 @@ def test_bench_threads_times_a_setting_in_fresh_processes():
 
 @pytest.mark.slow
 def test_bench_threads_cli_times_two_real_commands_side_by_side(tiny_cifar, monkeypatch):
-    from colorgan.bench_threads import cli_table
+    from colorgan.bench.threads import cli_table
 
     monkeypatch.setenv("COLORGAN_DATA", str(tiny_cifar))
     tiny = ["model.generator.channels=[8,16,32]", "data.batch_size=8", "data.val_size=16", "trainer.accelerator=cpu"]
@@ -153,7 +153,7 @@ def test_folder_vs_memory_times_the_three_inputs(tmp_path, capsys):
     memory; each rate and its ratio to the in-memory one of the same repeat."""
     from test_folder import write_tree
 
-    from colorgan.bench import main
+    from colorgan.bench.compare import main
 
     write_tree(tmp_path / "photos", colour=24)
     text = main(["--folder-vs-memory", "--experiments", "unet_lrelu", "--steps", "1", "--warmup", "1", "--repeats", "2",

@@ -1,5 +1,5 @@
 """Every way a checkpoint can be unusable, through every command that reads one: one reader
-(colorgan.checkpoint_io), so one message per failure, with what to do; never a traceback, never
+(colorgan.runs.checkpoint_io), so one message per failure, with what to do; never a traceback, never
 PyTorch's advice to load with weights_only=False, and a code-carrying file never runs."""
 
 from __future__ import annotations

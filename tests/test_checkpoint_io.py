@@ -8,9 +8,9 @@ import pickle
 import pytest
 import torch
 
-from colorgan.checkpoint_io import CheckpointError, load_generator, read_checkpoint
 from colorgan.colorize import main as colorize_main
 from colorgan.models.unet_colorizer import UNetColorizer
+from colorgan.runs.checkpoint_io import CheckpointError, load_generator, read_checkpoint
 
 
 class RunsCode:

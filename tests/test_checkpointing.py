@@ -16,11 +16,16 @@ import pytest
 import torch
 from helpers.configs import REPO
 
-from colorgan.atomic_checkpoints import AtomicCheckpointIO, CheckpointSaveError, describe_save_error, partial_path
-from colorgan.atomic_io import atomic_path, write_text
-from colorgan.checkpoint_io import CheckpointError
+from colorgan.callbacks.atomic_checkpoints import (
+    AtomicCheckpointIO,
+    CheckpointSaveError,
+    describe_save_error,
+    partial_path,
+)
+from colorgan.callbacks.rng_states import rng_states, set_rng_states
 from colorgan.data.batches import IndexBatches, ResumableDataLoader, TensorImages
-from colorgan.rng_states import rng_states, set_rng_states
+from colorgan.runs.atomic_io import atomic_path, write_text
+from colorgan.runs.checkpoint_io import CheckpointError
 
 
 def checkpoint(step: int, size: int = 1000) -> dict:
@@ -33,7 +38,7 @@ def test_save_killed_between_write_and_rename_leaves_the_previous_checkpoint(tmp
     script = textwrap.dedent(f"""
         import os, signal
         import torch
-        from colorgan.atomic_checkpoints import AtomicCheckpointIO
+        from colorgan.callbacks.atomic_checkpoints import AtomicCheckpointIO
         io = AtomicCheckpointIO()
         io.save_checkpoint({{"global_step": 1, "weights": torch.ones(1000)}}, {str(last)!r})
         os.replace = lambda *args: os.kill(os.getpid(), signal.SIGKILL)  # die just before the rename
@@ -208,7 +213,7 @@ def test_each_rank_restores_its_own_random_states_and_another_world_size_is_said
     """Checkpoints hold one entry per rank; old ones one dict for all; a different rank count is logged."""
     from types import SimpleNamespace
 
-    from colorgan.rng_states import RNGStates
+    from colorgan.callbacks.rng_states import RNGStates
 
     per_rank = []
     for seed in (10, 11):

@@ -36,7 +36,7 @@ def test_override_mistakes_are_one_error_line(override, words, tmp_path):
     ("colorgan.data.photo_mix", ["--scenes", "{missing}", "--objects", "{missing}", "-o", "{tmp}/mix"], "No scene photos"),
     ("colorgan.retest", ["{missing}", "{missing}.ckpt", "{tmp}/retested"], "not a colorgan run folder"),
     ("colorgan.bench", ["--experiments", "no_such_experiment"], "Could not find 'experiment/no_such_experiment'"),
-    ("colorgan.bench_colorize", ["{missing}.ckpt", "--megapixels", "0.01"], "Checkpoint not found"),
+    ("colorgan.bench.colorize", ["{missing}.ckpt", "--megapixels", "0.01"], "Checkpoint not found"),
 ])
 def test_every_command_says_a_user_error_in_one_line_with_exit_2(module, args, words, tmp_path):
     args = [a.format(missing=tmp_path / "missing", tmp=tmp_path) for a in args]

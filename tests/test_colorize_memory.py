@@ -50,7 +50,7 @@ def test_a_photo_larger_than_free_memory_is_refused_before_decoding(tmp_path, ti
 
     Image.new("L", (12000, 12000), 128).save(big)
     script = (
-        "import sys; from colorgan import host_memory; host_memory.available_memory = lambda: 300 * 2**20; "
+        "import sys; from colorgan.runs import host_memory; host_memory.available_memory = lambda: 300 * 2**20; "
         "from colorgan import colorize; colorize.available_memory = host_memory.available_memory; "
         "sys.exit(colorize.main(sys.argv[1:]))"
     )
@@ -69,7 +69,7 @@ def test_a_photo_larger_than_free_memory_is_refused_before_decoding(tmp_path, ti
 def test_the_memory_bench_reports_each_size(tiny_checkpoint):
     from helpers.cli import run_module
 
-    result = run_module("colorgan.bench_colorize", str(tiny_checkpoint("lab")), "--megapixels", "1", "4", timeout=600)
+    result = run_module("colorgan.bench.colorize", str(tiny_checkpoint("lab")), "--megapixels", "1", "4", timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and "MiB" in line]
     assert [row.split("|")[2].strip() for row in rows] == ["0.003", "1.0", "4.0"]

@@ -20,8 +20,8 @@ from helpers.cli import free_port
 from helpers.configs import REPO, TINY, compose_train
 from helpers.wandb_records import read_records, run_contents
 
-from colorgan.loggers import finish_wandb
 from colorgan.metrics import per_image_metrics
+from colorgan.runs.loggers import finish_wandb
 from colorgan.train import train
 
 TWO_STEPS = ["trainer.max_epochs=2", "trainer.limit_train_batches=1"]  # 2 steps, 2 validations

@@ -14,12 +14,12 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import open_dict, read_write
 
-from colorgan.checkpoint_io import load_generator
 from colorgan.data import cifar10
 from colorgan.data.batches import IndexBatches
-from colorgan.devices import check_ddp_launch
 from colorgan.metrics import colorization_metrics
-from colorgan.run_dir import Run
+from colorgan.runs.checkpoint_io import load_generator
+from colorgan.runs.devices import check_ddp_launch
+from colorgan.runs.run_dir import Run
 
 TWO_CPU_RANKS = ["trainer.accelerator=cpu", "trainer.devices=2", "data.eval_batch_size=8"]  # 16 test images: a batch a rank
 
@@ -156,9 +156,9 @@ def test_a_non_finite_loss_on_one_rank_stops_every_rank(tiny_cifar, tmp_path):
 def test_ddp_leaves_the_gans_discriminator_to_the_model_and_needs_no_unused_parameter_search():
     from lightning.pytorch.strategies import DDPStrategy
 
-    from colorgan.devices import fit_ddp_to
     from colorgan.models.gan_colorizer import GANColorizer
     from colorgan.models.unet_colorizer import UNetColorizer
+    from colorgan.runs.devices import fit_ddp_to
 
     tiny = {"channels": [8, 16, 32]}
     gan, unet = GANColorizer(generator=tiny), UNetColorizer(generator=tiny)

@@ -7,10 +7,10 @@ import torch
 from helpers.configs import compose_train
 from hydra.utils import instantiate
 
-from colorgan.checkpoint_io import load_generator
 from colorgan.models.gan_colorizer import GANColorizer
 from colorgan.models.unet_colorizer import UNetColorizer
 from colorgan.nets.unet import UNetGenerator
+from colorgan.runs.checkpoint_io import load_generator
 
 
 def shapes(module: torch.nn.Module) -> dict[str, tuple[int, ...]]:

@@ -13,10 +13,10 @@ from helpers.configs import TINY, compose_train
 from helpers.data import synthetic_images
 from PIL import Image
 
-from colorgan.checkpoint_io import CheckpointError
 from colorgan.evaluate import WeightsUnavailable, load_colorizer, main, no_downloads
 from colorgan.metrics import colorization_metrics
 from colorgan.models.unet_colorizer import UNetColorizer
+from colorgan.runs.checkpoint_io import CheckpointError
 from colorgan.train import train
 
 

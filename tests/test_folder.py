@@ -232,7 +232,7 @@ def test_folder_training_resumed_mid_epoch_continues_with_the_next_batches(photo
     a mid-epoch checkpoint, and crops do not depend on the workers' random states."""
     from lightning.pytorch.callbacks import ModelCheckpoint
 
-    from colorgan.rng_states import RNGStates
+    from colorgan.callbacks.rng_states import RNGStates
 
     root, _ = photo_tree
 

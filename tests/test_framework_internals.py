@@ -90,8 +90,8 @@ def test_torch_dispatch_mode_sees_operators():
 
 
 def test_wandb_init_arguments_and_the_progress_bar_label(tmp_path):
-    from colorgan.console import ProgressBar
-    from colorgan.loggers import WandbLogger as ColorganWandbLogger
+    from colorgan.callbacks.console import ProgressBar
+    from colorgan.runs.loggers import WandbLogger as ColorganWandbLogger
 
     assert "anonymous" in WandbLogger(offline=True, save_dir=str(tmp_path))._wandb_init  # what colorgan's drops
     assert "anonymous" not in ColorganWandbLogger(offline=True, save_dir=str(tmp_path))._wandb_init

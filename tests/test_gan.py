@@ -15,12 +15,12 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.precision import MixedPrecision
 from torch.utils.data import DataLoader
 
-from colorgan.checkpoint_io import CheckpointError, load_generator_weights
 from colorgan.color_space import ColorSpace
 from colorgan.data.batches import TensorImages
 from colorgan.data.datamodule import ColorizationDataModule
 from colorgan.models.gan_colorizer import LOSS_NAMES, GANColorizer
 from colorgan.models.unet_colorizer import UNetColorizer
+from colorgan.runs.checkpoint_io import CheckpointError, load_generator_weights
 from colorgan.train import train
 
 TINY_D = "model.discriminator.channels=8"

@@ -21,8 +21,8 @@ from test_gan import (
 )
 from torch.nn.utils import parametrize
 
-from colorgan.checkpoint_io import load_generator
 from colorgan.config_validation import ConfigError, validate_config
+from colorgan.runs.checkpoint_io import load_generator
 from colorgan.train import train
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see conftest

@@ -1,4 +1,4 @@
-"""No host read inside a training step but at logging steps (colorgan.host_reads): N steps of each
+"""No host read inside a training step but at logging steps (colorgan.callbacks.host_reads): N steps of each
 model with the real Trainer and the configured callbacks (progress bar, progress log printing every
 step, last checkpoint, image grid), counting every Python-level read of a tensor's value."""
 
@@ -53,7 +53,7 @@ def test_training_steps_read_values_only_at_logging_steps(tiny_cfg, experiment, 
     steps, every = 8, 3  # logging steps: 2 and 5 (Lightning logs when (step + 1) % every == 0)
     cfg = tiny_cfg(f"trainer.limit_train_batches={steps + 1}", f"trainer.log_every_n_steps={every}",
                    "data.batch_size=4", "trainer.limit_val_batches=0", "callbacks.progress_log.every_n_seconds=0",
-                   "+callbacks.progress_bar._target_=colorgan.console.ProgressBar",
+                   "+callbacks.progress_bar._target_=colorgan.callbacks.console.ProgressBar",
                    *(["model.discriminator.channels=8"] if experiment == "gan_lrelu" else []), experiment=experiment)
     L.seed_everything(0)
     model, data = instantiate(cfg.model, _convert_="all"), instantiate(cfg.data, _convert_="all")

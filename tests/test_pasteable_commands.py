@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from colorgan.resume import original_command, resume_command, resume_command_line
+from colorgan.runs.resume import original_command, resume_command, resume_command_line
 
 NAMES = ["my run", "it's", 'say "hi"', "$HOME and `date`", "ünïcødé 色", "a,b=c [x]"]
 

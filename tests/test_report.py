@@ -9,11 +9,11 @@ import torch
 from helpers.configs import TINY, compose_train
 from PIL import Image
 
-from colorgan.checkpoint_io import load_generator
-from colorgan.figures import LABEL_WIDTH
 from colorgan.models.unet_colorizer import UNetColorizer
-from colorgan.report import ReportError, main, write_report
-from colorgan.run_dir import find_runs, write_json
+from colorgan.report.figures import LABEL_WIDTH
+from colorgan.report.markdown import ReportError, main, write_report
+from colorgan.runs.checkpoint_io import load_generator
+from colorgan.runs.run_dir import find_runs, write_json
 from colorgan.train import train
 
 
@@ -117,7 +117,7 @@ def test_a_run_with_a_bad_file_is_listed_with_its_reason_and_the_rest_is_reporte
 
 def test_the_figure_labels_say_their_mae_is_the_test_mae(two_runs):
     """learning_curves.png plots validation MAE; the legend's number is the test MAE and says so."""
-    from colorgan.report import figure_label, run_names
+    from colorgan.report.markdown import figure_label, run_names
 
     runs = find_runs([two_runs])
     labels = [figure_label(run, run_names(runs)) for run in runs]

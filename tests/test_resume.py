@@ -17,8 +17,8 @@ import pytest
 import torch
 from helpers.configs import REPO, TINY, compose_train
 
-from colorgan.checkpointing import TrainingInterrupted
-from colorgan.resume import ResumeError, resolve_checkpoint, resume_command_line
+from colorgan.callbacks.checkpointing import TrainingInterrupted
+from colorgan.runs.resume import ResumeError, resolve_checkpoint, resume_command_line
 from colorgan.train import train
 
 # Two epochs of four steps, every step logged, a periodic save every two steps, dropout and flips

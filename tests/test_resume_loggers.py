@@ -7,9 +7,9 @@ import csv
 import pytest
 from test_resume import compose, csv_rows, final, signal_at
 
-from colorgan.checkpointing import TrainingInterrupted
-from colorgan.loggers import ContinuedCSVLogger, finish_wandb, offline_folders
-from colorgan.run_dir import WANDB_ID as WANDB_ID_FILE
+from colorgan.callbacks.checkpointing import TrainingInterrupted
+from colorgan.runs.loggers import ContinuedCSVLogger, finish_wandb, offline_folders
+from colorgan.runs.run_dir import WANDB_ID as WANDB_ID_FILE
 from colorgan.train import train
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from helpers.configs import REPO, TINY
 
-from colorgan import run_lock
-from colorgan.run_lock import LOCK, RunLocked, acquire, release
+from colorgan.runs import run_lock
+from colorgan.runs.run_lock import LOCK, RunLocked, acquire, release
 
 
 def train_cli(*args: str, env: dict | None = None, **popen) -> subprocess.CompletedProcess:
@@ -113,8 +113,8 @@ def test_only_the_first_process_of_a_job_takes_the_lock(monkeypatch):
 
 
 def test_planted_yaml_in_a_run_directory_is_refused_unrun(tmp_path, capsys):
-    from colorgan.report import main as report_main
-    from colorgan.resume import ResumeError, resume_command_line
+    from colorgan.report.markdown import main as report_main
+    from colorgan.runs.resume import ResumeError, resume_command_line
 
     marker = tmp_path / "code_ran"
     run = tmp_path / "run"
@@ -131,7 +131,7 @@ def test_planted_yaml_in_a_run_directory_is_refused_unrun(tmp_path, capsys):
 
 def test_run_directory_names_are_spelled_only_in_run_dir():
     """run_dir.py is the contract: every other module imports its names instead of spelling them."""
-    from colorgan import run_dir
+    from colorgan.runs import run_dir
 
     names = [run_dir.LOCK, run_dir.CONFIG, run_dir.RUN_INFO, run_dir.TEST_METRICS, run_dir.TEST_PER_IMAGE,
              run_dir.JOB_STATUS, run_dir.OVERRIDES, run_dir.LAST_CHECKPOINT, run_dir.WANDB_ID, run_dir.MULTIRUN_RECORD]

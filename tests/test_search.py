@@ -16,8 +16,8 @@ from hydra.types import RunMode
 from omegaconf import OmegaConf
 
 from colorgan.config_validation import validate_config
-from colorgan.objectives import objective
-from colorgan.resume import resume_command_line
+from colorgan.runs.objectives import objective
+from colorgan.runs.resume import resume_command_line
 
 pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="the `search` extra (hydra-optuna-sweeper) is not installed")
 

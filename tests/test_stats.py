@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from colorgan.stats import bootstrap_means, mean_interval, paired_difference
+from colorgan.report.stats import bootstrap_means, mean_interval, paired_difference
 
 
 def test_the_interval_of_a_normal_sample_matches_the_textbook_one():

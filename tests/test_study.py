@@ -12,8 +12,8 @@ from helpers.configs import TINY, compose_train
 from PIL import Image
 
 from colorgan import Colorizer
-from colorgan.report import write_report
-from colorgan.run_dir import TEST_PER_IMAGE, read_per_image
+from colorgan.report.markdown import write_report
+from colorgan.runs.run_dir import TEST_PER_IMAGE, read_per_image
 from colorgan.train import train
 
 SEED_MODELS = ("unet", "unet_lrelu", "gan", "gan_lrelu")

@@ -16,9 +16,9 @@ from hydra.types import RunMode
 from omegaconf import OmegaConf, open_dict, read_write
 from PIL import Image
 
-from colorgan.devices import device_slot, job_device
-from colorgan.figures import LABEL_WIDTH
-from colorgan.resume import resume_command_line
+from colorgan.report.figures import LABEL_WIDTH
+from colorgan.runs.devices import device_slot, job_device
+from colorgan.runs.resume import resume_command_line
 
 SWEEPS = sorted(p.stem for p in (CONF_DIR / "sweep").glob("*.yaml"))
 

@@ -15,7 +15,7 @@ import pytest
 from helpers.cli import failure_text, job_dirs, run_module
 from helpers.configs import REPO, TINY
 
-from colorgan.resume import resume_command_line
+from colorgan.runs.resume import resume_command_line
 
 LONG = "+note=" + "a_very_long_override_value_" * 12  # 324 characters: too long for a folder name
 

@@ -10,8 +10,8 @@ import torch
 from helpers.cli import failure_text, job_dirs, only_sweep_dir, train_cli
 from helpers.configs import compose_train
 
-from colorgan.devices import gpu_count
-from colorgan.threads import threads_per_job
+from colorgan.runs.devices import gpu_count
+from colorgan.runs.threads import threads_per_job
 
 
 @pytest.mark.slow
@@ -69,7 +69,7 @@ def test_the_parallel_launcher_trains_a_ddp_job_on_its_one_device(trainer, tmp_p
     from hydra.utils import instantiate
     from omegaconf import open_dict, read_write
 
-    from colorgan.devices import check_ddp_launch, job_device
+    from colorgan.runs.devices import check_ddp_launch, job_device
 
     cfg = compose_train(["+experiment=unet", "hydra/launcher=parallel", "hydra.launcher.n_jobs=2", f"trainer={trainer}",
                          "trainer.accelerator=cpu"], tmp_path / "run")

@@ -1,6 +1,6 @@
 from rich.console import Console
 
-from colorgan.tables import COLUMNS, comparison_table, logged_comparison, print_comparison
+from colorgan.report.tables import COLUMNS, comparison_table, logged_comparison, print_comparison
 
 
 def test_logged_metrics_split_into_model_and_baseline():

@@ -9,7 +9,7 @@ import pytest
 from helpers.configs import TINY, compose_train
 from helpers.wandb_records import run_contents
 
-from colorgan.loggers import choose_mode, finish_wandb
+from colorgan.runs.loggers import choose_mode, finish_wandb
 from colorgan.train import train
 
 
@@ -56,7 +56,7 @@ def test_offline_run_holds_config_and_metrics(no_credentials, tiny_cifar, tmp_pa
 
 
 def test_offline_folders_of_a_resumed_run_are_all_found(tmp_path):
-    from colorgan.loggers import offline_folders
+    from colorgan.runs.loggers import offline_folders
 
     names = ["offline-run-20261201_101010-abcd1234", "offline-run-20261201_101010-abcd1234-1",
              "offline-run-20261201_111111-abcd1234", "offline-run-20261201_101010-ffff0000", "run-20261201_101010-abcd1234"]

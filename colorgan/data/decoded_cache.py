@@ -28,9 +28,9 @@ import torch
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from torch.utils.data import DataLoader, Dataset
 
-from colorgan.atomic_io import atomic_path, write_text
 from colorgan.data.batches import FolderBatch
 from colorgan.data.images import load_eval_image
+from colorgan.runs.atomic_io import atomic_path, write_text
 
 log = logging.getLogger(__name__)
 

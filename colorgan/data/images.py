@@ -17,9 +17,9 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from colorgan.atomic_io import write_text
 from colorgan.color_space import rgb_to_lab
 from colorgan.image_io import ImageReadError, read_photo, regular_stat
+from colorgan.runs.atomic_io import write_text
 
 log = logging.getLogger(__name__)
 

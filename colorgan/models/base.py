@@ -95,7 +95,7 @@ class ColorizerModule(L.LightningModule):
                 # Static shapes: one graph per input shape, no dynamic-shape recompile when training's
                 # batch size follows validation's. The shapes are few: the training batch, the
                 # evaluation batch (and a last, smaller one where the split is not a multiple of
-                # it); the image grid runs eager (colorgan.image_grid). See docs/bench.md.
+                # it); the image grid runs eager (colorgan.callbacks.image_grid). See docs/bench.md.
                 network.compile(mode=mode, dynamic=False)
             self._compiled = True
 
@@ -116,7 +116,7 @@ class ColorizerModule(L.LightningModule):
 
         With `epoch_mean`, the batch-size-weighted mean of the epoch is kept here (floats on the
         host, tensors on the device: no synchronisation) and logged at the epoch's end. The
-        progress bar shows the step values as of the last logging step (colorgan.host_reads).
+        progress bar shows the step values as of the last logging step (colorgan.callbacks.host_reads).
         """
         if epoch_mean:
             for name, value in values.items():

@@ -26,9 +26,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from colorgan.checkpoint_io import load_generator_weights
+from colorgan.callbacks.host_reads import is_logging_step
 from colorgan.data.batches import ColorBatch
-from colorgan.host_reads import is_logging_step
 from colorgan.models.base import ColorizerModule
 from colorgan.models.gan_training import (
     LOSS_NAMES,
@@ -40,6 +39,7 @@ from colorgan.models.gan_training import (
 from colorgan.nets.discriminators import build_discriminator
 from colorgan.nets.ema import check_ema_decay, ema_copy, reset_ema, update_ema
 from colorgan.nets.gan_losses import GANLoss
+from colorgan.runs.checkpoint_io import load_generator_weights
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ class GANColorizer(ColorizerModule):
         return self.global_step < self.hparams.critic_steps
 
     def reduced_by_hand(self) -> dict[str, torch.nn.Module]:
-        """Networks whose gradients this module averages across DDP ranks itself (colorgan.devices.fit_ddp_to)."""
+        """Networks whose gradients this module averages across DDP ranks itself (colorgan.runs.devices.fit_ddp_to)."""
         return {"discriminator": self.discriminator}
 
     # -- training ------------------------------------------------------------------------------

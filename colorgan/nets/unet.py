@@ -96,7 +96,7 @@ class UNetGenerator(nn.Module):
             "none": no output layer; forward returns the last decoder features at half resolution,
             (B, feature_channels, H/2, W/2), for a head elsewhere (colorgan.nets.color_classifier).
             The default is the configs' (conf/model/*.yaml; BENCHMARKS.md says why); checkpoints
-            written before this option existed had "head", and colorgan.checkpoint_io says so
+            written before this option existed had "head", and colorgan.runs.checkpoint_io says so
             when it rebuilds them (OLD_DEFAULTS).
     """
 

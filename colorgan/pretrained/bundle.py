@@ -3,7 +3,7 @@
 `photo.pt` is read only after its sha256 matches `photo.sha256`: a damaged or swapped file is
 refused with a message naming it, never half-loaded. The packed file is an ordinary colorgan
 checkpoint in miniature (hyper_parameters, `generator.*` weights, train_image_size), so loading
-goes through `colorgan.checkpoint_io.load_generator` like any trained checkpoint.
+goes through `colorgan.runs.checkpoint_io.load_generator` like any trained checkpoint.
 """
 
 from __future__ import annotations

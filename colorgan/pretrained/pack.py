@@ -19,8 +19,6 @@ from typing import Any
 
 import torch
 
-from colorgan.atomic_io import atomic_path
-from colorgan.checkpoint_io import GENERATOR_PREFIX, load_generator, read_checkpoint
 from colorgan.errors import user_command
 from colorgan.pretrained.bundle import (
     CARD_NAME,
@@ -32,7 +30,9 @@ from colorgan.pretrained.bundle import (
     pretrained_dir,
     verified_weights,
 )
-from colorgan.run_dir import CONFIG, run_dir_of_checkpoint
+from colorgan.runs.atomic_io import atomic_path
+from colorgan.runs.checkpoint_io import GENERATOR_PREFIX, load_generator, read_checkpoint
+from colorgan.runs.run_dir import CONFIG, run_dir_of_checkpoint
 
 FORMAT = 1
 MAX_BYTES = 20 * 1000 * 1000  # the package's budget for shipped weights

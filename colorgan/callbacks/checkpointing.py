@@ -1,7 +1,7 @@
 """Checkpoints a run can always be resumed from: the "last" checkpoint kept current by time, by
 steps, at epoch ends and when SIGTERM or SIGINT asks the run to stop, and the best one named by
 epochs counted from 1 (docs/resume.md explains the whole story; the files are written by
-colorgan.atomic_checkpoints, the random states kept by colorgan.rng_states).
+colorgan.callbacks.atomic_checkpoints, the random states kept by colorgan.callbacks.rng_states).
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from colorgan.callbacks.host_reads import is_logging_step
 from colorgan.framework_internals import cluster_environment, validation_follows_batch
-from colorgan.host_reads import is_logging_step
-from colorgan.resume import resume_command
-from colorgan.run_dir import LAST_CHECKPOINT
+from colorgan.runs.resume import resume_command
+from colorgan.runs.run_dir import LAST_CHECKPOINT
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class LastCheckpoint(Checkpoint):
     state Lightning and the other callbacks save (loops, optimizers, data position, random states).
 
     Under DDP the ranks agree on a stop signal and on rank 0's clock at logging steps only (one
-    collective; colorgan.host_reads), so a signal or timed save waits for the next one.
+    collective; colorgan.callbacks.host_reads), so a signal or timed save waits for the next one.
 
     Args:
         dirpath: folder of last.ckpt (the run's checkpoints/).

@@ -1,9 +1,9 @@
-"""Which OpenMP waiting suits a shared CPU: `python -m colorgan.bench_threads [--steps 14] [--cli]`.
+"""Which OpenMP waiting suits a shared CPU: `python -m colorgan.bench.threads [--steps 14] [--cli]`.
 
 For each candidate setting (libgomp's default spin, the passive wait policy, shorter spin counts,
 one thread) it times a bare training step of the default U-Net (batch 128) in a fresh process,
 alone and then as one of two identical processes started together, and prints the median seconds
-per step and the shared/idle ratio. colorgan/threads.py picked its setting from this table
+per step and the shared/idle ratio. colorgan/runs/threads.py picked its setting from this table
 (BENCHMARKS.md, "A shared CPU"). Settings are environment variables read when torch loads its
 OpenMP runtime, hence one process per measurement.
 
@@ -59,7 +59,7 @@ def measure(env: dict[str, str], steps: int, processes: int) -> list[float]:
     """Median seconds per step of each of `processes` children started together with `env`."""
     environment = {k: v for k, v in os.environ.items() if k not in OWN}
     environment.update(env, COLORGAN_BENCH_CHILD="1")
-    command = [sys.executable, "-m", "colorgan.bench_threads", "--child", "--steps", str(steps)]
+    command = [sys.executable, "-m", "colorgan.bench.threads", "--child", "--steps", str(steps)]
     children = [subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, text=True) for _ in range(processes)]
     return [float(child.communicate()[0].strip().splitlines()[-1]) for child in children]
 
@@ -80,16 +80,16 @@ def cli_fit_seconds(experiment: str, steps: int, processes: int, overrides: list
                                      stderr=subprocess.DEVNULL) for d in dirs]
         if any(child.wait() for child in children):
             raise RuntimeError(f"`{' '.join(command)}` failed; run it alone to see why.")
-        from colorgan.run_dir import RUN_INFO
+        from colorgan.runs.run_dir import RUN_INFO
 
         return [json.loads((d / RUN_INFO).read_text())["fit_seconds"] for d in dirs]
 
 
 def cli_table(experiments: list[str], short: int, long: int, overrides: list[str]) -> list[str]:
-    from colorgan.machine import cpu_summary  # imports torch: only in the parent's report
+    from colorgan.runs.machine import cpu_summary  # imports torch: only in the parent's report
 
     lines = [f"`python -m colorgan.train` with colorgan's threading, seconds per step from a {long}- and a "
-             f"{short}-step run (python -m colorgan.bench_threads --cli)", "",
+             f"{short}-step run (python -m colorgan.bench.threads --cli)", "",
              f"{cpu_summary()}.", "",
              "| experiment | alone | two commands side by side (each) | shared / alone |", "|---|---|---|---|"]
     for experiment in experiments:
@@ -105,7 +105,7 @@ def cli_table(experiments: list[str], short: int, long: int, overrides: list[str
 
 
 def main(argv: list[str] | None = None) -> str:
-    parser = argparse.ArgumentParser(prog="python -m colorgan.bench_threads", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m colorgan.bench.threads", description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=14, help="steps per process (the first 2 are not counted)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--cli", action="store_true", help="time `python -m colorgan.train` instead, alone and two at once")
@@ -121,10 +121,10 @@ def main(argv: list[str] | None = None) -> str:
         text = "\n".join(cli_table(args.experiments, args.short, args.long, args.overrides))
         print("\n" + text)
         return text
-    from colorgan.machine import cpu_summary  # imports torch: only in the parent's report
+    from colorgan.runs.machine import cpu_summary  # imports torch: only in the parent's report
 
     lines = [f"Bare U-Net training step (batch 128), {os.cpu_count()} cores; median s/step "
-             f"(python -m colorgan.bench_threads --steps {args.steps})", "", f"{cpu_summary()}.", "",
+             f"(python -m colorgan.bench.threads --steps {args.steps})", "", f"{cpu_summary()}.", "",
              "| setting | alone | two processes at once (each) | shared / alone |", "|---|---|---|---|"]
     for name, env in CANDIDATES.items():
         alone = measure(env, args.steps, 1)[0]

@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from colorgan.callbacks.dashboards import log_validation_images
 from colorgan.color_space import ColorSpace
-from colorgan.dashboards import log_validation_images
 
 
 def make_grid(rows: list[torch.Tensor], scale: int = 1, pad: int = 2) -> np.ndarray:
@@ -37,7 +37,7 @@ def comparison_rows(rgb: torch.Tensor, color_space: ColorSpace, predict) -> list
 class ValidationImageGrid(L.Callback):
     """After every validation epoch, colorize the same fixed test images and save
     `<run dir>/images/epoch_NNN.png`; the attached loggers get it too, W&B with a prediction table
-    of the same images (colorgan.dashboards)."""
+    of the same images (colorgan.callbacks.dashboards)."""
 
     def __init__(self, num_images: int = 8, scale: int = 4, dirname: str = "images") -> None:
         self.num_images, self.scale, self.dirname = num_images, scale, dirname

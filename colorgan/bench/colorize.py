@@ -1,4 +1,4 @@
-"""Peak memory of colorizing one large photo: `python -m colorgan.bench_colorize CHECKPOINT
+"""Peak memory of colorizing one large photo: `python -m colorgan.bench.colorize CHECKPOINT
 --megapixels 10 40 88`.
 
 For each size a synthetic JPEG (4:3) is written to a temporary folder and colorized by
@@ -41,7 +41,7 @@ def write_photo(path: Path, pixels: int) -> tuple[int, int]:
 
 def write_photo_elsewhere(path: Path, pixels: int) -> tuple[int, int]:
     """write_photo in a child process: this one stays small."""
-    code = f"from colorgan.bench_colorize import write_photo; print(*write_photo(__import__('pathlib').Path({str(path)!r}), {pixels}))"
+    code = f"from colorgan.bench.colorize import write_photo; print(*write_photo(__import__('pathlib').Path({str(path)!r}), {pixels}))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     width, height = map(int, done.stdout.split())
     return width, height
@@ -63,7 +63,7 @@ def colorize_peak(checkpoint: Path, photo: Path, output: Path, extra: list[str])
 
 @user_command
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m colorgan.bench_colorize", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m colorgan.bench.colorize", description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--megapixels", type=float, nargs="+", default=[10, 40, 88])
     parser.add_argument("--device", default="cpu")
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         base, base_seconds, code = colorize_peak(args.checkpoint, folder / "small.jpg", folder / "out", extra)
         if code:
             return code
-        print(f"command: python -m colorgan.bench_colorize CHECKPOINT --megapixels "
+        print(f"command: python -m colorgan.bench.colorize CHECKPOINT --megapixels "
               f"{' '.join(f'{m:g}' for m in args.megapixels)} --device {args.device}")
         print("| photo | megapixels | peak RSS | seconds |")
         print("|---|---|---|---|")

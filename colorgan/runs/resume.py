@@ -2,7 +2,7 @@
 
 A resumed run uses its original command line (read from `<run dir>/.hydra/overrides.yaml`, with
 any overrides given now on top), writes into the same run directory, continues the same W&B run
-and appends to the same metrics.csv (colorgan.loggers). Lightning restores the rest from the checkpoint.
+and appends to the same metrics.csv (colorgan.runs.loggers). Lightning restores the rest from the checkpoint.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import yaml
 from lightning.fabric.plugins.environments import SLURMEnvironment
 
 from colorgan.errors import UserError
-from colorgan.run_dir import (
+from colorgan.runs.run_dir import (
     CHECKPOINTS,
     HYDRA_RECORD,
     LAST_CHECKPOINT,
@@ -26,7 +26,7 @@ from colorgan.run_dir import (
     RunFileError,
     override_key,
 )
-from colorgan.run_dir import read_overrides as run_dir_overrides
+from colorgan.runs.run_dir import read_overrides as run_dir_overrides
 
 log = logging.getLogger(__name__)
 

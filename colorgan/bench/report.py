@@ -11,8 +11,8 @@ import statistics
 import lightning as L
 import torch
 
-from colorgan.cpu_usage import CPUUsage
-from colorgan.machine import cpu_summary, machine
+from colorgan.bench.cpu_usage import CPUUsage
+from colorgan.runs.machine import cpu_summary, machine
 
 
 def duration(seconds: float) -> str:

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from colorgan.errors import UserError
-from colorgan.run_dir import LOCK
+from colorgan.runs.run_dir import LOCK
 
 log = logging.getLogger(__name__)
 

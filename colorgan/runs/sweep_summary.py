@@ -20,8 +20,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from colorgan.framework_internals import job_exception
-from colorgan.run_dir import JOB_STATUS, Run, find_runs, is_run_dir, write_json
-from colorgan.run_lock import claimed
+from colorgan.runs.run_dir import JOB_STATUS, Run, find_runs, is_run_dir, write_json
+from colorgan.runs.run_lock import claimed
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def write_job_status(output_dir: Path, num: int | None, overrides: list[str] | N
 
 
 class SweepSummary(Callback):
-    """`hydra.callbacks.sweep_summary: {_target_: colorgan.sweep_summary.SweepSummary}`."""
+    """`hydra.callbacks.sweep_summary: {_target_: colorgan.runs.sweep_summary.SweepSummary}`."""
 
     def __init__(self) -> None:
         self.sweep_dir: Path | None = None

@@ -22,11 +22,11 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from colorgan.bench_bare import BenchError
-from colorgan.cpu_usage import CPUUsage
+from colorgan.bench.bare import BenchError
+from colorgan.bench.cpu_usage import CPUUsage
 from colorgan.data.datamodule import ColorizationDataModule
 from colorgan.data.folder import FolderDataModule
-from colorgan.machine import cpu_summary, machine
+from colorgan.runs.machine import cpu_summary, machine
 
 INPUTS = {"folder": "folder, decoded per batch", "cache": "folder, decoded cache (memory map)",
           "memory": "in-memory uint8 tensor"}

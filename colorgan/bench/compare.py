@@ -11,12 +11,12 @@ pipeline and validation (with every metric) alone, and estimates one CIFAR-10 ep
 seed's 15-epoch study. Warm-up steps are not timed; on a GPU the clock reads after a synchronize.
 
 It also says what else used the CPU during the run (other processes' CPU time, steal) and what the
-CPU is (its vector instructions: colorgan.machine), and with `--shared` measures how much slower each model trains while a second training shares the CPU
-(colorgan/bench_shared.py).
+CPU is (its vector instructions: colorgan.runs.machine), and with `--shared` measures how much slower each model trains while a second training shares the CPU
+(colorgan/bench/shared.py).
 
 With `--folder-vs-memory data=folder data.root=DIR` it times instead the same model on a photo
 folder, decoded per batch and through its decoded cache, against in-memory tensors
-(colorgan/bench_folder.py).
+(colorgan/bench/folder.py).
 
 GPU fast path (docs/bench.md): `trainer.precision=bf16-mixed data.on_device=true
 model.channels_last=true model.compile=true +trainer.benchmark=true`.
@@ -37,7 +37,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from colorgan.bench_bare import (
+from colorgan.bench.bare import (
     AUTOCAST,
     BenchError,
     clocks,
@@ -50,16 +50,16 @@ from colorgan.bench_bare import (
     synchronize,
     time_bare,
 )
-from colorgan.bench_folder import folder_report, folder_vs_memory
-from colorgan.bench_report import report
-from colorgan.bench_shared import shared_slowdown
-from colorgan.cpu_usage import CPUUsage
+from colorgan.bench.cpu_usage import CPUUsage
+from colorgan.bench.folder import folder_report, folder_vs_memory
+from colorgan.bench.report import report
+from colorgan.bench.shared import shared_slowdown
 from colorgan.data.datamodule import ColorizationDataModule
 from colorgan.errors import exit_on_user_error
-from colorgan.loggers import build_loggers
 from colorgan.models.base import ColorizerModule
+from colorgan.runs.loggers import build_loggers
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 class BatchClock(L.Callback):

@@ -10,14 +10,14 @@ import lightning as L
 from lightning.pytorch.callbacks import RichModelSummary, RichProgressBar
 from lightning.pytorch.utilities.model_summary import get_formatted_model_size, get_human_readable_count
 
-from colorgan.host_reads import is_logging_step
+from colorgan.callbacks.host_reads import is_logging_step
 
 
 class ProgressBar(RichProgressBar):
     """Lightning's RichProgressBar with epochs counted from 1 ("Epoch 3/15" during the third of
     fifteen; Lightning's says "Epoch 2/14"), whose training values are read at logging steps only:
     Lightning's reads every progress-bar value back with `.item()` at every batch
-    (colorgan.host_reads); this one shows the values of the last logging step in between, which
+    (colorgan.callbacks.host_reads); this one shows the values of the last logging step in between, which
     are the last logged values anyway."""
 
     def __init__(self, *args, **kwargs) -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from colorgan.checkpoint_io import load_generator
-from colorgan.image_grid import comparison_rows, make_grid
-from colorgan.run_dir import METRICS_CSV, Run
+from colorgan.callbacks.image_grid import comparison_rows, make_grid
+from colorgan.runs.checkpoint_io import load_generator
+from colorgan.runs.run_dir import METRICS_CSV, Run
 
 LABEL_WIDTH = 200  # pixels of the label column in comparison.png
 CURVES = (("val/mae", "validation MAE (0-255) ↓", "val_baseline/mae", "grayscale input"),

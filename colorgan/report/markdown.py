@@ -3,7 +3,7 @@
 Writes `report.md` (the seed's results table done right: one row per run, the grayscale baseline,
 bootstrap intervals and paired differences that say which differences are real, seed repeats, and
 the seed's own numbers for reference), `comparison.png` (the same test images colorized by every
-run, labelled) and `learning_curves.png` (validation MAE and colorfulness per epoch). Reads only what runs wrote to disk (colorgan/run_dir.py), so it works offline
+run, labelled) and `learning_curves.png` (validation MAE and colorfulness per epoch). Reads only what runs wrote to disk (colorgan/runs/run_dir.py), so it works offline
 and without W&B.
 """
 
@@ -23,9 +23,9 @@ from omegaconf import OmegaConf
 
 from colorgan.data.errors import DatasetError
 from colorgan.errors import UserError, user_command
-from colorgan.figures import comparison_image, learning_curves, validation_curves
-from colorgan.run_dir import Run, RunFileError, find_runs
-from colorgan.stats import RESAMPLES, Interval, mean_interval, paired_difference
+from colorgan.report.figures import comparison_image, learning_curves, validation_curves
+from colorgan.report.stats import RESAMPLES, Interval, mean_interval, paired_difference
+from colorgan.runs.run_dir import Run, RunFileError, find_runs
 
 
 @dataclass(frozen=True)

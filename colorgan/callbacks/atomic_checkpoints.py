@@ -1,7 +1,7 @@
 """Checkpoint files that are always whole: written to a temporary file in the same folder,
 fsynced and renamed over the target (atomic on POSIX), so a kill or a full disk during a save
 never leaves half a checkpoint where the previous good one was; read through colorgan's one
-safe reader (colorgan.checkpoint_io)."""
+safe reader (colorgan.runs.checkpoint_io)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from colorgan.atomic_io import atomic_path
-from colorgan.checkpoint_io import read_checkpoint
 from colorgan.errors import UserError
-from colorgan.run_dir import run_dir_of_checkpoint
+from colorgan.runs.atomic_io import atomic_path
+from colorgan.runs.checkpoint_io import read_checkpoint
+from colorgan.runs.run_dir import run_dir_of_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def describe_save_error(err: OSError, path: Path) -> str:
         advice = f"Make {path.parent} writable, or write runs elsewhere (hydra.run.dir=...)"
     else:
         advice = "Fix the cause"
-    from colorgan.resume import resume_command  # resume reads checkpoints: imported when needed
+    from colorgan.runs.resume import resume_command  # resume reads checkpoints: imported when needed
 
     run_dir = run_dir_of_checkpoint(path)
     return (

@@ -20,9 +20,9 @@ from lightning.pytorch.loggers.logger import rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from colorgan.atomic_io import atomic_path
 from colorgan.framework_internals import wandb_offline
-from colorgan.run_dir import WANDB_ID
+from colorgan.runs.atomic_io import atomic_path
+from colorgan.runs.run_dir import WANDB_ID
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ PyTorch's OpenMP threads (GNU libgomp on Linux) spin for a while at every barrie
 sleep. On an idle machine that saves a little latency; when another process shares the cores,
 the spinning threads of each process take the CPU the other's threads need: two trainings on
 two cores ran several times slower each instead of ~2x. A short spin keeps the idle speed and
-gives the CPU back when it is shared (`python -m colorgan.bench_threads` measures the settings;
+gives the CPU back when it is shared (`python -m colorgan.bench.threads` measures the settings;
 BENCHMARKS.md, "A shared CPU", has its numbers).
 
 libgomp reads its settings once, when torch loads it, so `colorgan/__init__.py` sets them

@@ -5,7 +5,7 @@ On a GPU every read of a device value on the host (`.item()`, `.tolist()`, `.cpu
 so far, and the CPU loses its head start on the GPU. A step of these models is a few hundred small
 kernels, so one read per step costs a noticeable share. Everything that wants a value during
 training reads it at the logging steps: Lightning's loggers, the progress bar and progress log
-(colorgan.progress_log), the GAN's finite-loss check, LastCheckpoint's agreement across DDP ranks.
+(colorgan.callbacks.progress_log), the GAN's finite-loss check, LastCheckpoint's agreement across DDP ranks.
 tests/test_host_reads.py counts the reads of N training steps of each model.
 """
 

@@ -10,7 +10,7 @@ import time
 
 import lightning as L
 
-from colorgan.host_reads import is_logging_step
+from colorgan.callbacks.host_reads import is_logging_step
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class ProgressLog(L.Callback):
             return
         self.batches += 1
         self.images += len(batch[0])
-        if self.logging_step:  # Lightning reads them back at these steps anyway (colorgan.host_reads)
+        if self.logging_step:  # Lightning reads them back at these steps anyway (colorgan.callbacks.host_reads)
             self.values = dict(trainer.progress_bar_metrics)
         now = time.monotonic()
         if now - self.last_line < self.every_n_seconds:

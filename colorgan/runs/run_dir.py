@@ -29,8 +29,8 @@ from typing import Any
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from colorgan.atomic_io import write_text
 from colorgan.errors import UserError
+from colorgan.runs.atomic_io import write_text
 
 # Every name of a run directory, spelled here only; the other modules import them.
 LOCK = ".colorgan.lock"

@@ -1,0 +1,7 @@
+"""`python -m colorgan.report <run or sweep dirs>... [--sort mae] [--out DIR]` (see markdown.py)."""
+
+import sys
+
+from colorgan.report.markdown import main
+
+sys.exit(main())
