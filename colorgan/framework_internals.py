@@ -27,7 +27,8 @@ Hydra:
 PyTorch:
 - `torch.utils._python_dispatch.TorchDispatchMode`: bench counts the operators of a step with it.
 - `DistributedDataParallel._set_params_and_buffers_to_ignore_for_model`: keeps the GAN's
-  discriminator out of DDP's reducer (devices.fit_ddp_to); the model averages its gradients itself.
+  discriminator out of DDP's reducer (runs.devices.fit_ddp_to; `ignored_in_ddp` reads the list back);
+  models.gan_training averages its gradients itself.
 - `torch._utils._flatten_dense_tensors` / `_unflatten_dense_tensors`: that average in one all_reduce.
 """
 
