@@ -11,7 +11,7 @@ from PIL import Image
 
 from colorgan.models.unet_colorizer import UNetColorizer
 from colorgan.report.figures import LABEL_WIDTH
-from colorgan.report.markdown import ReportError, main, write_report
+from colorgan.report.write import ReportError, main, write_report
 from colorgan.runs.checkpoint_io import load_generator
 from colorgan.runs.run_dir import find_runs, write_json
 from colorgan.train import train
@@ -117,7 +117,8 @@ def test_a_run_with_a_bad_file_is_listed_with_its_reason_and_the_rest_is_reporte
 
 def test_the_figure_labels_say_their_mae_is_the_test_mae(two_runs):
     """learning_curves.png plots validation MAE; the legend's number is the test MAE and says so."""
-    from colorgan.report.markdown import figure_label, run_names
+    from colorgan.report.markdown import run_names
+    from colorgan.report.write import figure_label
 
     runs = find_runs([two_runs])
     labels = [figure_label(run, run_names(runs)) for run in runs]
@@ -126,8 +127,8 @@ def test_the_figure_labels_say_their_mae_is_the_test_mae(two_runs):
 
 def test_the_share_of_images_beating_gray_is_counted_image_by_image(tmp_path):
     """A mean can hide a model far better on a few images and worse on most: the share says so."""
-    from colorgan.report import render_wins
-    from colorgan.run_dir import Run
+    from colorgan.report.markdown import render_wins
+    from colorgan.runs.run_dir import Run
 
     # Higher PSNR than gray on 3 of 4 images, lower MAE on 1 of 4 (one tie, which is not a win).
     (tmp_path / "test_per_image.csv").write_text(

@@ -8,7 +8,7 @@ import json
 import pytest
 from helpers.configs import TINY, compose_train
 
-from colorgan.report.markdown import write_report
+from colorgan.report.write import write_report
 from colorgan.retest import RetestError, main, retest
 from colorgan.runs.run_dir import TEST_PER_IMAGE, read_per_image
 from colorgan.train import train

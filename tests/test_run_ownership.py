@@ -113,7 +113,7 @@ def test_only_the_first_process_of_a_job_takes_the_lock(monkeypatch):
 
 
 def test_planted_yaml_in_a_run_directory_is_refused_unrun(tmp_path, capsys):
-    from colorgan.report.markdown import main as report_main
+    from colorgan.report.write import main as report_main
     from colorgan.runs.resume import ResumeError, resume_command_line
 
     marker = tmp_path / "code_ran"

@@ -12,7 +12,7 @@ from helpers.configs import TINY, compose_train
 from PIL import Image
 
 from colorgan import Colorizer
-from colorgan.report.markdown import write_report
+from colorgan.report.write import write_report
 from colorgan.runs.run_dir import TEST_PER_IMAGE, read_per_image
 from colorgan.train import train
 

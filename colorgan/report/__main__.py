@@ -2,6 +2,6 @@
 
 import sys
 
-from colorgan.report.markdown import main
+from colorgan.report.write import main
 
 sys.exit(main())
