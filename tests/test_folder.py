@@ -10,7 +10,7 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
-from helpers.configs import CONF_DIR, TINY, compose_train
+from helpers.configs import EXPERIMENT_NAMES, TINY, compose_train, on_a_photo_folder
 from hydra.utils import instantiate
 from PIL import Image
 
@@ -183,10 +183,7 @@ def test_places_unet_is_pix2pix_deep_at_256(tmp_path):
 
 # Every experiment on a photo folder (test_train.py sweeps the CIFAR-10 ones); photo_gan needs a
 # photo_unet checkpoint and has a test of its own below.
-FOLDER_EXPERIMENTS = sorted(
-    p.stem for p in (CONF_DIR / "experiment").glob("*.yaml")
-    if "override /data: folder" in p.read_text() or "- photo_unet" in p.read_text()
-)
+FOLDER_EXPERIMENTS = [name for name in EXPERIMENT_NAMES if on_a_photo_folder(name)]
 WARM_STARTED = {"photo_gan"}
 
 

@@ -6,15 +6,13 @@ import csv
 import json
 
 import pytest
-from helpers.configs import CONF_DIR, TINY, compose_train, experiment_spaces
+from helpers.configs import EXPERIMENT_NAMES, TINY, compose_train, experiment_spaces, on_a_photo_folder
 from PIL import Image
 
 from colorgan.train import train
 
-# Experiments on CIFAR-10; those on a photo folder (`override /data: folder`) are swept in test_folder.py.
-EXPERIMENTS = sorted(
-    p.stem for p in (CONF_DIR / "experiment").glob("*.yaml") if "override /data: folder" not in p.read_text()
-)
+# Experiments on CIFAR-10; those on a photo folder are swept in test_folder.py.
+EXPERIMENTS = [name for name in EXPERIMENT_NAMES if not on_a_photo_folder(name)]
 
 
 @pytest.mark.parametrize(("experiment", "space"), experiment_spaces(EXPERIMENTS))
