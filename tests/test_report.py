@@ -141,3 +141,20 @@ def test_the_share_of_images_beating_gray_is_counted_image_by_image(tmp_path):
     psnr, mae = (cell.strip() for cell in row.strip("|").split("|")[1:])
     assert psnr.startswith("75.0 [") and mae.startswith("25.0 [")
     assert render_wins([Run(tmp_path / "missing")], {}) == []
+
+
+def test_the_seeds_cifar10_numbers_are_quoted_only_beside_a_cifar10_run(two_runs, tmp_path):
+    """A report of photo models has no use for the seed's CIFAR-10 table."""
+    from omegaconf import OmegaConf
+
+    from colorgan.report.markdown import render_markdown
+    from colorgan.runs.run_dir import Run
+
+    root = tmp_path / "runs"
+    shutil.copytree(two_runs / "unet_lab", root / "photo_run")
+    config = OmegaConf.load(root / "photo_run" / "config.yaml")
+    config.data._target_ = "colorgan.data.folder.FolderDataModule"
+    OmegaConf.save(config, root / "photo_run" / "config.yaml")
+    photo, cifar = Run(root / "photo_run"), Run(two_runs / "unet_lab")
+    assert "The seed's own numbers" not in render_markdown([photo], [], "mae")
+    assert "The seed's own numbers" in render_markdown([photo, cifar], [], "mae")

@@ -96,6 +96,12 @@ def _common_overrides(runs: Sequence[Run]) -> list[str]:
     return [o for o in sets[0] if o in common] if sets else []
 
 
+def _on_cifar10(run: Run) -> bool:
+    """Whether the run trained on CIFAR-10 (its config's data module), as the seed's study did."""
+    target = OmegaConf.select(run.config, "data._target_", default="") if run.config is not None else ""
+    return "cifar10" in str(target)
+
+
 def render_markdown(runs: Sequence[Run], without_results: Sequence[Run], sort_by: str,
                     image_note: str | None = None, reasons: dict[Path, str] | None = None) -> str:
     """report.md: runs sorted by `sort_by`, one grayscale row per colour space, the bootstrap
@@ -131,6 +137,8 @@ def render_markdown(runs: Sequence[Run], without_results: Sequence[Run], sort_by
         lines += [f"- `{run.path}`: {(reasons or {}).get(run.path) or run.problem()}" for run in without_results]
     if image_note:
         lines += ["", image_note]
+    if not any(_on_cifar10(run) for run in runs):  # the seed's numbers are CIFAR-10's: no use beside photos
+        return "\n".join([*lines, ""])
     lines += [
         "",
         "## The seed's own numbers, for reference",
