@@ -7,13 +7,15 @@ import shutil
 import pytest
 import torch
 from helpers.configs import TINY, compose_train
+from omegaconf import OmegaConf
 from PIL import Image
 
 from colorgan.models.unet_colorizer import UNetColorizer
 from colorgan.report.figures import LABEL_WIDTH
+from colorgan.report.markdown import render_markdown, render_wins
 from colorgan.report.write import ReportError, main, write_report
 from colorgan.runs.checkpoint_io import load_generator
-from colorgan.runs.run_dir import find_runs, write_json
+from colorgan.runs.run_dir import Run, find_runs, write_json
 from colorgan.train import train
 
 
@@ -127,9 +129,6 @@ def test_the_figure_labels_say_their_mae_is_the_test_mae(two_runs):
 
 def test_the_share_of_images_beating_gray_is_counted_image_by_image(tmp_path):
     """A mean can hide a model far better on a few images and worse on most: the share says so."""
-    from colorgan.report.markdown import render_wins
-    from colorgan.runs.run_dir import Run
-
     # Higher PSNR than gray on 3 of 4 images, lower MAE on 1 of 4 (one tie, which is not a win).
     (tmp_path / "test_per_image.csv").write_text(
         "image,mae,psnr,baseline_mae,baseline_psnr\n"
@@ -145,11 +144,6 @@ def test_the_share_of_images_beating_gray_is_counted_image_by_image(tmp_path):
 
 def test_the_seeds_cifar10_numbers_are_quoted_only_beside_a_cifar10_run(two_runs, tmp_path):
     """A report of photo models has no use for the seed's CIFAR-10 table."""
-    from omegaconf import OmegaConf
-
-    from colorgan.report.markdown import render_markdown
-    from colorgan.runs.run_dir import Run
-
     root = tmp_path / "runs"
     shutil.copytree(two_runs / "unet_lab", root / "photo_run")
     config = OmegaConf.load(root / "photo_run" / "config.yaml")

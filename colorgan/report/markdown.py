@@ -241,13 +241,14 @@ def render_statistics(runs: Sequence[Run], names: dict[Path, str]) -> list[str]:
 def render_wins(scored: Sequence[Run], names: dict[Path, str]) -> list[str]:
     """How often a run beats its grayscale input image by image: a mean can hide a model that is far
     better on a few images and worse on most."""
-    scored = [r for r in scored if r.per_image and _has(r.per_image, "psnr", "baseline_psnr", "mae", "baseline_mae")]
+    keys = ("psnr", "baseline_psnr", "mae", "baseline_mae")
+    scored = [r for r in scored if r.per_image and _has(r.per_image, *keys)]
     if not scored:
         return []
     lines = ["", "Share of the test images on which the run beats its grayscale input (%, 95% bootstrap intervals):",
              "", "| run | higher PSNR than gray | lower MAE than gray |", "|---|---|---|"]
     for run in scored:
-        columns = {key: np.asarray(run.per_image[key]) for key in ("psnr", "baseline_psnr", "mae", "baseline_mae")}
+        columns = {key: np.asarray(run.per_image[key]) for key in keys}
         psnr = mean_interval(100.0 * (columns["psnr"] > columns["baseline_psnr"]))
         mae = mean_interval(100.0 * (columns["mae"] < columns["baseline_mae"]))
         lines.append(f"| {names[run.path]} | {_interval_cell(psnr, 1)} | {_interval_cell(mae, 1)} |")
