@@ -1,4 +1,5 @@
 """Colorize photos: `python -m colorgan.colorize [CHECKPOINT] INPUT -o OUTPUT_DIR [--compare]`.
+A video INPUT (by its suffix or, without one, its content) goes to colorgan.video.command.
 
 Without a checkpoint (one path given, and no --checkpoint), the photo colorizer shipped inside the
 package is used (colorgan.pretrained); two paths are CHECKPOINT INPUT, as they always were.
@@ -40,6 +41,7 @@ from colorgan.inference import GAMUT_MODES, LAB, Colorizer
 from colorgan.quiet import silence_library_noise
 from colorgan.report.tables import print_comparison
 from colorgan.runs.host_memory import available_memory, gigabytes
+from colorgan.video import add_video_arguments, colorize_video_file, is_video
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_CANNOT_START = 0, 1, EXIT_USER_ERROR
 # Memory a photo takes to colorize, measured (BENCHMARKS.md, "colorize memory"): its 8-bit pixels
@@ -96,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-side", type=int, default=8,
         help="refuse images whose shorter side is below this many pixels (default: 8; 1 accepts any)",
     )
+    add_video_arguments(parser)
     return parser
 
 
@@ -324,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     split_paths(args)
     if not args.input.exists() and not args.input.is_symlink():
         raise ColorizeError(f"input not found: {args.input}")
+    if not args.input.is_dir() and is_video(args.input):  # docs/video.md
+        return colorize_video_file(args, load_colorizer, out, err)
     inputs = find_inputs(args.input, args.output)
     if not inputs:
         raise ColorizeError(f"no image files in {args.input} (looked for {', '.join(sorted(readable_formats()))})")

@@ -1,0 +1,14 @@
+"""Videos: `python -m colorgan.colorize film.mp4 -o out/` (docs/video.md).
+
+streams.py   PyAV: probe, batches of frames, MP4 writer with the audio carried over
+pipeline.py  colorize_video: frames streamed through the network, merged at full resolution
+stabilize.py temporal smoothing of predicted colour guided by lightness change
+flicker.py   the flicker measure (colour change where lightness stands still)
+command.py   colorize's video options, progress bar and --compare table
+"""
+
+from colorgan.video.command import add_arguments as add_video_arguments
+from colorgan.video.command import colorize_video_file
+from colorgan.video.streams import VideoError, is_video
+
+__all__ = ["VideoError", "add_video_arguments", "colorize_video_file", "is_video"]

@@ -1,0 +1,101 @@
+"""`python -m colorgan.colorize film.mp4 -o out/`: the video half of colorize's command (its
+options, progress bar, --compare table and exit statuses); colorize.py hands a video input here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+from rich.text import Text
+
+from colorgan.errors import UserError
+from colorgan.video.stabilize import DEFAULT_STRENGTH
+from colorgan.video.streams import MAX_FRAME_PIXELS
+
+EXIT_INTERRUPTED = 130  # as a shell reports a command ended by Ctrl-C (128 + SIGINT)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """colorize's options that apply to videos only."""
+    group = parser.add_argument_group("videos (INPUT a video file: .mp4, .mkv, .avi, ... or any file FFmpeg reads)")
+    group.add_argument(
+        "--stabilize", type=float, default=DEFAULT_STRENGTH, metavar="STRENGTH",
+        help=f"frame-to-frame colour smoothing where lightness stands still, in [0, 1) (default: {DEFAULT_STRENGTH}; "
+        "0: off). See docs/video.md for the flicker it removes and its cost",
+    )
+    group.add_argument(
+        "--max-frame-pixels", type=int, default=MAX_FRAME_PIXELS,
+        help=f"refuse videos with larger frames (default: {MAX_FRAME_PIXELS:,}, 3840x2160)",
+    )
+
+
+class FramesPerSecond(ProgressColumn):
+    """The bar's measured rate, in frames/s."""
+
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:.1f} frames/s")
+
+
+def say(console: Console, line: str) -> None:
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def print_metrics(metrics: dict, out: Console) -> None:
+    from colorgan.report.tables import print_comparison
+
+    title = f"metrics on {metrics['frames']} frame(s) (prediction vs original, at most 320 px a side)"
+    print_comparison(title, metrics["model"], metrics["baseline"], out)
+    say(out, f"flicker (mean |d(a,b)| between frames where |dL| < 2): prediction {metrics['model']['flicker']:.3f}, "
+             f"colour original {metrics['original']['flicker']:.3f}")
+
+
+def colorize_video_file(args: argparse.Namespace, load_colorizer, out: Console, err: Console) -> int:
+    """Colorize args.input (a video) into args.output/NAME.mp4; exit status 0, 2 (a UserError, raised)
+    or 130 (interrupted: nothing written at the output path)."""
+    from colorgan.video.pipeline import colorize_video
+    from colorgan.video.stabilize import Stabilizer
+    from colorgan.video.streams import VideoError, open_video, output_path, same_file
+
+    if not 0.0 <= args.stabilize < 1.0:
+        raise UserError(f"--stabilize must be in [0, 1) (0: off), got {args.stabilize}")
+    output = output_path(args.input, args.output)
+    if same_file(output, args.input):
+        raise VideoError(f"{args.input}: its output {output} would replace it; choose another output folder")
+    if output.exists() and not args.overwrite:
+        say(out, f"0 colorized into {args.output}, 1 skipped ({output} exists; --overwrite replaces)")
+        return 0
+    container, _ = open_video(args.input, args.max_frame_pixels)  # a bad input is said before the model loads
+    container.close()
+    colorizer = load_colorizer(args)
+    stabilizer = Stabilizer(args.stabilize) if args.stabilize > 0 else None
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), FramesPerSecond(),
+               TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=err) as progress:
+            task = progress.add_task("colorize", total=None)
+
+            def start(info) -> None:
+                say(err, f"colorizing {args.input} ({info.width}x{info.height}, {float(info.rate):.3g} frames/s, "
+                         f"{info.duration:.1f} s, {'audio ' + info.audio if info.audio else 'no audio'}) on "
+                         f"{colorizer.device} at working size {colorizer.size}px, "
+                         f"stabilizer {args.stabilize if stabilizer else 'off'}")
+                progress.update(task, total=info.frames or None)
+
+            result = colorize_video(
+                colorizer, args.input, output, batch_size=args.batch_size, stabilizer=stabilizer,
+                compare=args.compare, max_frame_pixels=args.max_frame_pixels, on_start=start,
+                on_frames=lambda n: progress.advance(task, n),
+            )
+    except KeyboardInterrupt:
+        say(err, f"interrupted: nothing written at {output}")
+        return EXIT_INTERRUPTED
+    if result.metrics is not None:
+        (args.output / "metrics.json").write_text(json.dumps(result.metrics, indent=2, sort_keys=True))
+        print_metrics(result.metrics, out)
+    say(out, f"1 colorized into {args.output} ({Path(output).name}: {result.frames} frames in "
+             f"{result.seconds:.1f} s, {result.frames / max(result.seconds, 1e-9):.1f} frames/s), 0 failed")
+    return 0

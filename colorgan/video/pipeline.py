@@ -1,0 +1,160 @@
+"""Colorize a video, streamed: `colorize_video(colorizer, "film.mp4", "out/film.mp4")`.
+
+Frames are decoded `batch_size` at a time (8-bit RGB), shrunk one by one to the network's working
+resolution, colorized as one batch, stabilized (colorgan.video.stabilize), and each frame's colour
+is upsampled and merged with its own full-resolution lightness (Colorizer.apply_ab, as for photos)
+and encoded before the next. Audio packets are copied to the output as they are met. So memory is
+one batch of 8-bit frames, one frame's float tensors, the encoder's look-ahead and the network:
+the same for a ten-second clip as for a feature film (BENCHMARKS.md, "video: peak memory").
+
+The output is written to a hidden file beside its path and renamed there only at the end: an
+error or Ctrl-C leaves no half-written video.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from colorgan.inference import LAB, Colorizer, working_shape
+from colorgan.runs.atomic_io import atomic_path
+from colorgan.video.flicker import Flicker, measured
+from colorgan.video.stabilize import Stabilizer
+from colorgan.video.streams import MAX_FRAME_PIXELS, VideoInfo, VideoWriter, open_video, read_batches
+
+DEFAULT_BATCH = 8  # frames per network batch: 8 frames of 1080p are 50 MB as 8-bit RGB
+
+
+@dataclass
+class VideoResult:
+    """What colorize_video did: the input's VideoInfo, frames written, seconds taken and, with
+    compare, the metrics of the prediction against the colour original."""
+
+    info: VideoInfo
+    frames: int = 0
+    seconds: float = 0.0
+    metrics: dict | None = None
+
+
+@dataclass
+class Comparison:
+    """--compare on a video: colorgan's photo metrics, frame by frame, and the flicker of the
+    prediction and of the colour original, all at flicker.MEASURE_SIDE px."""
+
+    model_flicker: Flicker = field(default_factory=Flicker)
+    original_flicker: Flicker = field(default_factory=Flicker)
+    frames: int = 0
+
+    def __post_init__(self) -> None:
+        from colorgan.metrics import colorization_metrics  # torchmetrics: only when comparing
+
+        self.model, self.baseline = colorization_metrics(), colorization_metrics()
+
+    def update(self, prediction: torch.Tensor, original: torch.Tensor) -> None:
+        """Full-resolution RGB (1, 3, H, W) in [0, 1] of one frame, in order."""
+        prediction, original = measured(prediction), measured(original)
+        self.model_flicker.update(prediction)
+        self.original_flicker.update(original)
+        self.model.update(prediction, original)
+        self.baseline.update(LAB.gray_rgb(LAB.split(original)[0]), original)
+        self.frames += 1
+
+    def compute(self) -> dict:
+        model = {k: float(v) for k, v in self.model.compute().items()}
+        model["flicker"] = self.model_flicker.compute()
+        return {
+            "frames": self.frames,
+            "model": model,
+            "baseline": {k: float(v) for k, v in self.baseline.compute().items()},
+            "original": {"flicker": self.original_flicker.compute()},
+        }
+
+
+def working_inputs(frames: torch.Tensor, size: int) -> torch.Tensor:
+    """8-bit frames (B, H, W, 3) -> RGB (B, 3, h, w) in [0, 1] at the working resolution (longer
+    side `size`), each frame shrunk alone so only one is ever held as floats at full size."""
+    height, width = frames.shape[1:3]
+    shape = working_shape(height, width, size)
+    small = []
+    for frame in frames:
+        rgb = frame.permute(2, 0, 1)[None].float() / 255.0
+        if shape != (height, width):
+            rgb = F.interpolate(rgb, size=shape, mode="bilinear", align_corners=False, antialias=True)
+        small.append(rgb.clamp(0.0, 1.0))
+    return torch.cat(small)
+
+
+def to_uint8(rgb: torch.Tensor) -> np.ndarray:
+    """RGB (3, H, W) in [0, 1] -> (H, W, 3) uint8, as Pillow rounds."""
+    return (rgb * 255.0).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+class FrameColorizer:
+    """Colorizes consecutive batches of frames: network on the batch, stabilizer, then merge frame by frame."""
+
+    def __init__(self, colorizer: Colorizer, stabilizer: Stabilizer | None, comparison: Comparison | None) -> None:
+        self.colorizer, self.stabilizer, self.comparison = colorizer, stabilizer, comparison
+
+    @torch.no_grad()
+    def __call__(self, frames: np.ndarray) -> list[np.ndarray]:
+        """8-bit RGB frames (B, H, W, 3) -> their colorized 8-bit frames, same size."""
+        frames = torch.from_numpy(frames)
+        small = working_inputs(frames, self.colorizer.size).to(self.colorizer.device)
+        ab = torch.stack(self.colorizer.predict_ab(list(small)))  # (B, 2, h, w), ColorSpace("lab") scaling
+        if self.stabilizer is not None:
+            lightness = (LAB.split(small)[0] + 1.0) * 50.0  # (B, 1, h, w), L in [0, 100]
+            ab = self.stabilizer(lightness, ab * 110.0) / 110.0
+        out = []
+        for frame, frame_ab in zip(frames, ab, strict=True):
+            rgb = frame.permute(2, 0, 1).float() / 255.0
+            colour = self.colorizer.apply_ab(rgb, frame_ab)
+            if self.comparison is not None:
+                self.comparison.update(colour[None], rgb[None])
+            out.append(to_uint8(colour))
+        return out
+
+
+def colorize_video(
+    colorizer: Colorizer,
+    source: str | Path,
+    output: str | Path,
+    batch_size: int = DEFAULT_BATCH,
+    stabilizer: Stabilizer | None = None,
+    compare: bool = False,
+    max_frame_pixels: int | None = MAX_FRAME_PIXELS,
+    on_start: Callable[[VideoInfo], None] | None = None,
+    on_frames: Callable[[int], None] | None = None,
+) -> VideoResult:
+    """Colorize the video `source` into the MP4 `output` (same frame size, timestamps and audio).
+
+    VideoError (a UserError) when the input cannot be colorized; then, or on any other error or
+    Ctrl-C, nothing is left at `output`. `on_start(info)` is called once the input is probed and
+    `on_frames(n)` after each batch of n frames is written (a progress bar's hooks)."""
+    source, output = Path(source), Path(output)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    started = time.perf_counter()
+    container, info = open_video(source, max_frame_pixels)
+    result = VideoResult(info)
+    comparison = Comparison() if compare else None
+    colorize_frames = FrameColorizer(colorizer, stabilizer, comparison)
+    if on_start is not None:
+        on_start(info)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with container, atomic_path(output) as tmp, VideoWriter(tmp, container, info) as writer:
+        for batch in read_batches(container, source, batch_size, writer.write_audio):
+            for rgb, pts in zip(colorize_frames(batch.rgb), batch.pts, strict=True):
+                writer.write(rgb, pts)
+            result.frames += len(batch.pts)
+            if on_frames is not None:
+                on_frames(len(batch.pts))
+    result.seconds = time.perf_counter() - started
+    if comparison is not None:
+        result.metrics = comparison.compute()
+    return result

@@ -1,0 +1,56 @@
+"""Frame-stable colour: the predicted ab of each frame blended with the stabilized ab of the one
+before, pixel by pixel, wherever the lightness has not moved.
+
+    stabilized_t = keep * stabilized_(t-1) + (1 - keep) * predicted_t
+    keep = strength * max(0, 1 - |dL| / motion)    (per pixel, at the network's working resolution)
+
+dL is the change of lightness since the previous frame after each frame's mean lightness is taken
+off, so the exposure flicker of old film does not count as motion, while a moving edge does and
+takes its new colour at once. A frame whose mean |dL| is over `cut` starts a new shot: its colour
+is its own. The blend runs on the small (B, 2, h, w) prediction before it is upsampled, so it costs
+next to nothing; frames stream through one batch at a time, the previous frame carried over.
+"""
+
+from __future__ import annotations
+
+import torch
+
+DEFAULT_STRENGTH = 0.8  # the weight of the past where nothing moves: an exponential average of about 9 frames
+MOTION_L = 6.0  # L units (0-100) of change, exposure taken off, at which a pixel takes its new colour
+CUT_L = 12.0  # mean |dL| over a frame that starts a new shot
+
+
+class Stabilizer:
+    """Temporal smoothing of predicted colour guided by lightness change (module docstring).
+
+    Args:
+        strength: in [0, 1); 0 leaves the predictions as they are.
+        motion: L units of (exposure-corrected) change at which a pixel keeps nothing of the past.
+        cut: mean |dL| at which a frame is taken as a new shot.
+    """
+
+    def __init__(self, strength: float = DEFAULT_STRENGTH, motion: float = MOTION_L, cut: float = CUT_L) -> None:
+        if not 0.0 <= strength < 1.0:
+            raise ValueError(f"The stabilizer's strength must be in [0, 1), got {strength}.")
+        self.strength, self.motion, self.cut = strength, motion, cut
+        self.lightness: torch.Tensor | None = None  # (1, h, w) of the previous frame, L in [0, 100]
+        self.ab: torch.Tensor | None = None  # (2, h, w) its stabilized ab
+
+    def __call__(self, lightness: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        """Lightness (B, 1, h, w) in L units and predicted ab (B, 2, h, w) of B consecutive frames
+        -> their stabilized ab, same shape."""
+        out = []
+        for frame_l, frame_ab in zip(lightness, ab, strict=True):
+            if self.lightness is None or self.lightness.shape != frame_l.shape or self.strength == 0.0:
+                stable = frame_ab
+            else:
+                change = frame_l - self.lightness
+                if change.abs().mean() > self.cut:  # a new shot
+                    stable = frame_ab
+                else:
+                    motion = (change - change.mean()).abs()
+                    keep = self.strength * (1.0 - motion / self.motion).clamp(min=0.0)
+                    stable = keep * self.ab + (1.0 - keep) * frame_ab
+            self.lightness, self.ab = frame_l, stable
+            out.append(stable)
+        return torch.stack(out)
