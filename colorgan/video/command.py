@@ -49,7 +49,7 @@ def print_metrics(metrics: dict, out: Console) -> None:
 
     title = f"metrics on {metrics['frames']} frame(s) (prediction vs original, at most 320 px a side)"
     print_comparison(title, metrics["model"], metrics["baseline"], out)
-    say(out, f"flicker (mean |d(a,b)| between frames where |dL| < 2): prediction {metrics['model']['flicker']:.3f}, "
+    say(out, f"flicker (mean |d(a,b)| between frames where |dL| < 2, L >= 10): prediction {metrics['model']['flicker']:.3f}, "
              f"colour original {metrics['original']['flicker']:.3f}")
 
 

@@ -71,8 +71,9 @@ def is_video(path: Path) -> bool:
 
 def _info(container, path: Path, max_frame_pixels: int | None) -> VideoInfo:
     if not container.streams.video:
-        kind = "audio only" if container.streams.audio else "no video stream"
-        raise VideoError(f"{path}: {kind}, nothing to colorize; give a video file")
+        if container.streams.audio:
+            raise VideoError(f"{path}: audio only (no video stream), nothing to colorize; give a video file")
+        raise VideoError(f"{path}: no video stream: a zero-length or empty video, nothing to colorize")
     stream = container.streams.video[0]
     width, height = stream.codec_context.width, stream.codec_context.height
     if width < 1 or height < 1:
@@ -103,6 +104,8 @@ def open_video(path: Path, max_frame_pixels: int | None = MAX_FRAME_PIXELS):
         raise VideoError(f"{path}: empty file (0 bytes)")
     try:
         container = av.open(str(path))
+    except av.EOFError:
+        raise VideoError(f"{path}: ends before its first frame: a zero-length or truncated video") from None
     except (av.FFmpegError, UnicodeDecodeError) as error:
         raise VideoError(f"{path}: not a video FFmpeg can read, or damaged/truncated ({_reason(error)})") from None
     try:
@@ -178,7 +181,7 @@ class VideoWriter:
         elif audio_in is not None:
             rate = audio_in.codec_context.sample_rate or 48000
             self.audio = self.container.add_stream("aac", rate=rate)
-            self.audio.layout = audio_in.codec_context.layout.name or "stereo"
+            self.audio.layout = "mono" if audio_in.codec_context.channels == 1 else "stereo"
             self.resampled = True
 
     def write_audio(self, packet) -> None:

@@ -1,0 +1,198 @@
+"""`python -m colorgan.colorize film.mp4 -o out/` on clips these tests make (64x48, a second or two,
+with sound): frames, rate, size and audio kept; a video recognised by its content; the stabilizer
+lowers flicker where the true colour is constant; each bad input is one line and exit 2, Ctrl-C
+is 130, and nothing is ever left half-written at the output path."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+import torch
+from helpers.configs import REPO
+from helpers.video import decoded, photo_frames, probe, write_clip
+
+from colorgan.colorize import main
+from colorgan.inference import Colorizer
+from colorgan.video.flicker import Flicker
+from colorgan.video.pipeline import colorize_video
+from colorgan.video.stabilize import Stabilizer
+
+
+@pytest.fixture(scope="module")
+def colorizer() -> Colorizer:
+    return Colorizer.pretrained(device="cpu")
+
+
+def left_in(folder) -> list[str]:
+    """Every file in `folder`, hidden temporary files included."""
+    return sorted(os.listdir(folder)) if folder.exists() else []
+
+
+def test_a_clip_keeps_its_frames_rate_size_and_sound(tmp_path, capsys):
+    clip = write_clip(tmp_path / "film.mp4", 24, rate=12)
+    assert main([str(clip), "-o", str(tmp_path / "out")]) == 0
+    before, after = probe(clip), probe(tmp_path / "out" / "film.mp4")
+    assert after["frames"] == before["frames"] == 24
+    assert after["rate"] == before["rate"] == Fraction(12)
+    assert after["size"] == before["size"] == (64, 48)
+    assert after["audio"] == pytest.approx(before["audio"], abs=0.03)  # AAC frames are 21 ms
+    assert after["audio_codec"] == "aac"
+    assert left_in(tmp_path / "out") == ["film.mp4"]
+    assert "1 colorized into" in capsys.readouterr().out
+    frames = np.stack(decoded(tmp_path / "out" / "film.mp4")).astype(np.int16)
+    assert np.abs(frames[..., 0] - frames[..., 2]).mean() > 1  # colour, not gray
+
+
+def test_a_video_is_recognised_by_its_content_and_pcm_sound_becomes_aac(tmp_path):
+    clip = write_clip(tmp_path / "film.avi", 12, audio="pcm_s16le", fmt="avi", codec="mpeg4")
+    clip = clip.rename(tmp_path / "film")  # no suffix at all
+    assert main([str(clip), "-o", str(tmp_path / "out"), "--stabilize", "0"]) == 0
+    after = probe(tmp_path / "out" / "film.mp4")
+    assert after["frames"] == 12 and after["audio_codec"] == "aac"
+    assert after["audio"] == pytest.approx(1.0, abs=0.05)
+
+
+def test_odd_sizes_and_silent_clips_are_kept(tmp_path):
+    clip = write_clip(tmp_path / "odd.mp4", photo_frames(6, 65, 49), audio=None)
+    assert main([str(clip), "-o", str(tmp_path / "out")]) == 0
+    after = probe(tmp_path / "out" / "odd.mp4")
+    assert after["size"] == (65, 49) and after["frames"] == 6 and after["audio"] is None
+
+
+def flicker_of(frames: list[np.ndarray]) -> float:
+    meter = Flicker()
+    meter.update(torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255.0)
+    return meter.compute()
+
+
+def test_the_stabilizer_lowers_flicker_where_the_true_colour_is_constant(tmp_path, colorizer):
+    # A still photo with a constant tint, under film grain and exposure flicker: its true colour never changes.
+    frames = photo_frames(24, 96, 64, pan=0, grain=6.0, exposure=0.04, seed=1)
+    clip = write_clip(tmp_path / "old.mp4", frames, audio=None)
+    flicker = {}
+    for name, stabilizer in (("raw", None), ("stable", Stabilizer())):
+        out = tmp_path / f"{name}.mp4"
+        colorize_video(colorizer, clip, out, batch_size=5, stabilizer=stabilizer)
+        flicker[name] = flicker_of(decoded(out))
+    assert flicker["stable"] < flicker["raw"]
+
+
+def test_compare_on_a_video_reports_flicker_beside_the_photo_metrics(tmp_path, capsys):
+    clip = write_clip(tmp_path / "film.mp4", 12)
+    assert main([str(clip), "-o", str(tmp_path / "out"), "--compare"]) == 0
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["frames"] == 12
+    assert {"mae", "colorfulness", "flicker"} <= set(metrics["model"])
+    assert metrics["original"]["flicker"] >= 0
+    assert "flicker" in capsys.readouterr().out
+
+
+def test_an_existing_output_is_kept_unless_overwrite(tmp_path, capsys):
+    clip = write_clip(tmp_path / "film.mp4", 6)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "film.mp4").write_bytes(b"mine")
+    assert main([str(clip), "-o", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "film.mp4").read_bytes() == b"mine"
+    assert "--overwrite replaces" in capsys.readouterr().out
+    assert main([str(clip), "-o", str(tmp_path / "out"), "--overwrite"]) == 0
+    assert probe(tmp_path / "out" / "film.mp4")["frames"] == 6
+
+
+def zero_length(path):
+    with av.open(str(path), "w") as container:  # a header, a video track, no frame
+        stream = container.add_stream("libx264", rate=12)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        container.start_encoding()
+    return path
+
+
+def eight_k(path):
+    frame = np.zeros((4320, 7680, 3), np.uint8)
+    return write_clip(path, [frame], audio=None, codec="mpeg4")
+
+
+def audio_only(path):
+    with av.open(str(path), "w", format="mp4") as container:
+        sound = container.add_stream("aac", rate=48000)
+        tone = np.zeros((1, 48000), np.float32)
+        frame = av.AudioFrame.from_ndarray(tone, format="flt", layout="mono")
+        frame.sample_rate = 48000
+        container.mux(sound.encode(frame))
+        container.mux(sound.encode(None))
+    return path
+
+
+def truncated(path):
+    write_clip(path, 24)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def text_file(path):
+    path.write_text("these are my notes, not a film\n" * 20)
+    return path
+
+
+BAD = {
+    "text.mp4": (text_file, "not a video FFmpeg can read"),
+    "truncated.mp4": (truncated, "truncated"),
+    "audio.mp4": (audio_only, "audio only"),
+    "empty.mp4": (lambda p: p.write_bytes(b"") or p, "empty file"),
+    "zero.mp4": (zero_length, "zero-length"),
+    "zero.mkv": (zero_length, "zero-length"),
+    "8k.mp4": (eight_k, "over the limit of 8,294,400"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_each_bad_input_is_one_line_and_exit_2_and_leaves_nothing(tmp_path, capsys, name):
+    make, expected = BAD[name]
+    clip = make(tmp_path / name)
+    assert main([str(clip), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and expected in err and len(err.splitlines()) == 1, err
+    assert left_in(tmp_path / "out") == []
+
+
+def test_ctrl_c_exits_130_and_leaves_nothing_at_the_output(tmp_path):
+    clip = write_clip(tmp_path / "long.mp4", photo_frames(1500, 64, 48), rate=25)
+    command = [sys.executable, "-m", "colorgan.colorize", str(clip), "-o", str(tmp_path / "out"), "--batch-size", "4"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not any(name.endswith(".tmp") for name in left_in(tmp_path / "out")):  # the output has begun
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted: nothing written at" in err
+    assert left_in(tmp_path / "out") == []
+
+
+def peak_rss_mib(command: list[str]) -> float:
+    """Peak resident memory of a command, in MiB (the kernel's own count, through wait4)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    return usage.ru_maxrss / 1024
+
+
+@pytest.mark.slow
+def test_memory_does_not_grow_with_the_length_of_the_video(tmp_path):
+    peaks = {}
+    for frames in (150, 3000):  # 6 s and 2 min at 25 frames/s
+        clip = write_clip(tmp_path / f"clip{frames}.mp4", photo_frames(frames, 160, 120), rate=25)
+        peaks[frames] = peak_rss_mib([sys.executable, "-m", "colorgan.colorize", str(clip), "-o", str(tmp_path / "out")])
+    assert peaks[3000] < peaks[150] + 25, peaks  # twenty times the frames, the same memory
