@@ -25,6 +25,7 @@ from colorgan.errors import UserError, exit_on_user_error
 from colorgan.image_io import DEFAULT_MAX_PIXELS, read_photo, save_image, to_pil
 from colorgan.inference import LAB, Colorizer
 from colorgan.quiet import silence_library_noise
+from colorgan.video.page import add_video_section
 
 DEFAULT_HOST = "127.0.0.1"  # this machine only; --host 0.0.0.0 serves the network
 MAX_WORKING_SIZE = 1024
@@ -166,6 +167,7 @@ def build_page(colorizer: Colorizer, work_dir: Path, max_pixels: int | None = DE
         pairs = gr.State([])
         button.click(colorize, [uploads, size], [slider, downloads, messages, shown, pairs])
         shown.change(show, [shown, pairs], slider)
+        add_video_section(gr, colorizer, work_dir)
     return page
 
 

@@ -147,7 +147,9 @@ def colorize_video(
     if on_start is not None:
         on_start(info)
     output.parent.mkdir(parents=True, exist_ok=True)
-    with container, atomic_path(output) as tmp, VideoWriter(tmp, container, info) as writer:
+    audio = container.streams.audio[0] if container.streams.audio else None
+    time_base = container.streams.video[0].time_base
+    with container, atomic_path(output) as tmp, VideoWriter(tmp, info, time_base, audio) as writer:
         for batch in read_batches(container, source, batch_size, writer.write_audio):
             for rgb, pts in zip(colorize_frames(batch.rgb), batch.pts, strict=True):
                 writer.write(rgb, pts)

@@ -27,6 +27,7 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".m
 MAX_FRAME_PIXELS = 3840 * 2160
 # Audio an MP4 holds as it is; anything else (PCM from an AVI, Vorbis...) is re-encoded as AAC.
 MP4_AUDIO = frozenset({"aac", "mp3", "alac", "opus", "ac3", "eac3", "flac"})
+RAISE_LIMIT = " (or raise --max-frame-pixels if memory and time allow)"
 VIDEO_CODEC, VIDEO_OPTIONS = "libx264", {"crf": "18", "preset": "veryfast"}  # visually lossless, fast
 NOT_VIDEO_FORMATS = ("image2", "_pipe", "gif", "tty")  # FFmpeg demuxers of still images and text
 
@@ -80,8 +81,8 @@ def _info(container, path: Path, max_frame_pixels: int | None) -> VideoInfo:
         raise VideoError(f"{path}: its video stream has no frame size; the file is damaged")
     if max_frame_pixels is not None and width * height > max_frame_pixels:
         raise VideoError(
-            f"{path}: {width}x{height} frames are {width * height:,} pixels, over the limit of {max_frame_pixels:,} "
-            f"(4K UHD); scale the video down first, or raise --max-frame-pixels if memory and time allow")
+            f"{path}: {width}x{height} frames are {width * height:,} pixels, over the limit of {max_frame_pixels:,}; "
+            f"scale the video down first{RAISE_LIMIT}")
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
     if not rate:
         raise VideoError(f"{path}: its video stream has no frame rate; the file is damaged")
@@ -165,17 +166,16 @@ class VideoWriter:
     """An MP4 being written: H.264 frames at the input's timestamps, the input's audio copied (or
     re-encoded as AAC when MP4 cannot hold its codec). Close it (or use `with`) to flush."""
 
-    def __init__(self, path: Path, source, info: VideoInfo) -> None:
+    def __init__(self, path: Path, info: VideoInfo, time_base: Fraction, audio_in=None) -> None:
+        """Frames come with timestamps in `time_base` (the input stream's); `audio_in` is the input's
+        audio stream whose packets `write_audio` takes (None: a silent output)."""
         self.container = av.open(str(path), "w", format="mp4")
-        video_in = source.streams.video[0]
         self.video = self.container.add_stream(VIDEO_CODEC, rate=info.rate, options=dict(VIDEO_OPTIONS))
         self.video.width, self.video.height = info.width, info.height
         # x264's 4:2:0 needs even sides; an odd-sized film keeps its size in 4:4:4 instead.
         self.video.pix_fmt = "yuv420p" if info.width % 2 == 0 and info.height % 2 == 0 else "yuv444p"
-        self.video.time_base = video_in.time_base
-        self.time_base = video_in.time_base
+        self.video.time_base = self.time_base = time_base
         self.audio = self.resampled = None
-        audio_in = source.streams.audio[0] if source.streams.audio else None
         if audio_in is not None and audio_in.codec_context.name in MP4_AUDIO:
             self.audio = self.container.add_stream_from_template(audio_in)
         elif audio_in is not None:
