@@ -96,6 +96,20 @@ def test_compare_on_a_video_reports_flicker_beside_the_photo_metrics(tmp_path, c
     assert "flicker" in capsys.readouterr().out
 
 
+def test_the_readme_commands_as_a_user_runs_them(tmp_path):
+    write_clip(tmp_path / "film.mp4", 12)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    for extra in ([], ["--compare", "--stabilize", "0"]):
+        (tmp_path / "colorized" / "film.mp4").unlink(missing_ok=True)  # else kept: no --overwrite
+        done = subprocess.run([sys.executable, "-m", "colorgan.colorize", "film.mp4", "-o", "colorized/", *extra],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert "1 colorized into colorized" in done.stdout
+        assert "frames/s" in done.stderr  # the progress bar's rate
+    assert probe(tmp_path / "colorized" / "film.mp4")["frames"] == 12
+    assert "flicker" in json.loads((tmp_path / "colorized" / "metrics.json").read_text())["model"]
+
+
 def test_an_existing_output_is_kept_unless_overwrite(tmp_path, capsys):
     clip = write_clip(tmp_path / "film.mp4", 6)
     (tmp_path / "out").mkdir()
@@ -167,7 +181,7 @@ def test_each_bad_input_is_one_line_and_exit_2_and_leaves_nothing(tmp_path, caps
 def test_ctrl_c_exits_130_and_leaves_nothing_at_the_output(tmp_path):
     clip = write_clip(tmp_path / "long.mp4", photo_frames(1500, 64, 48), rate=25)
     command = [sys.executable, "-m", "colorgan.colorize", str(clip), "-o", str(tmp_path / "out"), "--batch-size", "4"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not any(name.endswith(".tmp") for name in left_in(tmp_path / "out")):  # the output has begun
@@ -182,7 +196,7 @@ def test_ctrl_c_exits_130_and_leaves_nothing_at_the_output(tmp_path):
 
 def peak_rss_mib(command: list[str]) -> float:
     """Peak resident memory of a command, in MiB (the kernel's own count, through wait4)."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(process.pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0

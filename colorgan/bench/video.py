@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from colorgan.errors import user_command
 from colorgan.inference import Colorizer
+from colorgan.quiet import silence_library_noise
 from colorgan.video.pipeline import DEFAULT_BATCH, FrameColorizer, colorize_video, working_inputs
 from colorgan.video.stabilize import Stabilizer
 from colorgan.video.streams import VideoWriter, open_video, read_batches
@@ -48,6 +49,22 @@ def scaled_clip(source: Path, target: Path, height: int, frames: int) -> tuple[i
                 break
         out.mux(stream.encode(None))
     return width, height
+
+
+def aged_clip(source: Path, target: Path, grain: float = 4.0, exposure: float = 0.03, seed: int = 0) -> int:
+    """`source` as old film: each frame's brightness scaled by 1 + exposure * N(0, 1) (exposure
+    flicker) and gray grain of std `grain` (0-255) added; colour kept, so it stays a colour
+    original for --compare. Silent H.264; returns the frame count."""
+    rng = np.random.default_rng(seed)
+    container, info = open_video(source)
+    frames = 0
+    with container, VideoWriter(target, info, container.streams.video[0].time_base) as writer:
+        for batch in read_batches(container, source, 8):
+            for rgb, pts in zip(batch.rgb, batch.pts, strict=True):
+                noisy = rgb * (1.0 + exposure * rng.standard_normal()) + grain * rng.standard_normal(rgb.shape[:2])[..., None]
+                writer.write(np.clip(noisy, 0, 255).round().astype(np.uint8), pts)
+                frames += 1
+    return frames
 
 
 def best_of(runs: int, work) -> float:
@@ -127,7 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heights", type=int, nargs="+", default=[480, 1080])
     parser.add_argument("--frames", type=int, default=48, help="frames per clip (default: 48)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH)
+    parser.add_argument("--age", type=Path, default=None, metavar="OUT",
+                        help="instead: write CLIP as old film to OUT (grain 4/255, exposure flicker 3%%) and stop")
     args = parser.parse_args(argv)
+    silence_library_noise()
+    if args.age is not None:
+        print(f"wrote {args.age}: {aged_clip(args.clip, args.age)} frames")
+        return 0
     colorizer = Colorizer.pretrained(device="cpu")
     load = os.getloadavg()
     print(f"shipped photo colorizer, working size {colorizer.size}px, batch {args.batch_size}, "
