@@ -68,6 +68,16 @@ def test_odd_sizes_and_silent_clips_are_kept(tmp_path):
     assert after["size"] == (65, 49) and after["frames"] == 6 and after["audio"] is None
 
 
+def test_the_lightness_table_gives_rgb_to_labs_lightness():
+    from colorgan.inference import LAB
+    from colorgan.video.pipeline import lightness_of
+
+    levels = torch.arange(256, dtype=torch.uint8)
+    frame = torch.stack(torch.meshgrid(levels, levels, indexing="ij") + (levels.flip(0)[:, None].expand(256, 256),), -1)
+    expected = (LAB.split(frame.permute(2, 0, 1)[None].float() / 255.0)[0] + 1.0) * 50.0
+    assert torch.allclose(lightness_of(frame), expected, atol=1e-3)
+
+
 def flicker_of(frames: list[np.ndarray]) -> float:
     meter = Flicker()
     meter.update(torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255.0)

@@ -2,8 +2,8 @@
 
 Frames are decoded `batch_size` at a time (8-bit RGB), shrunk one by one to the network's working
 resolution, colorized as one batch, stabilized (colorgan.video.stabilize), and each frame's colour
-is upsampled and merged with its own full-resolution lightness (Colorizer.apply_ab, as for photos)
-and encoded before the next. Audio packets are copied to the output as they are met. So memory is
+is upsampled and merged with its own full-resolution lightness (as Colorizer.apply_ab does for
+photos, the lightness read through a table) and encoded before the next. Audio packets are copied to the output as they are met. So memory is
 one batch of 8-bit frames, one frame's float tensors, the encoder's look-ahead and the network:
 the same for a ten-second clip as for a feature film (BENCHMARKS.md, "video: peak memory").
 
@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from kornia.color import rgb_to_linear_rgb
 
-from colorgan.inference import LAB, Colorizer, working_shape
+from colorgan.inference import LAB, Colorizer, merge_in_gamut, working_shape
 from colorgan.runs.atomic_io import atomic_path
 from colorgan.video.flicker import Flicker, measured
 from colorgan.video.stabilize import Stabilizer
@@ -91,8 +92,22 @@ def working_inputs(frames: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def to_uint8(rgb: torch.Tensor) -> np.ndarray:
-    """RGB (3, H, W) in [0, 1] -> (H, W, 3) uint8, as Pillow rounds."""
-    return (rgb * 255.0).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+    """RGB (3, H, W) in [0, 1] -> (H, W, 3) uint8, as Pillow rounds (rgb is overwritten)."""
+    return rgb.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+# Y (relative luminance) of each 8-bit value of each channel: kornia's sRGB curve times its Y row.
+_Y_OF_LEVEL = (rgb_to_linear_rgb(torch.arange(256.0).div(255.0).view(1, 1, 256).expand(3, 1, 256))
+               * torch.tensor([0.212671, 0.715160, 0.072169]).view(3, 1, 1)).view(3, 256)
+
+
+def lightness_of(frame: torch.Tensor) -> torch.Tensor:
+    """8-bit RGB (H, W, 3) -> L (1, 1, H, W) in [0, 100], rgb_to_lab's L (to 1e-4) at a quarter of its
+    cost: L depends on Y alone, and Y is a sum of three table look-ups of the 8-bit levels."""
+    index = frame.long()
+    y = _Y_OF_LEVEL[0][index[..., 0]] + _Y_OF_LEVEL[1][index[..., 1]] + _Y_OF_LEVEL[2][index[..., 2]]
+    f = torch.where(y > 0.008856, y.clamp(min=0.008856).pow(1.0 / 3.0), 7.787 * y + 4.0 / 29.0)
+    return (116.0 * f - 16.0)[None, None]
 
 
 class FrameColorizer:
@@ -112,12 +127,20 @@ class FrameColorizer:
             ab = self.stabilizer(lightness, ab * 110.0) / 110.0
         out = []
         for frame, frame_ab in zip(frames, ab, strict=True):
-            rgb = frame.permute(2, 0, 1).float() / 255.0
-            colour = self.colorizer.apply_ab(rgb, frame_ab)
+            colour = self.merge(frame, frame_ab)
             if self.comparison is not None:
-                self.comparison.update(colour[None], rgb[None])
-            out.append(to_uint8(colour))
+                self.comparison.update(colour, frame.permute(2, 0, 1)[None].float() / 255.0)
+            out.append(to_uint8(colour[0]))
         return out
+
+    def merge(self, frame: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        """One 8-bit frame (H, W, 3) and its ab (2, h, w) -> RGB (1, 3, H, W): Colorizer.apply_ab's
+        merge (ab upsampled bilinearly, the frame's own L, --gamut), with L from lightness_of."""
+        lightness = (lightness_of(frame.to(self.colorizer.device)) / 50.0 - 1.0)  # ColorSpace("lab") scaling
+        ab = F.interpolate(ab[None].float(), size=lightness.shape[-2:], mode="bilinear", align_corners=False)
+        if self.colorizer.gamut == "fit":
+            return merge_in_gamut(lightness, ab).cpu()
+        return LAB.merge(lightness, ab).cpu()
 
 
 def colorize_video(
