@@ -96,7 +96,7 @@ def onnx_session(net, example: torch.Tensor):
 def measure(colorizer: Colorizer, clip: Path, frames: int, batch: int) -> dict:
     container, info = open_video(clip)
     with container:
-        decoded = [b.rgb for b in read_batches(container, clip, batch)]
+        decoded = [b.rgb.copy() for b in read_batches(container, clip, batch)]
     batches = len(decoded)
     result = {"size": f"{info.width}x{info.height}", "frames": frames}
     with tempfile.TemporaryDirectory() as folder:

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from kornia.color import rgb_to_linear_rgb
 
-from colorgan.inference import LAB, Colorizer, merge_in_gamut, working_shape
+from colorgan.inference import LAB, Colorizer, merge_in_gamut, row_bands, upsample_rows, working_shape
 from colorgan.runs.atomic_io import atomic_path
 from colorgan.video.flicker import Flicker, measured
 from colorgan.video.stabilize import Stabilizer
@@ -128,19 +128,28 @@ class FrameColorizer:
         out = []
         for frame, frame_ab in zip(frames, ab, strict=True):
             colour = self.merge(frame, frame_ab)
-            if self.comparison is not None:
-                self.comparison.update(colour, frame.permute(2, 0, 1)[None].float() / 255.0)
-            out.append(to_uint8(colour[0]))
+            if self.comparison is not None:  # the 8-bit frame as written, against the original
+                as_float = [torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255.0 for f in (colour, frame.numpy())]
+                self.comparison.update(*as_float)
+            out.append(colour)
         return out
 
-    def merge(self, frame: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
-        """One 8-bit frame (H, W, 3) and its ab (2, h, w) -> RGB (1, 3, H, W): Colorizer.apply_ab's
-        merge (ab upsampled bilinearly, the frame's own L, --gamut), with L from lightness_of."""
-        lightness = (lightness_of(frame.to(self.colorizer.device)) / 50.0 - 1.0)  # ColorSpace("lab") scaling
-        ab = F.interpolate(ab[None].float(), size=lightness.shape[-2:], mode="bilinear", align_corners=False)
-        if self.colorizer.gamut == "fit":
-            return merge_in_gamut(lightness, ab).cpu()
-        return LAB.merge(lightness, ab).cpu()
+    def merge(self, frame: torch.Tensor, ab: torch.Tensor) -> np.ndarray:
+        """One 8-bit frame (H, W, 3) and its ab (2, h, w) -> the colorized 8-bit frame (H, W, 3):
+        Colorizer.colorize_photo's merge (ab upsampled bilinearly, the frame's own L, --gamut), one
+        band of rows at a time so a frame is never whole as floats, L read by lightness_of."""
+        height, width = frame.shape[:2]
+        device = self.colorizer.device
+        wide = ab[None].to(device, torch.float32)  # (1, 2, h, w): its columns now, its rows band by band
+        if wide.shape[-1] != width:
+            wide = F.interpolate(wide, size=(wide.shape[-2], width), mode="bilinear", align_corners=False)
+        output = np.empty((height, width, 3), np.uint8)
+        for top, bottom in row_bands(width, height):
+            lightness = lightness_of(frame[top:bottom].to(device)) / 50.0 - 1.0  # ColorSpace("lab") scaling
+            ab_rows = upsample_rows(wide, top, bottom, height)
+            merged = merge_in_gamut(lightness, ab_rows) if self.colorizer.gamut == "fit" else LAB.merge(lightness, ab_rows)
+            output[top:bottom] = to_uint8(merged[0].cpu())
+        return output
 
 
 def colorize_video(

@@ -122,7 +122,8 @@ def _reason(error: Exception) -> str:
 
 @dataclass
 class Frames:
-    """A batch of decoded frames: RGB (N, H, W, 3) uint8 and each frame's timestamp (stream time base)."""
+    """A batch of decoded frames: RGB (N, H, W, 3) uint8 and each frame's timestamp (stream time base).
+    `rgb` is the reader's own buffer, overwritten by the next batch."""
 
     rgb: np.ndarray
     pts: list[int | None]
@@ -135,7 +136,7 @@ def read_batches(container, path: Path, batch_size: int, on_audio: Callable | No
     video = container.streams.video[0]
     video.thread_type = "AUTO"  # FFmpeg's frame threads
     streams = [video] + ([container.streams.audio[0]] if container.streams.audio and on_audio else [])
-    rgb, pts, decoded = [], [], 0
+    buffer, pts, decoded = None, [], 0  # one batch of 8-bit frames, filled in place
     try:
         for packet in container.demux(*streams):
             if packet.stream.type == "audio":
@@ -143,18 +144,25 @@ def read_batches(container, path: Path, batch_size: int, on_audio: Callable | No
                     on_audio(packet)
                 continue
             for frame in packet.decode():
-                rgb.append(frame.to_ndarray(format="rgb24"))
+                rgb = frame.to_ndarray(format="rgb24")
+                if buffer is None:
+                    buffer = np.empty((batch_size, *rgb.shape), np.uint8)
+                elif rgb.shape != buffer.shape[1:]:
+                    raise VideoError(f"{path}: the frame size changes at frame {decoded + len(pts) + 1} "
+                                     f"({buffer.shape[2]}x{buffer.shape[1]} to {rgb.shape[1]}x{rgb.shape[0]}); "
+                                     "colorgan writes one size a video: split it where the size changes")
+                buffer[len(pts)] = rgb
                 pts.append(frame.pts)
-                if len(rgb) == batch_size:
-                    decoded += len(rgb)
-                    yield Frames(np.stack(rgb), pts)
-                    rgb, pts = [], []
+                if len(pts) == batch_size:
+                    decoded += len(pts)
+                    yield Frames(buffer, pts)
+                    pts = []
     except av.FFmpegError as error:
-        raise VideoError(f"{path}: cannot decode frame {decoded + len(rgb) + 1}: {_reason(error)}; "
+        raise VideoError(f"{path}: cannot decode frame {decoded + len(pts) + 1}: {_reason(error)}; "
                          "the file is damaged or truncated") from None
-    if rgb:
-        decoded += len(rgb)
-        yield Frames(np.stack(rgb), pts)
+    if pts:
+        decoded += len(pts)
+        yield Frames(buffer[: len(pts)], pts)
     if decoded == 0:
         raise VideoError(f"{path}: a zero-length video (no frames); nothing to colorize")
     declared = video.frames
