@@ -188,6 +188,21 @@ def test_each_bad_input_is_one_line_and_exit_2_and_leaves_nothing(tmp_path, caps
     assert left_in(tmp_path / "out") == []
 
 
+def test_a_truncated_file_whose_index_comes_first_fails_after_decoding_and_leaves_nothing(tmp_path, capsys):
+    clip = tmp_path / "cut.mp4"
+    with av.open(str(clip), "w", options={"movflags": "faststart"}) as container:  # the index before the frames
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for frame in photo_frames(96, 64, 48):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode(None))
+    clip.write_bytes(clip.read_bytes()[: clip.stat().st_size // 2])
+    assert main([str(clip), "-o", str(tmp_path / "out")]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "truncated: its header says 96 frames, only" in errors[0]
+    assert left_in(tmp_path / "out") == []
+
+
 def test_ctrl_c_exits_130_and_leaves_nothing_at_the_output(tmp_path):
     clip = write_clip(tmp_path / "long.mp4", photo_frames(1500, 64, 48), rate=25)
     command = [sys.executable, "-m", "colorgan.colorize", str(clip), "-o", str(tmp_path / "out"), "--batch-size", "4"]

@@ -29,7 +29,7 @@ from colorgan.video.flicker import Flicker, measured
 from colorgan.video.stabilize import Stabilizer
 from colorgan.video.streams import MAX_FRAME_PIXELS, VideoInfo, VideoWriter, open_video, read_batches
 
-DEFAULT_BATCH = 8  # frames per network batch: 8 frames of 1080p are 50 MB as 8-bit RGB
+DEFAULT_BATCH = 16  # frames per batch, as colorize's --batch-size: 16 frames of 1080p are 100 MB as 8-bit RGB
 
 
 @dataclass
