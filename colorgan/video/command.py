@@ -12,6 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.text import Text
 
 from colorgan.errors import UserError
+from colorgan.runs.atomic_io import write_text
+from colorgan.video.flicker import DARK_L, MEASURE_SIDE, STILL_L
 from colorgan.video.stabilize import DEFAULT_STRENGTH
 from colorgan.video.streams import MAX_FRAME_PIXELS
 
@@ -47,9 +49,9 @@ def say(console: Console, line: str) -> None:
 def print_metrics(metrics: dict, out: Console) -> None:
     from colorgan.report.tables import print_comparison
 
-    title = f"metrics on {metrics['frames']} frame(s) (prediction vs original, at most 320 px a side)"
+    title = f"metrics on {metrics['frames']} frame(s) (prediction vs original, at most {MEASURE_SIDE} px a side)"
     print_comparison(title, metrics["model"], metrics["baseline"], out)
-    say(out, f"flicker (mean |d(a,b)| between frames where |dL| < 2, L >= 10): prediction {metrics['model']['flicker']:.3f}, "
+    say(out, f"flicker (mean |d(a,b)| between frames where |dL| < {STILL_L:g}, L >= {DARK_L:g}): prediction {metrics['model']['flicker']:.3f}, "
              f"colour original {metrics['original']['flicker']:.3f}")
 
 
@@ -70,11 +72,11 @@ def colorize_video_file(args: argparse.Namespace, load_colorizer, out: Console, 
         return 0
     container, _ = open_video(args.input, args.max_frame_pixels)  # a bad input is said before the model loads
     container.close()
-    colorizer = load_colorizer(args)
     stabilizer = Stabilizer(args.stabilize) if args.stabilize > 0 else None
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), FramesPerSecond(),
                TimeRemainingColumn())
     try:
+        colorizer = load_colorizer(args)
         with Progress(*columns, console=err) as progress:
             task = progress.add_task("colorize", total=None)
 
@@ -94,7 +96,7 @@ def colorize_video_file(args: argparse.Namespace, load_colorizer, out: Console, 
         say(err, f"interrupted: nothing written at {output}")
         return EXIT_INTERRUPTED
     if result.metrics is not None:
-        (args.output / "metrics.json").write_text(json.dumps(result.metrics, indent=2, sort_keys=True))
+        write_text(args.output / "metrics.json", json.dumps(result.metrics, indent=2, sort_keys=True))
         print_metrics(result.metrics, out)
     say(out, f"1 colorized into {args.output} ({Path(output).name}: {result.frames} frames in "
              f"{result.seconds:.1f} s, {result.frames / max(result.seconds, 1e-9):.1f} frames/s), 0 failed")
