@@ -219,13 +219,21 @@ def test_ctrl_c_exits_130_and_leaves_nothing_at_the_output(tmp_path):
     assert left_in(tmp_path / "out") == []
 
 
+# A small launcher measures the command: a forked child's peak counts its parent's memory at the
+# fork (Linux), so the command is forked from a bare Python, not from this test's torch-filled one.
+LAUNCHER = ("import os, subprocess, sys; p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, "
+            "stderr=subprocess.DEVNULL); _, status, usage = os.wait4(p.pid, 0); "
+            "print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)")
+
+
 def peak_rss_mib(command: list[str]) -> float:
     """Peak resident memory of a command, in MiB (the kernel's own count, through wait4)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    return usage.ru_maxrss / 1024
+    done = subprocess.run([sys.executable, "-c", LAUNCHER, *command], cwd=REPO, env=env, capture_output=True,
+                          text=True, check=True)
+    status, peak_kib = map(int, done.stdout.split())
+    assert status == 0
+    return peak_kib / 1024
 
 
 @pytest.mark.slow
