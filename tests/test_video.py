@@ -44,6 +44,7 @@ def test_a_clip_keeps_its_frames_rate_size_and_sound(tmp_path, capsys):
     assert after["frames"] == before["frames"] == 24
     assert after["rate"] == before["rate"] == Fraction(12)
     assert after["size"] == before["size"] == (64, 48)
+    assert after["duration"] == pytest.approx(before["duration"]) == pytest.approx(2.0)
     assert after["audio"] == pytest.approx(before["audio"], abs=0.03)  # AAC frames are 21 ms
     assert after["audio_codec"] == "aac"
     assert left_in(tmp_path / "out") == ["film.mp4"]

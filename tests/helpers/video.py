@@ -64,11 +64,14 @@ def write_clip(path: Path, frames: list[np.ndarray] | int, rate: int = 12, audio
 
 
 def probe(path: Path) -> dict:
-    """Frame count (decoded), rate, size, and the audio's duration in seconds (None: no audio)."""
+    """Frame count (decoded), rate, size, the video's duration (from its frames' timestamps) and the
+    audio's, in seconds (None: no audio)."""
     with av.open(str(path)) as container:
         video = container.streams.video[0]
         rate, size = video.average_rate, (video.codec_context.width, video.codec_context.height)
-        frames = sum(1 for _ in container.decode(video=0))
+        times = [float(frame.pts * frame.time_base) for frame in container.decode(video=0)]
+        frames = len(times)
+        duration = max(times) - min(times) + 1 / float(rate) if times else 0.0  # first frame shown to last one's end
     with av.open(str(path)) as container:
         audio = None
         if container.streams.audio:
@@ -76,7 +79,7 @@ def probe(path: Path) -> dict:
             last = [p for p in container.demux(stream) if p.pts is not None]
             end = max(p.pts + p.duration for p in last)
             audio = float((end - (stream.start_time or 0)) * stream.time_base)
-        return {"frames": frames, "rate": rate, "size": size, "audio": audio, "audio_codec": container.streams.audio[0].codec_context.name if audio is not None else None}
+        return {"frames": frames, "rate": rate, "size": size, "duration": duration, "audio": audio, "audio_codec": container.streams.audio[0].codec_context.name if audio is not None else None}
 
 
 def decoded(path: Path) -> list[np.ndarray]:
