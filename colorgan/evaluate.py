@@ -112,8 +112,8 @@ def check_size(generator: UNetGenerator, size: int) -> None:
     if size < 1 or size % generator.stride:
         suggestion = max(generator.stride, round(size / generator.stride) * generator.stride)
         raise EvaluateError(
-            f"--size {size} does not fit this checkpoint: its U-Net has depth {generator.depth}, so image "
-            f"sides must be multiples of {generator.stride}. Try --size {suggestion}."
+            f"--size {size} does not fit this checkpoint: its generator needs image "
+            f"sides that are multiples of {generator.stride}. Try --size {suggestion}."
         )
 
 

@@ -4,7 +4,7 @@ RGB prediction with the full metric suite next to the grayscale baseline, and th
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import lightning as L
@@ -15,7 +15,8 @@ from colorgan.data.batches import ColorBatch
 from colorgan.framework_internals import reset_step_results, should_update_logs
 from colorgan.metrics import colorization_metrics, per_image_metrics
 from colorgan.nets.layers import init_weights
-from colorgan.nets.unet import UNetGenerator
+from colorgan.runs.checkpoint_io import MODEL_CLASS_KEY
+from colorgan.nets.generators import build_generator, encoder_unet
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
@@ -71,7 +72,26 @@ class ColorizerModule(L.LightningModule):
         """The generator: a U-Net regressing the colour channels (subclasses may predict otherwise)."""
         if settings.get("output_layer") == "none":
             raise ValueError("output_layer 'none' leaves the U-Net without an output; use 'upconv' or 'head'.")
-        return UNetGenerator(color_space.in_channels, color_space.out_channels, **settings)
+        return build_generator(color_space.in_channels, color_space.out_channels, settings)
+
+    # -- a pretrained encoder: its own learning rate, frozen for the first steps ----------------
+    def param_groups(self, params: Iterable[torch.nn.Parameter], lr: float) -> list[dict[str, Any]]:
+        """Adam's parameter groups: an ImageNet encoder's weights at `encoder_lr_scale` x lr (fastai's
+        discriminative learning rates), everything else at lr."""
+        params, net = list(params), encoder_unet(self.generator)
+        if net is None or net.encoder_lr_scale == 1.0:
+            return [{"params": params, "lr": lr}]
+        encoder = {id(p) for p in net.encoder.parameters()}
+        return [{"params": [p for p in params if id(p) not in encoder], "lr": lr},
+                {"params": [p for p in params if id(p) in encoder], "lr": lr * net.encoder_lr_scale}]
+
+    def follow_encoder_schedule(self) -> None:
+        """Freeze an ImageNet encoder for its first `freeze_steps` optimizer steps, then train it."""
+        net = encoder_unet(self.generator)
+        if net is not None and net.freeze_steps:
+            frozen = self.global_step < net.freeze_steps
+            if frozen != net.encoder_frozen:
+                net.set_encoder_frozen(frozen)
 
     # -- speed options ---------------------------------------------------------------------------
     def networks(self) -> list[torch.nn.Module]:
@@ -151,8 +171,10 @@ class ColorizerModule(L.LightningModule):
 
     def on_train_batch_start(self, batch: ColorBatch, batch_idx: int) -> None:
         self.train_image_size = list(batch.rgb.shape[-2:])
+        self.follow_encoder_schedule()
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[MODEL_CLASS_KEY] = type(self).__name__  # what colorgan.runs.checkpoint_io rebuilds
         if self.train_image_size is not None:
             checkpoint["train_image_size"] = self.train_image_size
         # A mid-epoch checkpoint carries the epoch's running sums, so a resumed run logs the mean
@@ -218,4 +240,5 @@ class SingleLossColorizer(ColorizerModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         hp = self.hparams
-        return torch.optim.Adam(self.parameters(), lr=hp.lr, betas=tuple(hp.betas), weight_decay=hp.weight_decay)
+        return torch.optim.Adam(self.param_groups(self.parameters(), hp.lr), betas=tuple(hp.betas),
+                                weight_decay=hp.weight_decay)

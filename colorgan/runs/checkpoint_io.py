@@ -22,6 +22,7 @@ from colorgan.color_space import COLOR_SPACES, ColorSpace
 from colorgan.errors import UserError
 from colorgan.nets.ab_bins import GRID
 from colorgan.nets.color_classifier import ColorClassifierUNet
+from colorgan.nets.generators import build_generator
 from colorgan.nets.unet import UNetGenerator
 
 GENERATOR_PREFIX = "generator."
@@ -45,6 +46,26 @@ class GeneratorCheckpoint:
     train_image_size: tuple[int, int]
     path: Path
     hyper_parameters: dict[str, Any]
+
+
+MODEL_CLASS_KEY = "colorgan_model"  # written by colorgan.models.base.ColorizerModule.on_save_checkpoint
+MODEL_CLASSES = {
+    "UNetColorizer": "colorgan.models.unet_colorizer.UNetColorizer",
+    "GANColorizer": "colorgan.models.gan_colorizer.GANColorizer",
+    "ClassifyColorizer": "colorgan.models.classify_colorizer.ClassifyColorizer",
+}
+
+
+def model_class(checkpoint: dict[str, Any]) -> str:
+    """The name of the colorizer class that wrote `checkpoint` (a MODEL_CLASSES key): its own record.
+    Checkpoints written before the record are told apart by the hyper-parameters only one class has."""
+    recorded = checkpoint.get(MODEL_CLASS_KEY)
+    if recorded is not None:
+        return recorded
+    hparams = checkpoint.get("hyper_parameters") or {}
+    if "temperature" in hparams:
+        return "ClassifyColorizer"
+    return "GANColorizer" if "discriminator" in hparams else "UNetColorizer"
 
 
 # Generator settings a checkpoint may lack because it was written before the setting existed: the
@@ -176,13 +197,18 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Gene
     settings = hparams.get("generator") or {}
     if not isinstance(settings, dict):
         raise _not_colorizer(path, f"hyper_parameters.generator is a {type(settings).__name__}")
-    settings = {**OLD_GENERATOR_DEFAULTS, **settings}
+    if "encoder" not in settings:  # a plain U-Net, maybe written before output_layer existed
+        settings = {**OLD_GENERATOR_DEFAULTS, **settings}
+    kind = model_class(checkpoint)
+    if kind not in MODEL_CLASSES:
+        raise _not_colorizer(path, f"it was written by {kind!r}, not one of {', '.join(MODEL_CLASSES)}")
     try:
-        if "temperature" in hparams:  # a ClassifyColorizer: logits over ab bins, decoded to ab
+        if kind == "ClassifyColorizer":  # logits over ab bins, decoded to ab
             generator = ColorClassifierUNet(color_space.in_channels, hparams["temperature"],
-                                            hparams.get("grid", GRID), **settings)
+                                            hparams.get("grid", GRID), from_checkpoint=True, **settings)
         else:
-            generator = UNetGenerator(color_space.in_channels, color_space.out_channels, **settings)
+            generator = build_generator(color_space.in_channels, color_space.out_channels, settings,
+                                        from_checkpoint=True)
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"{path}: its generator settings {settings} are not understood here ({err}).") from None
     try:
