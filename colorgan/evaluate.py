@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from torchmetrics import Metric
@@ -29,9 +30,10 @@ from colorgan.data.images import describe_skipped, filter_images, scan_images, w
 from colorgan.errors import UserError, exit_on_user_error
 from colorgan.image_io import find_images
 from colorgan.inference import best_device, set_temperature
-from colorgan.metrics import colorization_metrics
+from colorgan.metrics import colorization_metrics, per_image_against_gray
 from colorgan.nets.unet import UNetGenerator
 from colorgan.quiet import silence_library_noise
+from colorgan.report.stats import mean_interval, paired_difference
 from colorgan.report.tables import print_comparison
 from colorgan.runs.checkpoint_io import load_generator
 from colorgan.runs.run_dir import run_dir_of_checkpoint
@@ -160,7 +162,7 @@ def evaluate_folder(
         num_workers=num_workers,
         pin_memory=device.type == "cuda",
     )
-    failed, used = {}, 0
+    failed, used, per_image = {}, 0, []
     for batch in loader:
         for path, error in batch.failed:
             log.warning("Skipping image %s: it failed to decode (%s).", path, error)
@@ -173,6 +175,7 @@ def evaluate_folder(
         gray = color_space.gray_rgb(inputs)
         model_metrics.update(pred, rgb)
         baseline_metrics.update(gray, rgb)
+        per_image.append({k: v.cpu().numpy() for k, v in per_image_against_gray(pred, gray, rgb).items()})
         for name, (model_metric, baseline_metric) in extra.items():
             _update_optional(name, model_metric, pred, rgb)
             _update_optional(name, baseline_metric, gray, rgb)
@@ -198,13 +201,34 @@ def evaluate_folder(
         "skipped_files": skipped_files,
         "model": model,
         "baseline": baseline,
+        "against_baseline": against_baseline(per_image),
         "unavailable": unavailable,
     }
+
+
+def against_baseline(parts: list[dict[str, np.ndarray]]) -> dict[str, dict[str, float]]:
+    """Image by image against the gray input, with 95% bootstrap intervals: the mean difference of
+    MAE and PSNR (model - gray), and the share of images (%) on which the model is better. A mean can
+    hide a model far better on a few photos and worse on most; the share cannot."""
+    values = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    result = {}
+    for key, better in (("mae", np.less), ("psnr", np.greater)):
+        model, gray = values[key], values[f"baseline_{key}"]
+        for name, interval in ((f"{key}_difference", paired_difference(model, gray)),
+                               (f"{key}_beats_gray_percent", mean_interval(100.0 * better(model, gray)))):
+            result[name] = {"mean": interval.mean, "low": interval.low, "high": interval.high}
+    return result
 
 
 def print_table(result: dict[str, Any]) -> None:
     title = f"{result['images']} images of {result['folder']} at {result['image_size']} px (RGB output vs truth)"
     print_comparison(title, result["model"], result["baseline"])
+    wins = result["against_baseline"]
+    print("Against the gray input, image by image (95% bootstrap intervals): " + "; ".join(
+        f"{label} {wins[key]['mean']:{fmt}} [{wins[key]['low']:{fmt}}, {wins[key]['high']:{fmt}}]{unit}"
+        for label, key, fmt, unit in (("MAE difference", "mae_difference", "+.2f", ""),
+                                      ("better MAE on", "mae_beats_gray_percent", ".0f", "% of images"),
+                                      ("better PSNR on", "psnr_beats_gray_percent", ".0f", "% of images"))) + ".")
     labels = {"gray": "grayscale", "small": "too small", "unreadable": "unreadable"}
     found = {reason: files for reason, files in result["skipped_files"].items() if files}
     print("Skipped " + (", ".join(f"{len(files)} {labels[reason]}" for reason, files in found.items()) or "none") + ".")

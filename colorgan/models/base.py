@@ -13,10 +13,10 @@ import torch
 from colorgan.color_space import ColorSpace
 from colorgan.data.batches import ColorBatch
 from colorgan.framework_internals import reset_step_results, should_update_logs
-from colorgan.metrics import colorization_metrics, per_image_metrics
+from colorgan.metrics import colorization_metrics, per_image_against_gray
+from colorgan.nets.generators import build_generator, encoder_unet
 from colorgan.nets.layers import init_weights
 from colorgan.runs.checkpoint_io import MODEL_CLASS_KEY
-from colorgan.nets.generators import build_generator, encoder_unet
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
@@ -197,9 +197,7 @@ class ColorizerModule(L.LightningModule):
             model.update(pred_rgb, batch.rgb)
             baseline.update(gray_rgb, batch.rgb)
             if stage == "test":  # per image too, for the report's bootstrap intervals
-                part = per_image_metrics(pred_rgb, batch.rgb)
-                part.update({f"baseline_{k}": v for k, v in per_image_metrics(gray_rgb, batch.rgb).items()})
-                self._per_image_parts.append(part)
+                self._per_image_parts.append(per_image_against_gray(pred_rgb, gray_rgb, batch.rgb))
         # Logging the collections lets Lightning compute, sync and reset them at epoch end.
         self.log_dict(model, on_step=False, on_epoch=True, prog_bar=stage == "val", batch_size=len(batch.rgb))
         self.log_dict(baseline, on_step=False, on_epoch=True, batch_size=len(batch.rgb))

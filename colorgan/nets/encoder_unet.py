@@ -22,6 +22,11 @@ OUTPUT_LAYERS = ("head", "none")
 STRIDE = 32  # the encoder halves five times
 
 
+def encoder_input(gray: torch.Tensor) -> torch.Tensor:
+    """Gray (B, 1, H, W) in [-1, 1] -> the encoder's RGB input (B, 3, H, W) in the Lite models' scaling."""
+    return imagenet_input((gray + 1) / 2).expand(-1, 3, -1, -1)
+
+
 def _conv(c_in: int, c_out: int, norm: str, activation: str) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=norm == "none"), get_norm_layer(norm, c_out),
                          get_act_layer(activation))
@@ -133,8 +138,7 @@ class EncoderUNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input_size(*x.shape[-2:])
-        rgb = imagenet_input((x[:, :1] + 1) / 2).expand(-1, 3, -1, -1)  # gray in [-1, 1] -> the encoder's scaling
-        maps = self.encoder.features(rgb)
+        maps = self.encoder.features(encoder_input(x[:, :1]))
         h = maps.pop()
         for layer in self.decoder:
             skip = maps.pop()
