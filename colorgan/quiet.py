@@ -30,6 +30,8 @@ def silence_library_noise() -> None:
     """Drop the known noise of torch, Lightning and the ONNX exporter (idempotent)."""
     # torch 2.13 deprecates a LeafSpec check that Lightning's _pytree still makes at every fit.
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning)
+    # An ImageNet encoder's frozen levels stay in eval mode on purpose (colorgan.nets.encoder_unet).
+    warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training")
     for name in _RANK_ZERO_LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _DropLines) for f in logger.filters):
