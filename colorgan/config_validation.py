@@ -31,6 +31,7 @@ from colorgan.nets.gan_losses import GAN_LOSSES
 from colorgan.nets.layers import ACTIVATIONS, INITS, NORMS
 from colorgan.nets.unet import OUTPUT_LAYERS, check_channels, depth_mismatch, max_depth
 from colorgan.runs.checkpoint_io import (
+    CheckpointDamaged,
     CheckpointError,
     check_fits,
     holds_training_state,
@@ -266,7 +267,8 @@ def _check_run_dir(c: _Checker) -> None:
         checkpoint = checkpoint_to_resume(c.cfg, output_dir)
         _check_checkpoints(c, checkpoint)
     except (ResumeError, CheckpointError) as err:
-        c.problems.append(str(err) + _best_instead(checkpoint))
+        instead = _best_instead(checkpoint)  # a damaged last.ckpt: what to continue from replaces the sibling advice
+        c.problems.append((err.said if isinstance(err, CheckpointDamaged) and instead else str(err)) + instead)
         return
     resuming = checkpoint is not None
     if not resuming and checkpoints_in(output_dir):
