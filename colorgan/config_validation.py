@@ -10,11 +10,13 @@ type is the class `model._target_` names.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
@@ -43,6 +45,8 @@ from colorgan.runs.resume import LAST, ResumeError, checkpoint_to_resume, checkp
 
 CIFAR10_SIZE = 32
 WANDB_MODES = (None, "online", "offline", "disabled", "dryrun")
+# What to pass for a mandatory value the configs leave unset, where their comment does not say it briefly.
+MANDATORY_HINTS = {"data.root": "a folder of photos"}
 
 
 class ConfigError(UserError, ValueError):
@@ -195,6 +199,45 @@ def _check_data_and_trainer(c: _Checker) -> None:
             c.choice(f"logger.{name}.mode", WANDB_MODES)
 
 
+def _experiment_marks() -> dict[str, str]:
+    """key -> hint for every value the chosen experiment (or one it builds on) marks mandatory (`???`).
+    Merging `???` over a value keeps the value (OmegaConf), so photo_gan's `generator_init: ???` over
+    conf/model/gan.yaml's null composes as null: the marks are read from the experiment files."""
+    if not HydraConfig.initialized():
+        return {}
+    hydra = HydraConfig.get()
+    folders = [Path(source.path) / "experiment" for source in hydra.runtime.config_sources if source.schema == "file"]
+    pending, seen, marks = [hydra.runtime.choices.get("experiment")], set(), {}
+    while pending:
+        name = pending.pop()
+        file = next((f / f"{name}.yaml" for f in folders if (f / f"{name}.yaml").is_file()), None)
+        if not name or name in seen or file is None:
+            continue
+        seen.add(name)
+        text, node = file.read_text(), OmegaConf.load(file)
+        if "@package _global_" not in text:
+            continue
+        pending += [d for d in node.get("defaults") or [] if isinstance(d, str) and "/" not in d and d != "_self_"]
+        for key in OmegaConf.missing_keys(node):
+            said = re.search(rf"^\s*{re.escape(key.rsplit('.', 1)[-1])}:\s*\?\?\?\s*#\s*([^;(\n]*)", text, re.M)
+            marks.setdefault(key, said.group(1).strip() if said else "a value")
+    return marks
+
+
+def _check_mandatory(c: _Checker) -> None:
+    """Every mandatory value (`???`) is set: one problem naming them all and what to pass."""
+    unset = {key: MANDATORY_HINTS.get(key, "a value") for key in sorted(OmegaConf.missing_keys(c.cfg))
+             if not key.startswith("hydra.")}
+    for key, hint in _experiment_marks().items():
+        if key not in unset and OmegaConf.select(c.cfg, key, default=None, throw_on_missing=False) is None:
+            unset[key] = hint
+    if unset:
+        experiment = HydraConfig.get().runtime.choices.get("experiment") if HydraConfig.initialized() else None
+        which = f"+experiment={experiment} leaves" if experiment else "the config leaves"
+        pass_them = " ".join(f"{key}=<{hint}>" for key, hint in unset.items())
+        c.problems.append(f"{which} {' and '.join(unset)} to you; pass {pass_them}")
+
+
 def _check_data_present(c: _Checker) -> None:
     """The data is where the config says (a missing folder fails now, not after the run started)."""
     data = c.cfg.get("data") or {}
@@ -206,8 +249,11 @@ def _check_data_present(c: _Checker) -> None:
         key, check = "data.root", folder_splits.check_roots
     else:
         return
-    try:  # the data modules' own checks: missing, or not readable by this user
+    try:  # the data modules' own checks: missing, or not readable by this user; a folder too small
         check(Path(value) if isinstance(value, str) else value)
+        if key == "data.root":  # for its splits or for one training batch (counted, not decoded)
+            folder_splits.check_split_sizes(value, data.get("val_size", 0.05), data.get("test_size", 0.1),
+                                            data.get("split_seed", 0), data.get("batch_size", 1))
     except DatasetError as err:
         c.fail(key, value, str(err))
 
@@ -287,6 +333,7 @@ def _check_run_dir(c: _Checker) -> None:
 def validate_config(cfg: DictConfig) -> None:
     """Raise ConfigError listing every invalid value of a composed train config."""
     c = _Checker(cfg)
+    _check_mandatory(c)
     _check_targets(c)
     _check_model(c)
     _check_data_and_trainer(c)

@@ -279,11 +279,6 @@ class FolderDataModule(ColorizationDataModule):
                                             pin_memory=torch.cuda.is_available())
         dataset = FolderImages(self.files[split], self.image_size, train, self.train_scale, replace_failed=True)
         sampler = self._batch_sampler(len(dataset), train)
-        if train and len(sampler) == 0:
-            raise DatasetError(
-                f"{len(dataset)} training images make no full batch of data.batch_size={self.batch_size}. "
-                "Use a smaller batch size or add images."
-            )
         # Each index tensor is a whole batch, decoded by one worker.
         return self._whole_batch_loader(dataset, sampler, train, num_workers=self.num_workers,
                                         persistent_workers=self.num_workers > 0, pin_memory=torch.cuda.is_available())
