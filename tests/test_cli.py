@@ -90,3 +90,22 @@ def test_readme_quick_try(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     assert json.loads((tmp_path / "run" / "test_metrics.json").read_text())["test/mae"] > 0
     assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_help_says_what_to_type_in_a_screenful():
+    out = run([sys.executable, "-m", "colorgan.train", "--help"])
+    assert out.returncode == 0 and len(out.stdout.splitlines()) <= 25, out.stdout
+    assert "python -m colorgan.train resume=<run dir or sweep dir>" in out.stdout
+    assert "experiment: classify, classify_lrelu" in out.stdout and "--cfg job" in out.stdout
+    assert "lambda_l1" not in out.stdout  # not the whole config
+
+
+def test_the_progress_bar_shows_three_validation_metrics_not_a_column_of_them(tiny_cifar, tmp_path):
+    tiny = [o for o in TINY if o != "callbacks.progress_bar=null"]
+    out = run([sys.executable, "-m", "colorgan.train", "+experiment=unet_lrelu", *tiny, f"hydra.run.dir={tmp_path}/run"],
+              COLORGAN_DATA=str(tiny_cifar), COLUMNS="160")
+    assert out.returncode == 0, out.stderr[-3000:]
+    bar = [line for line in out.stdout.splitlines() if "Epoch 1/1" in line]
+    assert bar and "val/mae" in bar[-1] and "val/psnr" in bar[-1], out.stdout[-2000:]
+    assert not any("val/ssim" in line or "val/auc" in line for line in bar)  # not beside the bar: in the CSV
+    assert "val/ssim" in (tmp_path / "run" / "csv" / "metrics.csv").read_text()
