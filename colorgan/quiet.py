@@ -30,6 +30,12 @@ def silence_library_noise() -> None:
     """Drop the known noise of torch, Lightning and the ONNX exporter (idempotent)."""
     # torch 2.13 deprecates a LeafSpec check that Lightning's _pytree still makes at every fit.
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning)
+    # A resumed run saves into its own checkpoints/ folder, which is why it is not empty; a new run is never
+    # started in a folder with checkpoints (colorgan.config_validation refuses it).
+    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+    # The GAN steps its optimizers by hand; last.ckpt is meant to hold the state after the step (resume
+    # continues from it), which is what Lightning warns it will save.
+    warnings.filterwarnings("ignore", message=r"Using ModelCheckpoint with manual optimization and every_n_train_steps")
     for name in _RANK_ZERO_LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _DropLines) for f in logger.filters):

@@ -223,8 +223,6 @@ class TrainedBatches(L.Callback):
         self.batches.append(batch.rgb.cpu().clone())
 
 
-# The resumed fit saves into the folder of the checkpoint it resumes from, as a resumed run does.
-@pytest.mark.filterwarnings("ignore:Checkpoint directory .* exists and is not empty")
 @pytest.mark.parametrize("workers", [0, 2])
 def test_folder_training_resumed_mid_epoch_continues_with_the_next_batches(photo_tree, tmp_path, workers):
     """Same files, same crops, same flips: the loader's position and the random states come back with
