@@ -190,6 +190,8 @@ def _check_data_and_trainer(c: _Checker) -> None:
     c.number("data.num_workers", lambda v: v >= 0, "must be an integer >= 0", integer=True)
     c.number("trainer.max_epochs", lambda v: v >= 1 or v == -1, "must be an integer >= 1 (or -1: no limit)",
              integer=True, optional=True)
+    c.number("trainer.limit_train_batches", lambda v: v > 0, "must be > 0 (a count of batches, or a fraction of "
+             "them): 0 would train on zero batches", optional=True)
     c.number("callbacks.last_checkpoint.every_n_minutes", lambda v: v > 0, "must be a number > 0 or null",
              optional=True)
     c.number("callbacks.last_checkpoint.every_n_train_steps", lambda v: v >= 1, "must be an integer >= 1 or null",

@@ -75,3 +75,8 @@ def test_zero_training_batches_found_after_the_check_are_refused_not_called_done
     with pytest.raises(DatasetError, match="make no full batch of data.batch_size=128: the run would train on zero"):
         train(cfg)
     assert not (tmp_path / "run" / "checkpoints").exists() and not (tmp_path / "run" / "test_metrics.json").exists()
+
+
+def test_limit_train_batches_zero_is_refused_by_the_config_check(tiny_cfg):
+    with pytest.raises(ConfigError, match="trainer.limit_train_batches=0: must be > 0 .* 0 would train on zero batches"):
+        validate_config(tiny_cfg("trainer.limit_train_batches=0"))
