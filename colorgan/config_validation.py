@@ -201,6 +201,22 @@ def _check_data_and_trainer(c: _Checker) -> None:
             c.choice(f"logger.{name}.mode", WANDB_MODES)
 
 
+def _missing_keys(cfg: DictConfig) -> list[str]:
+    """Dotted keys whose value is `???`, found without resolving anything (OmegaConf.missing_keys resolves
+    interpolations, and one that cannot be resolved yet is not this check's business)."""
+    found = []
+
+    def walk(node: Any, prefix: str) -> None:
+        if node == "???":
+            found.append(prefix)
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{prefix}.{key}" if prefix else str(key))
+
+    walk(OmegaConf.to_container(cfg, resolve=False, throw_on_missing=False), "")
+    return found
+
+
 def _experiment_marks() -> dict[str, str]:
     """key -> hint for every value the chosen experiment (or one it builds on) marks mandatory (`???`).
     Merging `???` over a value keeps the value (OmegaConf), so photo_gan's `generator_init: ???` over
@@ -220,7 +236,7 @@ def _experiment_marks() -> dict[str, str]:
         if "@package _global_" not in text:
             continue
         pending += [d for d in node.get("defaults") or [] if isinstance(d, str) and "/" not in d and d != "_self_"]
-        for key in OmegaConf.missing_keys(node):
+        for key in _missing_keys(node):
             said = re.search(rf"^\s*{re.escape(key.rsplit('.', 1)[-1])}:\s*\?\?\?\s*#\s*([^;(\n]*)", text, re.M)
             marks.setdefault(key, said.group(1).strip() if said else "a value")
     return marks
@@ -228,7 +244,7 @@ def _experiment_marks() -> dict[str, str]:
 
 def _check_mandatory(c: _Checker) -> None:
     """Every mandatory value (`???`) is set: one problem naming them all and what to pass."""
-    unset = {key: MANDATORY_HINTS.get(key, "a value") for key in sorted(OmegaConf.missing_keys(c.cfg))
+    unset = {key: MANDATORY_HINTS.get(key, "a value") for key in sorted(_missing_keys(c.cfg))
              if not key.startswith("hydra.")}
     for key, hint in _experiment_marks().items():
         if key not in unset and OmegaConf.select(c.cfg, key, default=None, throw_on_missing=False) is None:
