@@ -36,6 +36,9 @@ def silence_library_noise() -> None:
     # The GAN steps its optimizers by hand; last.ckpt is meant to hold the state after the step (resume
     # continues from it), which is what Lightning warns it will save.
     warnings.filterwarnings("ignore", message=r"Using ModelCheckpoint with manual optimization and every_n_train_steps")
+    # Testing a checkpoint (retest, the test after fit) restores weights, not the callbacks that saved it;
+    # their states matter to a resumed fit only, which passes them.
+    warnings.filterwarnings("ignore", message=r"Be aware that when using `ckpt_path`, callbacks used to create")
     for name in _RANK_ZERO_LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _DropLines) for f in logger.filters):
