@@ -1,5 +1,7 @@
 """Measure a colorizer on any folder of colour photos:
-`python -m colorgan.evaluate CHECKPOINT FOLDER [--size 256] [--output metrics.json]`.
+`python -m colorgan.evaluate [CHECKPOINT] FOLDER [--size 256] [--output metrics.json]`.
+Without a checkpoint, the photo colorizer shipped inside the package is measured (as colorize and
+export use it).
 
 Every image under FOLDER (any depth) that decodes, is in colour and is at least --min-size px on
 its shorter side is resized to --size (shorter side), centre-cropped, reduced to the model's
@@ -243,10 +245,12 @@ def print_table(result: dict[str, Any]) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m colorgan.evaluate",
-        description="Measure a colorgan checkpoint on a folder of colour photos, next to the grayscale baseline.",
+        description="Measure a colorgan checkpoint (default: the shipped photo colorizer) on a folder of colour "
+        "photos, next to the grayscale baseline.",
     )
-    parser.add_argument("checkpoint", help="a .ckpt written by `python -m colorgan.train`")
-    parser.add_argument("folder", help="folder of colour photos (any depth, any format Pillow opens)")
+    parser.add_argument("paths", nargs="+", metavar="[CHECKPOINT] FOLDER",
+                        help="FOLDER: colour photos (any depth, any format Pillow opens); before it, optionally, a "
+                        ".ckpt written by `python -m colorgan.train` (default: the shipped photo colorizer)")
     parser.add_argument("--size", type=int, default=None,
                         help="side of the square the images are resized and centre-cropped to "
                              "(default: the checkpoint's training size; 32 for CIFAR-10 runs)")
@@ -263,7 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "0 = the most likely colour); evaluate several to choose one for colorize --temperature")
     parser.add_argument("--output", type=Path, default=None,
                         help="JSON file for the results (default: eval_<folder name>_<size>px.json in the "
-                        "checkpoint's run directory, or beside a checkpoint outside any run)")
+                        "checkpoint's run directory, or beside a checkpoint outside any run; for the shipped "
+                        "model, in the working directory)")
     return parser
 
 
@@ -277,6 +282,9 @@ def default_output(checkpoint: Path, folder: str | Path, size: int) -> Path:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if len(args.paths) > 2:
+        parser.error(f"expected [CHECKPOINT] FOLDER, got {len(args.paths)} paths")
+    args.checkpoint, args.folder = (None, *args.paths) if len(args.paths) == 1 else args.paths
     silence_library_noise()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     device = best_device() if args.device == "auto" else args.device
@@ -286,6 +294,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 def run(args: argparse.Namespace, device: str) -> dict[str, Any]:
     """Evaluate, print the table and write the JSON file; a UserError (checkpoint, folder, size) goes
     up to exit_on_user_error."""
+    shipped = args.checkpoint is None
+    if shipped:  # checked against its sha256, like colorize's and export's
+        from colorgan.pretrained import verified_weights
+
+        args.checkpoint = verified_weights()
     generator, color_space, train_size = load_colorizer(args.checkpoint)
     if args.temperature is not None:
         set_temperature(generator, args.temperature, args.checkpoint)
@@ -299,7 +312,8 @@ def run(args: argparse.Namespace, device: str) -> dict[str, Any]:
     result = {"checkpoint": str(args.checkpoint), "color_space": color_space.name,
               **({"temperature": generator.temperature} if hasattr(generator, "temperature") else {}), **result}
     print_table(result)
-    output = args.output or default_output(args.checkpoint, args.folder, size)
+    output = args.output or (Path(f"eval_{Path(args.folder).resolve().name}_{size}px.json") if shipped
+                             else default_output(args.checkpoint, args.folder, size))
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2))
     print(f"Results written to {output}")

@@ -36,5 +36,14 @@ def silence_library_noise() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _DropLines) for f in logger.filters):
             logger.addFilter(_DropLines(_LIGHTNING_LINES))
+    # A resumed run saves into its own checkpoints/ folder, which is why it is not empty; a new run is never
+    # started in a folder with checkpoints (colorgan.config_validation refuses it).
+    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+    # The GAN steps its optimizers by hand; last.ckpt is meant to hold the state after the step (resume
+    # continues from it), which is what Lightning warns it will save.
+    warnings.filterwarnings("ignore", message=r"Using ModelCheckpoint with manual optimization and every_n_train_steps")
+    # Testing a checkpoint (retest, the test after fit) restores weights, not the callbacks that saved it;
+    # their states matter to a resumed fit only, which passes them.
+    warnings.filterwarnings("ignore", message=r"Be aware that when using `ckpt_path`, callbacks used to create")
     # The ONNX exporter lists torchvision operators it skips; colorgan uses none of them.
     logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
