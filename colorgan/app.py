@@ -6,6 +6,11 @@ sees. Built with Gradio (`pip install -e .[app]`), the convention of published c
 with its upload, slider and download widgets. Photos go through colorize's own path (its reader,
 its checks, its messages), so a bad upload gets the line `python -m colorgan.colorize` would print,
 on the page, and the server keeps running. The page binds to 127.0.0.1 unless `--host` says otherwise.
+
+Files: each request writes into its own folder of one `colorgan-app-*` temporary folder. A session's
+folder is removed when its next request replaces it on the page or the session ends (the tab is
+closed), any folder after an hour, and the whole temporary folder when the server stops (Ctrl-C or
+SIGTERM). Gradio keeps its own copies of what the page shows in its cache, deleted on the same clock.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import argparse
 import copy
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -106,6 +112,29 @@ def prune(work_dir: Path, older_than_s: float = KEEP_RESULTS_S) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def request_dir(work_dir: Path, previous: dict | None) -> Path:
+    """A new folder for this request; the session's previous one goes (the page no longer shows it),
+    and so does any folder older than KEEP_RESULTS_S."""
+    remove_request(previous)
+    prune(work_dir)
+    return Path(tempfile.mkdtemp(prefix="request-", dir=work_dir))
+
+
+def remove_request(shown: dict | None) -> None:
+    """Remove a request's folder: the session's state when it is replaced or the session ends."""
+    if shown and shown.get("dir"):
+        shutil.rmtree(shown["dir"], ignore_errors=True)
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM as Ctrl-C: Gradio closes its server and `main` removes the temporary folder (Python's
+    default for SIGTERM ends the process at once, leaving every request's files behind)."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def summary(results: list[Result], messages: list[str], size: int) -> str:
     done = f"{len(results)} colorized at working size {size} px"
     return "\n".join([*messages, f"{done}, {len(messages)} failed"])
@@ -125,21 +154,22 @@ def build_page(colorizer: Colorizer, work_dir: Path, max_pixels: int | None = DE
     """The Gradio page around `colorizer`; each request writes into its own folder of `work_dir`."""
     gr = import_gradio()
 
-    def colorize(uploads, size):
+    def colorize(uploads, size, previous):
         if not uploads:
-            return None, None, "error: no photo uploaded; choose one or more image files", gr.update(choices=[]), []
-        prune(work_dir)
-        output_dir = Path(tempfile.mkdtemp(prefix="request-", dir=work_dir))
+            remove_request(previous)
+            return (None, None, "error: no photo uploaded; choose one or more image files", gr.update(choices=[]),
+                    {"dir": None, "pairs": []})
+        output_dir = request_dir(work_dir, previous)
         results, messages = colorize_uploads(colorizer, uploads, size, output_dir, max_pixels, min_side)
         pairs = [(r.name, str(r.gray), str(r.colour)) for r in results]
         names = [name for name, _, _ in pairs]
         return ((pairs[0][1], pairs[0][2]) if pairs else None, [str(r.colour) for r in results] or None,
                 summary(results, messages, int(size)), gr.update(choices=names, value=names[0] if names else None),
-                pairs)
+                {"dir": str(output_dir), "pairs": pairs})
 
-    def show(name, pairs):
-        for shown, gray, colour in pairs or []:
-            if shown == name:
+    def show(name, shown):
+        for listed, gray, colour in (shown or {}).get("pairs", []):
+            if listed == name:
                 return gray, colour
         return None
 
@@ -164,10 +194,12 @@ def build_page(colorizer: Colorizer, work_dir: Path, max_pixels: int | None = DE
                                         elem_id="before-after", interactive=False)
                 downloads = gr.File(file_count="multiple", label="Colorized photos, full resolution",
                                     elem_id="downloads", interactive=False)
-        pairs = gr.State([])
-        button.click(colorize, [uploads, size], [slider, downloads, messages, shown, pairs])
-        shown.change(show, [shown, pairs], slider)
-        add_video_section(gr, colorizer, work_dir)
+        # The session's request folder and what it shows; removed when the session ends.
+        request = gr.State({"dir": None, "pairs": []}, time_to_live=KEEP_RESULTS_S, delete_callback=remove_request)
+        button.click(colorize, [uploads, size, request], [slider, downloads, messages, shown, request])
+        shown.change(show, [shown, request], slider)
+        add_video_section(gr, colorizer, lambda previous: request_dir(work_dir, previous), remove_request,
+                          KEEP_RESULTS_S)
     return page
 
 
@@ -213,6 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     gr = import_gradio()  # before the model loads: a missing extra is said at once
     colorizer = load_colorizer(args.checkpoint, args.device)
     work_dir = Path(tempfile.mkdtemp(prefix="colorgan-app-"))
+    stop_on_sigterm()
     try:
         page = build_page(colorizer, work_dir, args.max_pixels, args.min_side)
         print(f"colorgan.app: {colorizer.color_space.name} model on {colorizer.device}; outputs in {work_dir}",
@@ -223,6 +256,8 @@ def main(argv: list[str] | None = None) -> None:
                                 theme=page_theme(gr))
         except OSError as error:  # the port is taken, or the address is not this machine's
             raise UserError(f"cannot serve on {args.host}:{args.port}: {error}; choose another --port or --host") from None
+        except KeyboardInterrupt:  # stopped while launch() was still starting, before Gradio's own wait loop
+            page.close()
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 

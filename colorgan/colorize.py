@@ -1,10 +1,10 @@
-"""Colorize photos: `python -m colorgan.colorize [CHECKPOINT] INPUT -o OUTPUT_DIR [--compare]`.
-A video INPUT (by its suffix or, without one, its content) goes to colorgan.video.command.
+"""Colorize photos: `python -m colorgan.colorize [CHECKPOINT] INPUT [INPUT ...] -o OUTPUT_DIR [--compare]`.
+A video INPUT (by its suffix or, without one, its content), given alone, goes to colorgan.video.command.
 
-Without a checkpoint (one path given, and no --checkpoint), the photo colorizer shipped inside the
-package is used (colorgan.pretrained); two paths are CHECKPOINT INPUT, as they always were.
+Without a checkpoint (no .ckpt or .pt first path, and no --checkpoint), the photo colorizer shipped
+inside the package is used (colorgan.pretrained); two paths are CHECKPOINT INPUT, as they always were.
 
-INPUT is one image or a folder (searched recursively); outputs mirror the input names under
+Each INPUT is one image or a folder (searched recursively); outputs mirror the input names under
 OUTPUT_DIR at the input's exact size. Files that cannot be used get one line on stderr each and
 the rest are still done; the exit code is 1 when any failed, 2 when nothing could start.
 """
@@ -50,6 +50,7 @@ EXIT_OK, EXIT_SOME_FAILED, EXIT_CANNOT_START = 0, 1, EXIT_USER_ERROR
 BYTES_PER_PIXEL, COMPARE_BYTES_PER_PIXEL, CONSTANT_BYTES = 10, 120, 1 << 28
 BATCH_PIXELS = 1 << 24  # decoded pixels held at once for one network batch (a larger photo goes alone)
 MIN_METRIC_SIDE = 11  # SSIM's 11x11 Gaussian window
+CHECKPOINT_SUFFIXES = (".ckpt", ".pt")  # a first path named so is the checkpoint
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,8 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "paths", type=Path, nargs="+", metavar="[CHECKPOINT] INPUT",
-        help="INPUT: an image file, or a folder of images (searched recursively); before it, optionally, a .ckpt "
-        "written by `python -m colorgan.train` (default: the shipped photo colorizer)",
+        help="INPUT: image files, or folders of images (searched recursively), one or more; before them, "
+        "optionally, a .ckpt written by `python -m colorgan.train` (default: the shipped photo colorizer)",
     )
     parser.add_argument("--checkpoint", type=Path, default=None, help="the checkpoint, as an option")
     parser.add_argument("-o", "--output", type=Path, required=True, help="folder for the outputs (created)")
@@ -107,19 +108,21 @@ class ColorizeError(UserError, ValueError):
 
 
 def split_paths(args: argparse.Namespace) -> None:
-    """Set args.checkpoint (None: the shipped model) and args.input from the positional paths;
-    ColorizeError when they cannot be told apart. Two paths are CHECKPOINT INPUT; one path is INPUT."""
+    """Set args.checkpoint (None: the shipped model) and args.inputs from the positional paths: the
+    first is the checkpoint when it is named .ckpt or .pt, or when there are two paths and it is not an
+    image or a folder (CHECKPOINT INPUT, as always); every other path is an INPUT."""
     paths = args.paths
-    if len(paths) > 2:
-        raise ColorizeError(f"expected [CHECKPOINT] INPUT, got {len(paths)} paths; colorize one file or folder per command.")
-    if len(paths) == 2:
+    first = paths[0]
+    named = first.suffix.lower() in CHECKPOINT_SUFFIXES
+    if len(paths) > 1 and (named or (len(paths) == 2 and not first.is_dir()
+                                     and first.suffix.lower() not in readable_formats())):
         if args.checkpoint is not None:
             raise ColorizeError("a checkpoint was given twice (--checkpoint and a first path); give one of them.")
-        args.checkpoint = paths[0]
-    args.input = paths[-1]
-    if len(paths) == 1 and args.checkpoint is None and args.input.suffix == ".ckpt":
-        raise ColorizeError(f"{args.input} is a checkpoint, but no INPUT was given: "
-                            "python -m colorgan.colorize CHECKPOINT INPUT -o OUTPUT_DIR.")
+        args.checkpoint, paths = first, paths[1:]
+    elif named and args.checkpoint is None:
+        raise ColorizeError(f"{first} is a checkpoint, but no INPUT was given: "
+                            "python -m colorgan.colorize CHECKPOINT INPUT [INPUT ...] -o OUTPUT_DIR.")
+    args.inputs = list(paths)
 
 
 def load_colorizer(args: argparse.Namespace) -> Colorizer:
@@ -325,13 +328,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.batch_size < 1 or args.min_side < 1 or (args.size is not None and args.size < 1):
         raise ColorizeError("--batch-size, --size and --min-side must be positive.")
     split_paths(args)
-    if not args.input.exists() and not args.input.is_symlink():
-        raise ColorizeError(f"input not found: {args.input}")
-    if not args.input.is_dir() and is_video(args.input):  # docs/video.md
+    missing = [str(path) for path in args.inputs if not path.exists() and not path.is_symlink()]
+    if missing:
+        raise ColorizeError(f"input not found: {', '.join(missing)}")
+    videos = [path for path in args.inputs if not path.is_dir() and is_video(path)]  # docs/video.md
+    if videos and len(args.inputs) > 1:
+        raise ColorizeError(f"{videos[0]} is a video: colorize a video alone (python -m colorgan.colorize "
+                            f"{videos[0]} -o {args.output}); several INPUTs are photos and folders.")
+    if videos:
+        args.input = videos[0]
         return colorize_video_file(args, load_colorizer, out, err)
-    inputs = find_inputs(args.input, args.output)
+    inputs = [found for path in args.inputs for found in find_inputs(path, args.output)]
     if not inputs:
-        raise ColorizeError(f"no image files in {args.input} (looked for {', '.join(sorted(readable_formats()))})")
+        where = " or ".join(map(str, args.inputs))
+        raise ColorizeError(f"no image files in {where} (looked for {', '.join(sorted(readable_formats()))})")
     colorizer = load_colorizer(args)
 
     jobs, refused = plan_jobs(inputs, args.output)

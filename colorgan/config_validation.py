@@ -10,11 +10,13 @@ type is the class `model._target_` names.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
@@ -31,6 +33,7 @@ from colorgan.nets.gan_losses import GAN_LOSSES
 from colorgan.nets.layers import ACTIVATIONS, INITS, NORMS
 from colorgan.nets.unet import OUTPUT_LAYERS, check_channels, depth_mismatch, max_depth
 from colorgan.runs.checkpoint_io import (
+    CheckpointDamaged,
     CheckpointError,
     check_fits,
     holds_training_state,
@@ -42,6 +45,8 @@ from colorgan.runs.resume import LAST, ResumeError, checkpoint_to_resume, checkp
 
 CIFAR10_SIZE = 32
 WANDB_MODES = (None, "online", "offline", "disabled", "dryrun")
+# What to pass for a mandatory value the configs leave unset, where their comment does not say it briefly.
+MANDATORY_HINTS = {"data.root": "a folder of photos"}
 
 
 class ConfigError(UserError, ValueError):
@@ -185,6 +190,8 @@ def _check_data_and_trainer(c: _Checker) -> None:
     c.number("data.num_workers", lambda v: v >= 0, "must be an integer >= 0", integer=True)
     c.number("trainer.max_epochs", lambda v: v >= 1 or v == -1, "must be an integer >= 1 (or -1: no limit)",
              integer=True, optional=True)
+    c.number("trainer.limit_train_batches", lambda v: v > 0, "must be > 0 (a count of batches, or a fraction of "
+             "them): 0 would train on zero batches", optional=True)
     c.number("callbacks.last_checkpoint.every_n_minutes", lambda v: v > 0, "must be a number > 0 or null",
              optional=True)
     c.number("callbacks.last_checkpoint.every_n_train_steps", lambda v: v >= 1, "must be an integer >= 1 or null",
@@ -192,6 +199,61 @@ def _check_data_and_trainer(c: _Checker) -> None:
     for name, node in (c.cfg.get("logger") or {}).items():
         if node is not None and "WandbLogger" in str(node.get("_target_", "")):
             c.choice(f"logger.{name}.mode", WANDB_MODES)
+
+
+def _missing_keys(cfg: DictConfig) -> list[str]:
+    """Dotted keys whose value is `???`, found without resolving anything (OmegaConf.missing_keys resolves
+    interpolations, and one that cannot be resolved yet is not this check's business)."""
+    found = []
+
+    def walk(node: Any, prefix: str) -> None:
+        if node == "???":
+            found.append(prefix)
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{prefix}.{key}" if prefix else str(key))
+
+    walk(OmegaConf.to_container(cfg, resolve=False, throw_on_missing=False), "")
+    return found
+
+
+def _experiment_marks() -> dict[str, str]:
+    """key -> hint for every value the chosen experiment (or one it builds on) marks mandatory (`???`).
+    Merging `???` over a value keeps the value (OmegaConf), so photo_gan's `generator_init: ???` over
+    conf/model/gan.yaml's null composes as null: the marks are read from the experiment files."""
+    if not HydraConfig.initialized():
+        return {}
+    hydra = HydraConfig.get()
+    folders = [Path(source.path) / "experiment" for source in hydra.runtime.config_sources if source.schema == "file"]
+    pending, seen, marks = [hydra.runtime.choices.get("experiment")], set(), {}
+    while pending:
+        name = pending.pop()
+        file = next((f / f"{name}.yaml" for f in folders if (f / f"{name}.yaml").is_file()), None)
+        if not name or name in seen or file is None:
+            continue
+        seen.add(name)
+        text, node = file.read_text(), OmegaConf.load(file)
+        if "@package _global_" not in text:
+            continue
+        pending += [d for d in node.get("defaults") or [] if isinstance(d, str) and "/" not in d and d != "_self_"]
+        for key in _missing_keys(node):
+            said = re.search(rf"^\s*{re.escape(key.rsplit('.', 1)[-1])}:\s*\?\?\?\s*#\s*([^;(\n]*)", text, re.M)
+            marks.setdefault(key, said.group(1).strip() if said else "a value")
+    return marks
+
+
+def _check_mandatory(c: _Checker) -> None:
+    """Every mandatory value (`???`) is set: one problem naming them all and what to pass."""
+    unset = {key: MANDATORY_HINTS.get(key, "a value") for key in sorted(_missing_keys(c.cfg))
+             if not key.startswith("hydra.")}
+    for key, hint in _experiment_marks().items():
+        if key not in unset and OmegaConf.select(c.cfg, key, default=None, throw_on_missing=False) is None:
+            unset[key] = hint
+    if unset:
+        experiment = HydraConfig.get().runtime.choices.get("experiment") if HydraConfig.initialized() else None
+        which = f"+experiment={experiment} leaves" if experiment else "the config leaves"
+        pass_them = " ".join(f"{key}=<{hint}>" for key, hint in unset.items())
+        c.problems.append(f"{which} {' and '.join(unset)} to you; pass {pass_them}")
 
 
 def _check_data_present(c: _Checker) -> None:
@@ -205,8 +267,11 @@ def _check_data_present(c: _Checker) -> None:
         key, check = "data.root", folder_splits.check_roots
     else:
         return
-    try:  # the data modules' own checks: missing, or not readable by this user
+    try:  # the data modules' own checks: missing, or not readable by this user; a folder too small
         check(Path(value) if isinstance(value, str) else value)
+        if key == "data.root":  # for its splits or for one training batch (counted, not decoded)
+            folder_splits.check_split_sizes(value, data.get("val_size", 0.05), data.get("test_size", 0.1),
+                                            data.get("split_seed", 0), data.get("batch_size", 1))
     except DatasetError as err:
         c.fail(key, value, str(err))
 
@@ -266,7 +331,8 @@ def _check_run_dir(c: _Checker) -> None:
         checkpoint = checkpoint_to_resume(c.cfg, output_dir)
         _check_checkpoints(c, checkpoint)
     except (ResumeError, CheckpointError) as err:
-        c.problems.append(str(err) + _best_instead(checkpoint))
+        instead = _best_instead(checkpoint)  # a damaged last.ckpt: what to continue from replaces the sibling advice
+        c.problems.append((err.said if isinstance(err, CheckpointDamaged) and instead else str(err)) + instead)
         return
     resuming = checkpoint is not None
     if not resuming and checkpoints_in(output_dir):
@@ -285,6 +351,7 @@ def _check_run_dir(c: _Checker) -> None:
 def validate_config(cfg: DictConfig) -> None:
     """Raise ConfigError listing every invalid value of a composed train config."""
     c = _Checker(cfg)
+    _check_mandatory(c)
     _check_targets(c)
     _check_model(c)
     _check_data_and_trainer(c)

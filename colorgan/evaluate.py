@@ -1,5 +1,7 @@
 """Measure a colorizer on any folder of colour photos:
-`python -m colorgan.evaluate CHECKPOINT FOLDER [--size 256] [--output metrics.json]`.
+`python -m colorgan.evaluate [CHECKPOINT] FOLDER [--size 256] [--output metrics.json]`.
+Without a checkpoint, the photo colorizer shipped inside the package is measured (as colorize and
+export use it).
 
 Every image under FOLDER (any depth) that decodes, is in colour and is at least --min-size px on
 its shorter side is resized to --size (shorter side), centre-cropped, reduced to the model's
@@ -18,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from torchmetrics import Metric
@@ -29,9 +32,10 @@ from colorgan.data.images import describe_skipped, filter_images, scan_images, w
 from colorgan.errors import UserError, exit_on_user_error
 from colorgan.image_io import find_images
 from colorgan.inference import best_device, set_temperature
-from colorgan.metrics import colorization_metrics
+from colorgan.metrics import colorization_metrics, per_image_against_gray
 from colorgan.nets.unet import UNetGenerator
 from colorgan.quiet import silence_library_noise
+from colorgan.report.stats import mean_interval, paired_difference
 from colorgan.report.tables import print_comparison
 from colorgan.runs.checkpoint_io import load_generator
 from colorgan.runs.run_dir import run_dir_of_checkpoint
@@ -112,8 +116,8 @@ def check_size(generator: UNetGenerator, size: int) -> None:
     if size < 1 or size % generator.stride:
         suggestion = max(generator.stride, round(size / generator.stride) * generator.stride)
         raise EvaluateError(
-            f"--size {size} does not fit this checkpoint: its U-Net has depth {generator.depth}, so image "
-            f"sides must be multiples of {generator.stride}. Try --size {suggestion}."
+            f"--size {size} does not fit this checkpoint: its generator needs image "
+            f"sides that are multiples of {generator.stride}. Try --size {suggestion}."
         )
 
 
@@ -160,7 +164,7 @@ def evaluate_folder(
         num_workers=num_workers,
         pin_memory=device.type == "cuda",
     )
-    failed, used = {}, 0
+    failed, used, per_image = {}, 0, []
     for batch in loader:
         for path, error in batch.failed:
             log.warning("Skipping image %s: it failed to decode (%s).", path, error)
@@ -173,6 +177,7 @@ def evaluate_folder(
         gray = color_space.gray_rgb(inputs)
         model_metrics.update(pred, rgb)
         baseline_metrics.update(gray, rgb)
+        per_image.append({k: v.cpu().numpy() for k, v in per_image_against_gray(pred, gray, rgb).items()})
         for name, (model_metric, baseline_metric) in extra.items():
             _update_optional(name, model_metric, pred, rgb)
             _update_optional(name, baseline_metric, gray, rgb)
@@ -198,13 +203,34 @@ def evaluate_folder(
         "skipped_files": skipped_files,
         "model": model,
         "baseline": baseline,
+        "against_baseline": against_baseline(per_image),
         "unavailable": unavailable,
     }
+
+
+def against_baseline(parts: list[dict[str, np.ndarray]]) -> dict[str, dict[str, float]]:
+    """Image by image against the gray input, with 95% bootstrap intervals: the mean difference of
+    MAE and PSNR (model - gray), and the share of images (%) on which the model is better. A mean can
+    hide a model far better on a few photos and worse on most; the share cannot."""
+    values = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    result = {}
+    for key, better in (("mae", np.less), ("psnr", np.greater)):
+        model, gray = values[key], values[f"baseline_{key}"]
+        for name, interval in ((f"{key}_difference", paired_difference(model, gray)),
+                               (f"{key}_beats_gray_percent", mean_interval(100.0 * better(model, gray)))):
+            result[name] = {"mean": interval.mean, "low": interval.low, "high": interval.high}
+    return result
 
 
 def print_table(result: dict[str, Any]) -> None:
     title = f"{result['images']} images of {result['folder']} at {result['image_size']} px (RGB output vs truth)"
     print_comparison(title, result["model"], result["baseline"])
+    wins = result["against_baseline"]
+    print("Against the gray input, image by image (95% bootstrap intervals): " + "; ".join(
+        f"{label} {wins[key]['mean']:{fmt}} [{wins[key]['low']:{fmt}}, {wins[key]['high']:{fmt}}]{unit}"
+        for label, key, fmt, unit in (("MAE difference", "mae_difference", "+.2f", ""),
+                                      ("better MAE on", "mae_beats_gray_percent", ".0f", "% of images"),
+                                      ("better PSNR on", "psnr_beats_gray_percent", ".0f", "% of images"))) + ".")
     labels = {"gray": "grayscale", "small": "too small", "unreadable": "unreadable"}
     found = {reason: files for reason, files in result["skipped_files"].items() if files}
     print("Skipped " + (", ".join(f"{len(files)} {labels[reason]}" for reason, files in found.items()) or "none") + ".")
@@ -219,10 +245,12 @@ def print_table(result: dict[str, Any]) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m colorgan.evaluate",
-        description="Measure a colorgan checkpoint on a folder of colour photos, next to the grayscale baseline.",
+        description="Measure a colorgan checkpoint (default: the shipped photo colorizer) on a folder of colour "
+        "photos, next to the grayscale baseline.",
     )
-    parser.add_argument("checkpoint", help="a .ckpt written by `python -m colorgan.train`")
-    parser.add_argument("folder", help="folder of colour photos (any depth, any format Pillow opens)")
+    parser.add_argument("paths", nargs="+", metavar="[CHECKPOINT] FOLDER",
+                        help="FOLDER: colour photos (any depth, any format Pillow opens); before it, optionally, a "
+                        ".ckpt written by `python -m colorgan.train` (default: the shipped photo colorizer)")
     parser.add_argument("--size", type=int, default=None,
                         help="side of the square the images are resized and centre-cropped to "
                              "(default: the checkpoint's training size; 32 for CIFAR-10 runs)")
@@ -239,7 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "0 = the most likely colour); evaluate several to choose one for colorize --temperature")
     parser.add_argument("--output", type=Path, default=None,
                         help="JSON file for the results (default: eval_<folder name>_<size>px.json in the "
-                        "checkpoint's run directory, or beside a checkpoint outside any run)")
+                        "checkpoint's run directory, or beside a checkpoint outside any run; for the shipped "
+                        "model, in the working directory)")
     return parser
 
 
@@ -253,6 +282,9 @@ def default_output(checkpoint: Path, folder: str | Path, size: int) -> Path:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if len(args.paths) > 2:
+        parser.error(f"expected [CHECKPOINT] FOLDER, got {len(args.paths)} paths")
+    args.checkpoint, args.folder = (None, *args.paths) if len(args.paths) == 1 else args.paths
     silence_library_noise()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     device = best_device() if args.device == "auto" else args.device
@@ -262,6 +294,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 def run(args: argparse.Namespace, device: str) -> dict[str, Any]:
     """Evaluate, print the table and write the JSON file; a UserError (checkpoint, folder, size) goes
     up to exit_on_user_error."""
+    shipped = args.checkpoint is None
+    if shipped:  # checked against its sha256, like colorize's and export's
+        from colorgan.pretrained import verified_weights
+
+        args.checkpoint = verified_weights()
     generator, color_space, train_size = load_colorizer(args.checkpoint)
     if args.temperature is not None:
         set_temperature(generator, args.temperature, args.checkpoint)
@@ -275,7 +312,8 @@ def run(args: argparse.Namespace, device: str) -> dict[str, Any]:
     result = {"checkpoint": str(args.checkpoint), "color_space": color_space.name,
               **({"temperature": generator.temperature} if hasattr(generator, "temperature") else {}), **result}
     print_table(result)
-    output = args.output or default_output(args.checkpoint, args.folder, size)
+    output = args.output or (Path(f"eval_{Path(args.folder).resolve().name}_{size}px.json") if shipped
+                             else default_output(args.checkpoint, args.folder, size))
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2))
     print(f"Results written to {output}")

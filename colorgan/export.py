@@ -1,12 +1,12 @@
 """Export a colorizer for use outside Python: `python -m colorgan.export [CHECKPOINT] --format onnx`
 (no checkpoint, or --pretrained: the photo colorizer shipped with colorgan, verified first).
 
-The exported graph is `WorkingResolutionColorizer`: RGB (or gray repeated on 3 channels)
-(N, 3, H, W) float32 in [0, 1] -> colorized RGB (N, 3, H, W) in [0, 1] with the input's L kept,
-H and W any multiples of the generator's stride (batch, height and width are dynamic; with
---fixed-shape the graph takes exactly (1, 3, S, S), S = --size rounded up to the stride, and
-exports several times faster). Resizing a photo to a working resolution and back, which
-`colorgan.colorize` does, is left to the caller.
+The exported graph is `PaddedColorizer`: RGB (or gray repeated on 3 channels) (N, 3, H, W) float32
+in [0, 1] -> colorized RGB (N, 3, H, W) in [0, 1] with the input's L kept, for any H and W: the
+graph pads the input (edge pixels repeated) to multiples of the generator's stride and crops the
+prediction back (batch, height and width are dynamic; with --fixed-shape the graph takes exactly
+(1, 3, S, S), S = --size, and exports several times faster). Resizing a photo to a working
+resolution near the training size and back, which `colorgan.colorize` does, is left to the caller.
 ONNX only: TorchScript is deprecated in PyTorch 2.13. Needs `pip install 'colorgan[export]'`.
 """
 
@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from colorgan.errors import UserError, user_command
 from colorgan.inference import ColorNet, WorkingResolutionColorizer
@@ -35,7 +36,22 @@ class ExportError(UserError, RuntimeError):
     """The export could not be done or did not reproduce PyTorch's output."""
 
 
-def build_module(checkpoint: str | Path) -> tuple[WorkingResolutionColorizer, dict[str, str]]:
+class PaddedColorizer(nn.Module):
+    """WorkingResolutionColorizer for any H and W: the U-Net takes multiples of its stride only, so the
+    input is padded (edge pixels repeated, right and bottom) up to them and the output cropped back."""
+
+    def __init__(self, net: ColorNet) -> None:
+        super().__init__()
+        self.colorizer = WorkingResolutionColorizer(net)
+        self.net, self.stride = net, net.stride
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:  # (N, 3, H, W) -> (N, 3, H, W)
+        height, width, s = rgb.shape[-2], rgb.shape[-1], self.stride
+        padded = F.pad(rgb, (0, (s - width % s) % s, 0, (s - height % s) % s), mode="replicate")
+        return self.colorizer(padded)[..., :height, :width]
+
+
+def build_module(checkpoint: str | Path) -> tuple[PaddedColorizer, dict[str, str]]:
     """The module to export (eval, CPU) and the metadata written beside its graph."""
     loaded = load_generator(checkpoint)
     net = ColorNet(loaded.generator, loaded.color_space)
@@ -44,22 +60,21 @@ def build_module(checkpoint: str | Path) -> tuple[WorkingResolutionColorizer, di
         "colorgan.color_space": loaded.color_space.name,
         "colorgan.stride": str(net.stride),
         "colorgan.train_image_size": json.dumps(list(loaded.train_image_size)),
-        "colorgan.io": f"{INPUT_NAME}: (N, 3, H, W) float32 RGB in [0, 1], H and W multiples of stride -> "
-        f"{OUTPUT_NAME}: (N, 3, H, W) float32 RGB in [0, 1], lightness of the input kept",
+        "colorgan.io": f"{INPUT_NAME}: (N, 3, H, W) float32 RGB in [0, 1], any H and W (padded to multiples of "
+        f"stride inside the graph) -> {OUTPUT_NAME}: (N, 3, H, W) float32 RGB in [0, 1], lightness of the input kept",
     }
-    return WorkingResolutionColorizer(net).eval(), metadata
+    return PaddedColorizer(net).eval(), metadata
 
 
 def export_onnx(checkpoint: str | Path, path: str | Path, size: int | None = None, fixed_shape: bool = False) -> Path:
-    """Write the ONNX graph of a checkpoint's colorizer to `path`, traced at size x size (rounded up
-    to the stride; default the training size); dynamic batch, height and width unless fixed_shape."""
+    """Write the ONNX graph of a checkpoint's colorizer to `path`, traced at size x size (default the
+    training size); dynamic batch, height and width unless fixed_shape."""
     try:
         import onnxscript  # noqa: F401  (torch.onnx's exporter needs it)
     except ImportError:
         raise ExportError("ONNX export needs onnx and onnxscript: pip install 'colorgan[export]'.") from None
     module, metadata = build_module(checkpoint)
-    stride = module.net.stride
-    side = math.ceil((size or int(json.loads(metadata["colorgan.train_image_size"])[0])) / stride) * stride
+    side = size or int(json.loads(metadata["colorgan.train_image_size"])[0])
     # Batch 2 when dynamic: the exporter would fix a dimension of size 1 to 1.
     example = torch.rand(1 if fixed_shape else 2, 3, side, side)
     dynamic = None if fixed_shape else {"rgb": {0: "batch", 2: "height", 3: "width"}}
@@ -97,14 +112,30 @@ def check_onnx(checkpoint: str | Path, path: str | Path, shape: tuple[int, int, 
 
 
 def check_shape(checkpoint: str | Path, path: str | Path, fixed_shape: bool) -> tuple[int, int, int, int]:
-    """The traced shape for a fixed-shape graph; otherwise another batch and shape than traced."""
+    """The traced shape for a fixed-shape graph; otherwise another batch, and sides that are no
+    multiples of the stride (the graph pads them)."""
     if fixed_shape:
         import onnx
 
         dims = onnx.load(str(path), load_external_data=False).graph.input[0].type.tensor_type.shape.dim
         return tuple(int(d.dim_value) for d in dims)
-    stride = build_module(checkpoint)[0].net.stride
-    return (3, 3, 3 * stride, 2 * stride)
+    stride = build_module(checkpoint)[0].stride
+    return (3, 3, 3 * stride + 1, 2 * stride - 1)
+
+
+def describe_export(checkpoint: str | Path, path: Path) -> str:
+    """What was written and how to call it: the summary `main` prints."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    metadata = {p.key: p.value for p in model.metadata_props}
+    dims = [d.dim_param or str(d.dim_value) for d in model.graph.input[0].type.tensor_type.shape.dim]
+    size = "x".join(map(str, json.loads(metadata["colorgan.train_image_size"])))
+    megabytes = sum(p.stat().st_size for p in path.parent.glob(f"{path.name}*")) / 1e6  # with external data
+    return (f"wrote {path} ({megabytes:.1f} MB, ONNX) from {checkpoint}: input {INPUT_NAME} ({', '.join(dims)}) "
+            f"float32 RGB in [0, 1] -> {OUTPUT_NAME}, same shape, lightness kept; {metadata['colorgan.color_space']} "
+            f"model trained at {size} px, sides padded to multiples of {metadata['colorgan.stride']} inside the graph. "
+            "Resize a photo near the training size first and its colours back up, as colorize does.")
 
 
 @user_command
@@ -127,11 +158,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--size", type=int, default=None,
-        help="side of the traced input, rounded up to the stride (default: the training size)",
+        help="side of the traced input (default: the training size); with --fixed-shape, the side the graph takes",
     )
     parser.add_argument(
         "--fixed-shape", action="store_true",
-        help="take exactly (1, 3, SIZE, SIZE) instead of any batch and multiple-of-stride sides (exports faster)",
+        help="take exactly (1, 3, SIZE, SIZE) instead of any batch and sides (exports faster)",
     )
     parser.add_argument(
         "--no-check", action="store_true", help="skip running the export with onnxruntime against PyTorch"
@@ -146,8 +177,10 @@ def main(argv: list[str] | None = None) -> int:
         output = args.output or Path(PRETRAINED_ONNX)
     else:
         output = args.output or args.checkpoint.with_suffix(".onnx")
+    if args.size is not None and args.size < 1:
+        parser.error("--size must be a positive side in pixels")
     export_onnx(args.checkpoint, output, args.size, args.fixed_shape)
-    print(f"wrote {output}")
+    print(describe_export(args.checkpoint, output), flush=True)
     if not args.no_check:
         try:
             import onnxruntime  # noqa: F401

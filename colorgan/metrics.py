@@ -222,3 +222,11 @@ def per_image_metrics(preds: torch.Tensor, target: torch.Tensor) -> dict[str, to
         "colorfulness": colorfulness(preds),
         "false_color": false_color(preds, target),
     }
+
+
+def per_image_against_gray(pred: torch.Tensor, gray: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+    """per_image_metrics of the prediction and, under `baseline_*`, of the gray input it was made
+    from: the one form in which testing and evaluate keep "model against gray" image by image."""
+    both = per_image_metrics(pred, target)
+    both.update({f"baseline_{k}": v for k, v in per_image_metrics(gray, target).items()})
+    return both

@@ -1,12 +1,16 @@
 """Test another checkpoint of a finished run into a run folder of its own, which `colorgan.report`
 reads beside the original:
 
-    python -m colorgan.retest <run dir> <checkpoint> <new run dir> [--name NAME]
+    python -m colorgan.retest <run dir> <checkpoint> <new run dir> [--name NAME] [--data-root DIR --size N]
 
 A run is tested on its best checkpoint by validation MAE. For a GAN or a classification model that
 is often its least colourful epoch, so a study of vivid colour also wants the last epoch tested. The
 new folder holds the run's config, logs and validation history (it is the same training), a copy
 of the tested checkpoint, and the test results; the original run is not touched.
+
+`--data-root DIR` tests on every photo of another folder instead of the run's test split (photos
+unlike the training set: a model is judged on both), at `--size N` px (default: the run's size);
+runs retested on the same folder at the same size are compared image by image by the report.
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ from omegaconf import OmegaConf
 from colorgan.errors import UserError, exit_on_user_error
 from colorgan.quiet import silence_library_noise
 from colorgan.report.tables import logged_comparison, print_comparison
+from colorgan.runs.atomic_io import write_text
 from colorgan.runs.checkpoint_io import read_checkpoint
 from colorgan.runs.run_dir import (
     CHECKPOINTS,
+    CONFIG,
     HYDRA_RECORD,
     JOB_STATUS,
     OVERRIDES,
@@ -48,12 +54,20 @@ class RetestError(UserError, ValueError):
     """The run or checkpoint cannot be retested; the message says why."""
 
 
-def retest(run_dir: str | Path, checkpoint: str | Path, out: str | Path, name: str | None = None) -> dict[str, float]:
-    """Test `checkpoint` with `run_dir`'s data and model settings, writing the results to `out`."""
+def retest(run_dir: str | Path, checkpoint: str | Path, out: str | Path, name: str | None = None,
+           data_root: str | Path | None = None, size: int | None = None) -> dict[str, float]:
+    """Test `checkpoint` with `run_dir`'s data and model settings (or on every photo of `data_root`,
+    at `size` px), writing the results to `out`."""
     run, checkpoint, out = Run(Path(run_dir)), Path(checkpoint), Path(out)
     if run.config is None:
         raise RetestError(f"{run_dir} is not a colorgan run folder (no config.yaml).")
     read_checkpoint(checkpoint)  # missing, empty or damaged: said before anything is written
+    if data_root is not None and not Path(data_root).is_dir():
+        raise RetestError(f"--data-root {data_root} is not a folder of photos.")
+    if data_root is not None and "root" not in run.config.data:
+        raise RetestError(f"{run_dir} was not trained on a photo folder (data.root); --data-root needs a run that was.")
+    if size is not None and data_root is None:
+        raise RetestError("--size goes with --data-root: a run's own test split is tested at its own size.")
     if out.exists() and any(out.iterdir()):
         raise RetestError(f"{out} already holds files; pick a new folder for the retested run.")
     name = name or f"{run.experiment}_{checkpoint.stem}"
@@ -65,6 +79,12 @@ def retest(run_dir: str | Path, checkpoint: str | Path, out: str | Path, name: s
     shutil.copy2(checkpoint, out / CHECKPOINTS / checkpoint.name)
 
     cfg = run.config
+    if data_root is not None:
+        folder = str(Path(data_root).resolve())
+        cfg.data.root = {"train": folder, "val": folder, "test": folder}  # every photo is a test photo
+        if size is not None:
+            cfg.data.image_size = size
+        write_text(out / CONFIG, OmegaConf.to_yaml(cfg))  # the report reads the test photos from here
     datamodule = instantiate(OmegaConf.to_container(cfg.data, resolve=True), _convert_="all")
     model = instantiate(OmegaConf.to_container(cfg.model, resolve=True), _convert_="all")
     limit = OmegaConf.select(cfg, "trainer.limit_test_batches")
@@ -84,10 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("checkpoint", help="the checkpoint to test, e.g. <run>/checkpoints/last.ckpt")
     parser.add_argument("out", help="new folder for the retested run")
     parser.add_argument("--name", help="the name the report lists it under (default: <experiment>_<checkpoint name>)")
+    parser.add_argument("--data-root", help="test on every photo of this folder instead (photos unlike the training set)")
+    parser.add_argument("--size", type=int, help="with --data-root: the side the photos are tested at (default: the run's)")
     args = parser.parse_args(argv)
     silence_library_noise()
     torch.set_float32_matmul_precision("high")
-    metrics = retest(args.run, args.checkpoint, args.out, args.name)
+    metrics = retest(args.run, args.checkpoint, args.out, args.name, args.data_root, args.size)
     print_comparison(f"test metrics of {args.checkpoint}", *logged_comparison(metrics))
     print(f"Written to {args.out}; report it with: python -m colorgan.report {args.run} {args.out}")
     return 0

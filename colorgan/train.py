@@ -129,7 +129,7 @@ def main(cfg: DictConfig) -> float | list[float] | None:
     optimized = cfg.get("optimized_metric")
     if cfg.get("resume") and is_sweep_dir(cfg.resume) and Run(output_dir).finished:  # finishing a sweep
         log.info("Job %s finished before; its results are kept as they are.", output_dir)
-        return objective(Run(output_dir).test_metrics or {}, optimized)
+        return objective(Run(output_dir).final_metrics(), optimized)  # val/* too, as when it ran
 
     def accept() -> None:  # before anything in the run directory changes
         validate_config(cfg)

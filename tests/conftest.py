@@ -16,7 +16,12 @@ from omegaconf import DictConfig
 
 # Folder scans and decoded caches of every test (and of the commands they start) stay out of the
 # user's ~/.cache/colorgan; tests that check a cache's place pass their own paths.cache_dir.
-os.environ["COLORGAN_CACHE_DIR"] = tempfile.mkdtemp(prefix="colorgan-test-cache-")
+TEST_CACHE = os.environ["COLORGAN_CACHE_DIR"] = tempfile.mkdtemp(prefix="colorgan-test-cache-")
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """The suite leaves no folder of its own in the temporary folder (pytest's tmp_path is pytest's)."""
+    shutil.rmtree(TEST_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

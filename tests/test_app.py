@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -106,6 +107,39 @@ def test_old_request_folders_are_pruned(tmp_path):
     os.utime(old, (0, 0))
     app.prune(tmp_path)
     assert not old.exists() and new.exists()
+
+
+def test_a_sessions_next_request_removes_the_folder_of_the_one_before(tmp_path):
+    first = app.request_dir(tmp_path, None)
+    (first / "gray").mkdir()
+    (first / "gray" / "0_a.png").write_bytes(b"x")
+    second = app.request_dir(tmp_path, {"dir": str(first), "pairs": []})
+    assert not first.exists() and second.is_dir()
+    app.remove_request({"dir": str(second), "pairs": []})  # the session ends
+    assert not any(tmp_path.iterdir())
+
+
+def test_stopping_the_page_with_sigterm_removes_its_temporary_folder(tiny_checkpoint, tmp_path):
+    from helpers.cli import free_port
+
+    port, log = free_port(), tmp_path / "app.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "colorgan.app", str(tiny_checkpoint("lab")), "--port",
+                                    str(port), "--device", "cpu"], cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                                   env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "TMPDIR": str(tmp_path)})
+    try:
+        deadline = time.monotonic() + 120
+        while f"127.0.0.1:{port}" not in log.read_text():
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        (work_dir,) = tmp_path.glob("colorgan-app-*")
+        (work_dir / "request-x").mkdir()  # a request's files
+        (work_dir / "request-x" / "a_colorized.png").write_bytes(b"x")
+        process.terminate()
+        assert process.wait(timeout=60) == 0, log.read_text()
+    finally:
+        process.kill()
+    assert not work_dir.exists()
 
 
 def test_a_taken_port_stops_the_command_with_one_error_paragraph(tiny_checkpoint):

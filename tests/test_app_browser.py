@@ -48,6 +48,8 @@ def server(tiny_checkpoint, tmp_path_factory):
     yield url, process
     process.terminate()
     process.wait(timeout=30)
+    work_dir = Path(re.search(r"outputs in (\S+)", log.read_text()).group(1))
+    assert not work_dir.exists(), f"the page left {work_dir} behind"  # removed at shutdown, requests and all
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import re
 
 import pytest
 import torch
+from helpers.damage import flip_byte_in_largest_tensor
 from helpers.data import synthetic_images
 from PIL import Image
 from test_checkpoint_io import RunsCode
@@ -22,13 +23,14 @@ from colorgan.train import train
 EXPECTED = {  # failure -> what every command says about it
     "missing": "not found",
     "truncated": "is truncated or corrupt",
+    "damaged": "is damaged: record .* fails its CRC-32 check.* Use the intact .*best-epoch0.ckpt",
     "random_bytes": "is not a PyTorch checkpoint",
     "carries_code": "Refused to load .*could run code",
     "foreign": "not a colorgan colorizer checkpoint|not a Lightning training checkpoint",
     "wrong_architecture": "does not fit",
     "wrong_color_space": "(?s)does not fit.*(trained in rgb|color_space='rgb')",
 }
-INFERENCE = ["missing", "truncated", "random_bytes", "carries_code", "foreign"]  # inference rebuilds any colorizer
+INFERENCE = ["missing", "truncated", "damaged", "random_bytes", "carries_code", "foreign"]  # inference rebuilds any colorizer
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +42,9 @@ def bad(tiny_checkpoint, tmp_path_factory):
     torch.save({"state_dict": {}, "payload": RunsCode(folder / "code_ran")}, folder / "carries_code.ckpt")
     torch.save(torch.nn.Linear(2, 2).state_dict(), folder / "foreign.ckpt")
     paths = {name: folder / f"{name}.ckpt" for name in EXPECTED}
+    (folder / "run").mkdir()  # one byte flipped in last.ckpt, beside an intact copy of it
+    (folder / "run" / "best-epoch0.ckpt").write_bytes(good)
+    paths["damaged"] = flip_byte_in_largest_tensor(tiny_checkpoint("lab"), folder / "run" / "last.ckpt")
     paths["wrong_architecture"] = tiny_checkpoint("lab")  # a [8, 16, 32] U-Net, for a run of [8, 16, 32, 64]
     paths["wrong_color_space"] = tiny_checkpoint("rgb")  # for a Lab run
     yield paths
@@ -92,3 +97,32 @@ def test_training_entry_points_say_the_same(how, failure, bad, tiny_cfg):
     with pytest.raises(UserError, match=EXPECTED[failure]) as raised:
         train(cfg)
     assert "weights_only=False" not in str(raised.value)
+
+
+def test_retest_refuses_a_damaged_checkpoint(bad, tiny_checkpoint, tmp_path):
+    from colorgan.retest import retest
+
+    run_dir = tiny_checkpoint("lab").parents[1]
+    with pytest.raises(UserError, match=EXPECTED["damaged"]):
+        retest(run_dir, bad["damaged"], tmp_path / "retested")
+    assert not (tmp_path / "retested").exists()
+
+
+def test_a_damaged_checkpoint_alone_says_to_copy_it_again(bad, tmp_path):
+    from colorgan.runs.checkpoint_io import read_checkpoint
+
+    alone = tmp_path / "alone.ckpt"
+    alone.write_bytes(bad["damaged"].read_bytes())
+    with pytest.raises(UserError, match=r"is damaged: .*Copy alone.ckpt again from where it was written"):
+        read_checkpoint(alone)
+
+
+def test_a_legacy_checkpoint_still_loads_with_a_note(tmp_path, caplog):
+    """PyTorch's pre-zip format has no CRCs: read as before, with a warning that it cannot be verified."""
+    from colorgan.runs.checkpoint_io import read_checkpoint
+
+    legacy = tmp_path / "legacy.ckpt"
+    torch.save({"state_dict": {"w": torch.ones(3)}}, legacy, _use_new_zipfile_serialization=False)
+    with caplog.at_level("WARNING"):
+        assert torch.equal(read_checkpoint(legacy)["state_dict"]["w"], torch.ones(3))
+    assert "cannot be verified" in caplog.text

@@ -61,6 +61,7 @@ def test_checkpoint_that_runs_code_is_refused_without_running_it(tmp_path):
     assert marker.exists()
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol 4")  # the hostile file is a plain pickle.dumps
 def test_plain_pickle_that_runs_code_is_refused(tmp_path):
     marker = tmp_path / "code_ran"
     path = tmp_path / "evil.pkl"

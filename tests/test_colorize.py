@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from helpers.configs import CONF_DIR, TINY, experiment_spaces
+from helpers.configs import CONF_DIR, TINY, compose_train, experiment_spaces, on_a_photo_folder
 from PIL import Image, ImageOps
 from test_folder import FOLDER_TINY, write_tree
 
@@ -174,9 +174,13 @@ def test_gray_and_colour_modes_all_read(tmp_path):
 def test_every_experiment_checkpoint_colorizes(experiment, space, tiny_cfg, tmp_path):
     """Whatever module an experiment trains (U-Net, GAN...), on whatever data, its checkpoint colorizes photos."""
     data = []
-    if "override /data: folder" in (CONF_DIR / "experiment" / f"{experiment}.yaml").read_text():
+    if on_a_photo_folder(experiment):
         write_tree(tmp_path / "photos")
         data = [f"data.root={tmp_path / 'photos'}", *FOLDER_TINY[len(TINY):]]
+    if experiment == "photo_gan":  # warm-started from a photo_unet checkpoint of the same generator
+        warm = tmp_path / "warm"
+        train(compose_train(["+experiment=photo_unet", *TINY, f"data.color_space={space}", "test=false", *data], warm))
+        data.append(f"model.generator_init={warm / 'checkpoints' / 'last.ckpt'}")
     train(tiny_cfg(f"data.color_space={space}", "test=false", *data, experiment=experiment))
     colorizer = Colorizer.from_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt", device="cpu")
     assert colorizer.color_space.name == space

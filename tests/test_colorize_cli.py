@@ -150,6 +150,20 @@ def test_missing_input_exits_2(tiny_checkpoint, tmp_path, capsys):
     assert code == 2 and "input not found" in stderr
 
 
+@pytest.mark.parametrize("with_checkpoint", [False, True])
+def test_several_inputs_are_colorized_in_one_command(with_checkpoint, tiny_checkpoint, tmp_path, capsys):
+    """`colorize a.jpg b.jpg c.png`, with the shipped model or after a checkpoint, and a folder among them."""
+    names = ["a.jpg", "b.jpg", "c.png"]
+    for i, name in enumerate(names):
+        random_image(24, 20, i).save(tmp_path / name)
+    (tmp_path / "more").mkdir()
+    random_image(20, 24, 9).save(tmp_path / "more" / "d.png")
+    checkpoint = [tiny_checkpoint("lab")] if with_checkpoint else []
+    code, stdout, _ = run(capsys, *checkpoint, *(tmp_path / n for n in names), tmp_path / "more", "-o", tmp_path / "out")
+    assert code == 0 and "4 colorized" in stdout
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [*names, "d.png"]
+
+
 @pytest.mark.skipif(not REAL_CIFAR.is_dir(), reason="needs the offline CIFAR-10 copy (COLORGAN_DATA)")
 def test_compare_metrics_match_the_test_step_on_real_cifar(tiny_checkpoint, tmp_path, capsys):
     images = torch.from_numpy(cifar10.read_batch(REAL_CIFAR / "test_batch")[:12].copy())

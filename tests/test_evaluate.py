@@ -98,3 +98,14 @@ def test_wrong_size_and_wrong_file_say_what_to_do(checkpoint, photos, tmp_path, 
     torch.save({"state_dict": {}}, not_a_checkpoint)
     with pytest.raises(CheckpointError, match="not a colorgan colorizer checkpoint"):
         load_colorizer(not_a_checkpoint)
+
+
+def test_without_a_checkpoint_the_shipped_model_is_measured(photos, tmp_path, monkeypatch, capsys):
+    """`evaluate FOLDER`, as colorize and export default: the shipped photo colorizer (64 px), its
+    results in the working directory (never inside the installed package)."""
+    root, _ = photos
+    monkeypatch.chdir(tmp_path)
+    result = main([str(root), "--size", "64", "--min-size", "32", "--workers", "0", "--no-extra"])
+    assert result["checkpoint"].endswith("photo.pt") and result["images"] == 7
+    assert json.loads((tmp_path / f"eval_{root.name}_64px.json").read_text())["images"] == 7
+    assert "Results written to eval_" in capsys.readouterr().out

@@ -36,6 +36,24 @@ def test_fixed_shape_onnx_matches_pytorch_and_the_colorizer(tiny_checkpoint, tmp
     torch.testing.assert_close(exported[0], colorizer.colorize([rgb[0]])[0], atol=1e-4, rtol=0)
 
 
+def test_a_side_that_is_no_multiple_of_the_stride_is_padded_inside_the_graph(tiny_checkpoint, tmp_path, capsys):
+    """150 x 150 (the tiny U-Net's stride is 8): the graph pads, colorizes and crops back, as PyTorch does
+    on the padded input, and the summary says what was written and the rule."""
+    checkpoint = tiny_checkpoint("lab")
+    path = tmp_path / "colorizer.onnx"
+    assert main([str(checkpoint), "--fixed-shape", "--size", "150", "-o", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"wrote {path} (" in out and "input rgb (1, 3, 150, 150) float32 RGB in [0, 1]" in out
+    assert "sides padded to multiples of 8 inside the graph" in out and "onnxruntime matches PyTorch" in out
+    rgb = torch.rand(1, 3, 150, 150, generator=torch.Generator().manual_seed(1))
+    exported = run_onnx(path, rgb)
+    assert exported.shape == rgb.shape
+    padded = torch.nn.functional.pad(rgb, (0, 2, 0, 2), mode="replicate")  # 152 = 19 x 8
+    with torch.no_grad():
+        torch.testing.assert_close(exported, build_module(checkpoint)[0].colorizer(padded)[..., :150, :150],
+                                   atol=1e-4, rtol=0)
+
+
 def test_bad_checkpoint_exits_2(tmp_path, capsys):
     (tmp_path / "bad.ckpt").write_text("nope")
     assert main([str(tmp_path / "bad.ckpt")]) == 2
@@ -50,7 +68,7 @@ def test_dynamic_onnx_takes_other_batches_and_shapes(space, tiny_checkpoint, tmp
     path = tmp_path / "colorizer.onnx"
     assert main([str(checkpoint), "-o", str(path), "--no-check"]) == 0
     module, _ = build_module(checkpoint)
-    for shape in [(1, 3, 32, 32), (3, 3, 24, 56)]:
+    for shape in [(1, 3, 32, 32), (3, 3, 24, 56), (1, 3, 150, 150)]:  # 150: no multiple of the stride, padded
         rgb = torch.rand(shape, generator=torch.Generator().manual_seed(0))
         with torch.no_grad():
             torch.testing.assert_close(run_onnx(path, rgb), module(rgb), atol=1e-4, rtol=0)

@@ -184,15 +184,16 @@ def test_places_unet_is_pix2pix_deep_at_256(tmp_path):
 # Every experiment on a photo folder (test_train.py sweeps the CIFAR-10 ones); photo_gan needs a
 # photo_unet checkpoint and has a test of its own below.
 FOLDER_EXPERIMENTS = [name for name in EXPERIMENT_NAMES if on_a_photo_folder(name)]
-WARM_STARTED = {"photo_gan"}
+WARM_STARTED = {"photo_gan", "photo_lite_gan"}
+# The ImageNet encoder's width is its own: its experiments keep their generator (at 64 px).
+ENCODER_TINY = [o for o in FOLDER_TINY if not o.startswith("model.generator.channels")]
 
 
 @pytest.mark.parametrize("experiment", sorted(set(FOLDER_EXPERIMENTS) - WARM_STARTED))
 def test_folder_experiments_train_on_a_folder(experiment, photo_tree, tmp_path):
     root, _ = photo_tree
-    cfg = compose_train(
-        [f"+experiment={experiment}", f"data.root={root}", *FOLDER_TINY, "trainer.fast_dev_run=true"], tmp_path / "run"
-    )
+    tiny = ENCODER_TINY if "lite" in experiment else FOLDER_TINY
+    cfg = compose_train([f"+experiment={experiment}", f"data.root={root}", *tiny, "trainer.fast_dev_run=true"], tmp_path / "run")
     metrics = train(cfg)  # test_folder_cli.py runs places_unet in full, as a user would
     assert np.isfinite(metrics["test/mae"]) and np.isfinite(metrics["test_baseline/mae"])
 
@@ -252,3 +253,11 @@ def test_folder_training_resumed_mid_epoch_continues_with_the_next_batches(photo
     assert len(resumed.batches) == 3
     for got, expected in zip(resumed.batches, uninterrupted.batches[2:], strict=True):
         assert torch.equal(got, expected)
+
+
+def test_no_more_decoding_workers_than_usable_cores(tmp_path):
+    """conf/data/folder.yaml asks for 4; on a 2-core machine torch would warn and the processes contend."""
+    from colorgan.runs.threads import usable_cores
+
+    assert FolderDataModule(str(tmp_path), num_workers=64).num_workers == usable_cores()
+    assert FolderDataModule(str(tmp_path), num_workers=0).num_workers == 0

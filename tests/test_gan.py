@@ -137,7 +137,8 @@ def test_resume_restores_both_optimizers(tiny_cfg, tmp_path):
 
     resumed, data = build(tiny_cfg, "model.d_steps_per_g_step=2")
     probe = OptimizerStatesAtStart()
-    fit = trainer(tmp_path, [probe], max_steps=4)
+    again = ModelCheckpoint(dirpath=tmp_path / "ckpt", filename="{step}", every_n_train_steps=2, save_top_k=-1)
+    fit = trainer(tmp_path, [probe, again], max_steps=4)  # the callbacks that wrote the checkpoint, as Lightning asks
     fit.fit(resumed, datamodule=data, ckpt_path=tmp_path / "ckpt" / "step=2.ckpt")
     assert probe.global_step == 2
     assert len(probe.states) == len(saved["optimizer_states"]) == 2

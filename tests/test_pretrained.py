@@ -174,5 +174,5 @@ def test_readme_colorize_command_uses_the_shipped_model(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     out = Image.open(tmp_path / "colorized" / "chelsea_bw.jpg").convert("RGB")
     assert out.size == Image.open(REPO / "docs" / "images" / "chelsea_bw.jpg").size
-    rgb = torch.from_numpy(np.asarray(out)).float()
+    rgb = torch.from_numpy(np.array(out)).float()  # a writable copy: torch warns on a read-only array
     assert (rgb.max(dim=-1).values - rgb.min(dim=-1).values).mean() > 5  # colour added, not gray

@@ -152,3 +152,22 @@ def test_the_seeds_cifar10_numbers_are_quoted_only_beside_a_cifar10_run(two_runs
     photo, cifar = Run(root / "photo_run"), Run(two_runs / "unet_lab")
     assert "The seed's own numbers" not in render_markdown([photo], [], "mae")
     assert "The seed's own numbers" in render_markdown([photo, cifar], [], "mae")
+
+
+def test_runs_tested_on_test_sets_of_different_sizes_are_said_to_be_so(two_runs, tmp_path):
+    """A run tested on fewer images (trainer.limit_test_batches) beside one tested on all of them: each
+    has the grayscale row of its own test set, and the report says the sets differ."""
+    root = tmp_path / "runs"
+    shutil.copytree(two_runs, root)
+    shutil.copytree(root / "unet_lab", root / "unet_lab_fewer")
+    per_image = root / "unet_lab_fewer" / "test_per_image.csv"
+    lines = per_image.read_text().splitlines()
+    per_image.write_text("\n".join(lines[: 1 + (len(lines) - 1) // 2]) + "\n")
+    report = write_report([root], tmp_path / "out")[0].read_text()
+    baselines = [row for row in table_rows(report) if "grayscale" in row[0]]
+    full, half = len(lines) - 1, (len(lines) - 1) // 2
+    assert sorted((b[0], b[3]) for b in baselines) == sorted([
+        (f"*grayscale input* ({full} test images)", "lab"), (f"*grayscale input* ({half} test images)", "lab"),
+        (f"*grayscale input* ({full} test images)", "rgb")])
+    assert f"**These runs were tested on 2 different test sets** ({half}, {full} images)" in report
+    assert "different test sets" not in write_report([two_runs], tmp_path / "same")[0].read_text()

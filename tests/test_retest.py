@@ -45,3 +45,25 @@ def test_a_damaged_checkpoint_or_a_used_folder_is_refused_before_anything_is_wri
     (used / "x").write_text("x")
     with pytest.raises(RetestError, match="already holds files"):
         retest(run, run / "checkpoints" / "last.ckpt", used)
+
+
+def test_a_photo_run_is_retested_on_every_photo_of_another_folder(tiny_cifar, tiny_checkpoint, tmp_path):
+    """Judging on photos unlike the training set: every photo of --data-root is a test photo, at --size."""
+    from test_folder import FOLDER_TINY, write_tree
+
+    write_tree(tmp_path / "train_photos")
+    unlike = tmp_path / "unlike"
+    made = write_tree(unlike)
+    run = tmp_path / "runs" / "photo"
+    train(compose_train(["+experiment=unet_lrelu", "data=folder", f"data.root={tmp_path / 'train_photos'}",
+                         *FOLDER_TINY, "test=false"], run))
+    with pytest.raises(RetestError, match="--size goes with --data-root"):
+        retest(run, run / "checkpoints" / "last.ckpt", tmp_path / "x", size=32)
+    with pytest.raises(RetestError, match="not trained on a photo folder"):
+        retest(tiny_checkpoint("lab").parent.parent, tiny_checkpoint("lab"), tmp_path / "y", data_root=unlike)
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+    out = tmp_path / "runs" / "photo_unlike"
+    metrics = retest(run, run / "checkpoints" / "last.ckpt", out, "unlike", data_root=unlike, size=32)
+    assert len(read_per_image(out / TEST_PER_IMAGE)["mae"]) == len(made["colour"]) and metrics["test/mae"] > 0
+    assert "unlike" in (out / "config.yaml").read_text() and "image_size: 32" in (out / "config.yaml").read_text()

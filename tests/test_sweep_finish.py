@@ -15,7 +15,10 @@ import pytest
 from helpers.cli import failure_text, job_dirs, run_module
 from helpers.configs import REPO, TINY
 
-from colorgan.runs.resume import resume_command_line
+from colorgan.callbacks.checkpointing import resume_advice
+from colorgan.runs.objectives import objective
+from colorgan.runs.resume import resume_command, resume_command_line
+from colorgan.runs.run_dir import Run, write_json
 
 LONG = "+note=" + "a_very_long_override_value_" * 12  # 324 characters: too long for a folder name
 
@@ -62,7 +65,31 @@ def test_a_sweep_killed_by_sigterm_is_finished_by_resume(tiny_cifar, tmp_path):
     assert result.returncode == 0, failure_text(result)
     assert ((first / "test_metrics.json").read_text(), (first / "test_metrics.json").stat().st_mtime_ns) == kept
     assert "finished before; its results are kept" in result.stdout + result.stderr
+    assert "was not logged" not in result.stdout + result.stderr  # the kept job's val/mae goes to the sweeper
+    assert resume_command(sweep) in log_file.read_text()  # the stop offered the sweep, not only the job
     assert json.loads((second_dir / "test_metrics.json").read_text())["test/mae"] > 0
     assert json.loads((second_dir / "job_status.json").read_text())["status"] == "COMPLETED"
     assert "2 jobs: 2 finished, 0 failed, 0 unfinished." in (sweep / "sweep_summary.md").read_text()
     assert len(job_dirs(sweep)) == 2
+
+
+def test_a_stopped_job_of_a_sweep_offers_the_sweep_directory(tmp_path):
+    """docs/sweeps.md finishes a sweep with resume=<sweep dir>; the stop message says that first."""
+    sweep = tmp_path / "sweep"
+    (sweep / "1_unet_lrelu").mkdir(parents=True)
+    (sweep / "multirun.yaml").write_text("hydra: {}\n")
+    advice = resume_advice(sweep / "1_unet_lrelu")
+    assert advice.index(resume_command(sweep)) < advice.index(resume_command(sweep / "1_unet_lrelu"))
+    assert resume_advice(tmp_path / "run") == f"Resume with:\n    {resume_command(tmp_path / 'run')}"
+
+
+def test_a_finished_job_asked_again_returns_its_own_validation_metric(tmp_path, caplog):
+    """Finishing a sweep skips its finished jobs; each still gives the sweeper the value it gave when it
+    ran (its last val/mae), from its files, instead of a warning that val/mae was not logged."""
+    run = tmp_path / "0_unet_lrelu"
+    (run / "csv").mkdir(parents=True)
+    (run / "csv" / "metrics.csv").write_text("epoch,step,train/loss,val/mae\n0,0,0.5,\n0,1,,12.5\n1,3,,11.25\n")
+    write_json(run / "test_metrics.json", {"test/mae": 11.0})
+    metrics = Run(run).final_metrics()
+    assert metrics == {"train/loss": 0.5, "val/mae": 11.25, "test/mae": 11.0}
+    assert objective(metrics, "val/mae") == 11.25 and "was not logged" not in caplog.text

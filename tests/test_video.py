@@ -121,6 +121,14 @@ def test_the_readme_commands_as_a_user_runs_them(tmp_path):
     assert "flicker" in json.loads((tmp_path / "colorized" / "metrics.json").read_text())["model"]
 
 
+def test_a_video_among_several_inputs_is_one_line_saying_to_give_it_alone(tmp_path, capsys):
+    clip = write_clip(tmp_path / "film.mp4", 6)
+    (tmp_path / "photos").mkdir()
+    assert main([str(tmp_path / "photos"), str(clip), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {clip} is a video: colorize a video alone") and len(err.splitlines()) == 1
+
+
 def test_an_existing_output_is_kept_unless_overwrite(tmp_path, capsys):
     clip = write_clip(tmp_path / "film.mp4", 6)
     (tmp_path / "out").mkdir()

@@ -63,3 +63,21 @@ def test_offline_folders_of_a_resumed_run_are_all_found(tmp_path):
     for name in names:
         (tmp_path / "wandb" / name).mkdir(parents=True)
     assert [p.name for p in offline_folders(tmp_path, "abcd1234")] == names[:3]
+
+
+def test_checkpoint_artifacts_are_staged_inside_the_run(no_credentials, tiny_cifar, tmp_path, monkeypatch):
+    """W&B copies every checkpoint it logs to a staging folder (by default ~/.local/share/wandb, where
+    an offline run's copies stayed for good): without a WANDB_DATA_DIR of the user's, the run's own."""
+    from colorgan.runs import loggers
+
+    monkeypatch.delenv("WANDB_DATA_DIR")
+    monkeypatch.setattr(loggers, "USER_DATA_DIR", None)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # W&B's default, if it were used
+    overrides = [o for o in TINY if not o.startswith("logger=")] + ["logger=wandb"]
+    try:
+        train(compose_train(["+experiment=unet_lrelu", *overrides], tmp_path / "run", tiny_cifar))
+    finally:
+        finish_wandb()
+    staged = [p.name for p in (tmp_path / "run" / "wandb" / "data").rglob("*") if p.is_file()]
+    assert len(staged) >= 2, staged  # the best and the last checkpoint
+    assert not (tmp_path / "xdg" / "wandb").exists()

@@ -20,11 +20,20 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from colorgan.callbacks.host_reads import is_logging_step
 from colorgan.framework_internals import cluster_environment, validation_follows_batch
-from colorgan.runs.resume import resume_command
+from colorgan.runs.resume import is_sweep_dir, resume_command
 from colorgan.runs.run_dir import LAST_CHECKPOINT
 
 log = logging.getLogger(__name__)
 
+
+
+def resume_advice(run_dir: Path) -> str:
+    """How to continue after a stop: the sweep's folder when the run is a job of a sweep (docs/sweeps.md:
+    it finishes this job and runs those not started, keeping the finished ones), else the run's."""
+    if is_sweep_dir(run_dir.parent):
+        return (f"Finish the sweep (this job, then those not run yet; finished jobs are kept) with:\n"
+                f"    {resume_command(run_dir.parent)}\nor continue this job alone with:\n    {resume_command(run_dir)}")
+    return f"Resume with:\n    {resume_command(run_dir)}"
 
 class BestCheckpoint(ModelCheckpoint):
     """Lightning's ModelCheckpoint with epochs counted from 1 in file names (`best-epoch003` holds
@@ -185,8 +194,7 @@ class LastCheckpoint(Checkpoint):
         run_dir = Path(trainer.default_root_dir).resolve()
         message = (
             f"Training stopped by {signal.Signals(signum).name} during epoch {trainer.current_epoch + 1}, step "
-            f"{trainer.global_step}. Checkpoint saved: {self.path}. Resume with:\n"
-            f"    {resume_command(run_dir)}"
+            f"{trainer.global_step}. Checkpoint saved: {self.path}. {resume_advice(run_dir)}"
         )
         if trainer.is_global_zero:
             log.warning(message)

@@ -1,6 +1,7 @@
 """What a run shows on the terminal: Lightning's rich progress bar and model summary, with epochs
 counted from 1 (as train.log, the checkpoint names and the stop messages count them), values read
-at logging steps only, and without a FLOPs count that would always read 0."""
+at logging steps only, three validation metrics beside the bar, and without a FLOPs count that
+would always read 0."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ from lightning.pytorch.callbacks import RichModelSummary, RichProgressBar
 from lightning.pytorch.utilities.model_summary import get_formatted_model_size, get_human_readable_count
 
 from colorgan.callbacks.host_reads import is_logging_step
+
+# Validation logs a dozen metrics; beside the bar they wrapped into a narrow column. The bar shows
+# the headline ones; every one is in csv/metrics.csv and W&B (and in train.log without a terminal).
+SHOWN_ON_BAR = ("val/mae", "val/psnr", "val/colorfulness")
 
 
 class ProgressBar(RichProgressBar):
@@ -35,7 +40,8 @@ class ProgressBar(RichProgressBar):
 
     def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict:
         if self._read or self._values is None:
-            self._values = super().get_metrics(trainer, pl_module)
+            values = super().get_metrics(trainer, pl_module)
+            self._values = {k: v for k, v in values.items() if not k.startswith("val/") or k in SHOWN_ON_BAR}
         return self._values
 
     def _get_train_description(self, current_epoch: int) -> str:  # Lightning's hook for the label

@@ -26,6 +26,7 @@ FOLDER = "cifar-10-batches-py"
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILES = ("test_batch",)
 
+MAKEFILE_COPY = "../shared/data"  # the shared offline copy beside the repository, as the Makefile looks for it
 HOW_TO_GET = (
     "Point COLORGAN_DATA (or `paths.data_dir=...`) at the folder that contains {folder}/, "
     "or let colorgan fetch the official archive with `data.download=true`."
@@ -88,7 +89,11 @@ def batch_folder(root: str | Path) -> Path:
     """`root`/cifar-10-batches-py, or a DatasetError saying it is missing (and how to get it) or unreadable."""
     folder = Path(root) / FOLDER
     if not folder_exists(folder):
-        raise DatasetError(f"CIFAR-10 folder not found: {folder}. " + HOW_TO_GET.format(folder=FOLDER))
+        beside = Path(MAKEFILE_COPY) / FOLDER  # where `make train` finds it (COLORGAN_DATA in the Makefile)
+        found = (f" A copy is at {MAKEFILE_COPY}, which the Makefile uses: export COLORGAN_DATA={MAKEFILE_COPY} "
+                 "before running `python -m colorgan...` yourself." if beside.is_dir() and beside.resolve() != folder.resolve()
+                 else "")
+        raise DatasetError(f"CIFAR-10 folder not found: {folder}.{found} " + HOW_TO_GET.format(folder=FOLDER))
     return folder
 
 

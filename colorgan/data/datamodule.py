@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from colorgan.color_space import ColorSpace
 from colorgan.data.batches import ColorBatch, IndexBatches, ResumableDataLoader, TensorImages
+from colorgan.data.errors import DatasetError
 
 
 class ColorizationDataModule(L.LightningDataModule):
@@ -69,6 +70,12 @@ class ColorizationDataModule(L.LightningDataModule):
         the order. The loader's own generator draws the per-iterator seed that DataLoader otherwise
         takes from torch's global one, so creating an iterator does not move the global state the
         training flip draws from (a resumed run creates its iterator at another moment)."""
+        if train and len(sampler) == 0:  # Lightning would skip the epoch, test the untrained model, call it done
+            per_rank = f" on each of {sampler.world_size} processes" if sampler.world_size > 1 else ""
+            raise DatasetError(
+                f"{len(dataset)} training images make no full batch of data.batch_size={self.batch_size}{per_rank}: "
+                "the run would train on zero batches. Use a smaller data.batch_size or add images."
+            )
         loader = ResumableDataLoader if train else DataLoader
         return loader(dataset, sampler=sampler, batch_size=None, generator=torch.Generator().manual_seed(self.seed),
                       **options)

@@ -46,6 +46,7 @@ from colorgan.data.images import (
     scan_images,
     warn_unreadable,
 )
+from colorgan.runs.threads import usable_cores
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,8 @@ class FolderDataModule(ColorizationDataModule):
             grayscale or nearly so, and skipped; null keeps them.
         val_size, test_size: counts (int) or fractions of the images (float in (0, 1)), per root.
         split_seed: seed of the split, independent of the training seed.
-        num_workers: DataLoader worker processes decoding images (and scanning the folder).
+        num_workers: DataLoader worker processes decoding images (and scanning the folder); at most
+            the cores this process may use.
         scan_cache: folder for the scan's results, so the next run decodes only new or changed files.
         cache: decode every image once into a memory-mapped uint8 array under `scan_cache`/decoded
             (colorgan.data.decoded_cache) and gather batches from it: no decoding per epoch.
@@ -173,7 +175,8 @@ class FolderDataModule(ColorizationDataModule):
         self.min_size = image_size if min_size is None else min_size
         self.gray_chroma = gray_chroma
         self.val_size, self.test_size, self.split_seed = val_size, test_size, split_seed
-        self.num_workers = num_workers
+        # More decoding processes than cores only adds switching (and torch's warning): at most one per core.
+        self.num_workers = min(num_workers, usable_cores())
         self.scan_cache = Path(scan_cache) if scan_cache else None
         if cache and self.scan_cache is None:
             raise ValueError("data.cache=true keeps the decoded images under data.scan_cache; set that folder too.")
@@ -279,11 +282,6 @@ class FolderDataModule(ColorizationDataModule):
                                             pin_memory=torch.cuda.is_available())
         dataset = FolderImages(self.files[split], self.image_size, train, self.train_scale, replace_failed=True)
         sampler = self._batch_sampler(len(dataset), train)
-        if train and len(sampler) == 0:
-            raise DatasetError(
-                f"{len(dataset)} training images make no full batch of data.batch_size={self.batch_size}. "
-                "Use a smaller batch size or add images."
-            )
         # Each index tensor is a whole batch, decoded by one worker.
         return self._whole_batch_loader(dataset, sampler, train, num_workers=self.num_workers,
                                         persistent_workers=self.num_workers > 0, pin_memory=torch.cuda.is_available())

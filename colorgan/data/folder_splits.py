@@ -99,22 +99,28 @@ def check_roots(root: str | Path | Sequence | Mapping) -> None:
             check_root(folder)
 
 
+class SplitSizeError(DatasetError, ValueError):
+    """The photos under data.root cannot make the splits (or one training batch) the config asks for."""
+
+
 def split_counts(total: int, size: int | float, name: str) -> int:
     """`size` as a count: ints are counts, floats in (0, 1) fractions of `total` (at least 1)."""
     if isinstance(size, float) and 0 < size < 1:
         return max(1, round(total * size))
     if isinstance(size, int) and not isinstance(size, bool) and size >= 1:
         return size
-    raise ValueError(f"data.{name} must be a count >= 1 or a fraction in (0, 1), got {size!r}.")
+    raise SplitSizeError(f"data.{name} must be a count >= 1 or a fraction in (0, 1), got {size!r}.")
 
 
 def seeded_slice(
     paths: list[Path], size: int | float, name: str, seed: int, where: Path
 ) -> tuple[list[Path], list[Path]]:
     """(slice of `size`, rest), the slice seeded by `seed`."""
+    if not paths:
+        raise SplitSizeError(f"No image files under {where} (extensions Pillow opens: .jpg, .png, ...).")
     count = split_counts(len(paths), size, name)
     if count >= len(paths):
-        raise ValueError(
+        raise SplitSizeError(
             f"data.{name}={size} takes {count} of the {len(paths)} images in {where}, leaving none "
             f"for training. Use a smaller data.{name} or add images."
         )
@@ -153,3 +159,24 @@ def split_root(root: PhotoRoot, val_size: int | float, test_size: int | float, s
         )
     val, train = seeded_slice(train, val_size, "val_size", seed, folders["train"])
     return {"train": train, "val": val, "test": find_images(held_out)}
+
+
+def check_split_sizes(root: str | Path | Sequence | Mapping, val_size: int | float, test_size: int | float,
+                      seed: int, batch_size: int) -> None:
+    """Raise a DatasetError unless the image files under `root` make every split and at least one
+    full training batch (training drops an incomplete last batch, so fewer photos than data.batch_size
+    would train nothing). Files are counted, not decoded: the data module's scan may still skip some."""
+    counts = dict.fromkeys(SPLITS, 0)
+    roots = parse_roots(root)
+    for photo_root in roots:
+        for split, paths in split_root(photo_root, val_size, test_size, seed).items():
+            counts[split] += len(paths)
+    where = roots[0].describe() if len(roots) == 1 else f"the {len(roots)} photo roots"
+    for split in SPLITS:
+        if not counts[split]:
+            raise SplitSizeError(f"No {split} images under {where} (extensions Pillow opens: .jpg, .png, ...).")
+    if counts["train"] < batch_size:
+        raise SplitSizeError(
+            f"{where} has {counts['train']} training photos, fewer than one batch of data.batch_size={batch_size}: "
+            "the run would train on zero batches. Use a smaller data.batch_size or add photos."
+        )

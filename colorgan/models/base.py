@@ -4,7 +4,7 @@ RGB prediction with the full metric suite next to the grayscale baseline, and th
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import lightning as L
@@ -13,9 +13,10 @@ import torch
 from colorgan.color_space import ColorSpace
 from colorgan.data.batches import ColorBatch
 from colorgan.framework_internals import reset_step_results, should_update_logs
-from colorgan.metrics import colorization_metrics, per_image_metrics
+from colorgan.metrics import colorization_metrics, per_image_against_gray
+from colorgan.nets.generators import build_generator, encoder_unet
 from colorgan.nets.layers import init_weights
-from colorgan.nets.unet import UNetGenerator
+from colorgan.runs.checkpoint_io import MODEL_CLASS_KEY
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
@@ -71,7 +72,26 @@ class ColorizerModule(L.LightningModule):
         """The generator: a U-Net regressing the colour channels (subclasses may predict otherwise)."""
         if settings.get("output_layer") == "none":
             raise ValueError("output_layer 'none' leaves the U-Net without an output; use 'upconv' or 'head'.")
-        return UNetGenerator(color_space.in_channels, color_space.out_channels, **settings)
+        return build_generator(color_space.in_channels, color_space.out_channels, settings)
+
+    # -- a pretrained encoder: its own learning rate, frozen for the first steps ----------------
+    def param_groups(self, params: Iterable[torch.nn.Parameter], lr: float) -> list[dict[str, Any]]:
+        """Adam's parameter groups: an ImageNet encoder's weights at `encoder_lr_scale` x lr (fastai's
+        discriminative learning rates), everything else at lr."""
+        params, net = list(params), encoder_unet(self.generator)
+        if net is None or net.encoder_lr_scale == 1.0:
+            return [{"params": params, "lr": lr}]
+        encoder = {id(p) for p in net.encoder.parameters()}
+        return [{"params": [p for p in params if id(p) not in encoder], "lr": lr},
+                {"params": [p for p in params if id(p) in encoder], "lr": lr * net.encoder_lr_scale}]
+
+    def follow_encoder_schedule(self) -> None:
+        """Freeze an ImageNet encoder for its first `freeze_steps` optimizer steps, then train it."""
+        net = encoder_unet(self.generator)
+        if net is not None and net.freeze_steps:
+            frozen = self.global_step < net.freeze_steps
+            if frozen != net.encoder_frozen:
+                net.set_encoder_frozen(frozen)
 
     # -- speed options ---------------------------------------------------------------------------
     def networks(self) -> list[torch.nn.Module]:
@@ -151,8 +171,10 @@ class ColorizerModule(L.LightningModule):
 
     def on_train_batch_start(self, batch: ColorBatch, batch_idx: int) -> None:
         self.train_image_size = list(batch.rgb.shape[-2:])
+        self.follow_encoder_schedule()
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[MODEL_CLASS_KEY] = type(self).__name__  # what colorgan.runs.checkpoint_io rebuilds
         if self.train_image_size is not None:
             checkpoint["train_image_size"] = self.train_image_size
         # A mid-epoch checkpoint carries the epoch's running sums, so a resumed run logs the mean
@@ -175,9 +197,7 @@ class ColorizerModule(L.LightningModule):
             model.update(pred_rgb, batch.rgb)
             baseline.update(gray_rgb, batch.rgb)
             if stage == "test":  # per image too, for the report's bootstrap intervals
-                part = per_image_metrics(pred_rgb, batch.rgb)
-                part.update({f"baseline_{k}": v for k, v in per_image_metrics(gray_rgb, batch.rgb).items()})
-                self._per_image_parts.append(part)
+                self._per_image_parts.append(per_image_against_gray(pred_rgb, gray_rgb, batch.rgb))
         # Logging the collections lets Lightning compute, sync and reset them at epoch end.
         self.log_dict(model, on_step=False, on_epoch=True, prog_bar=stage == "val", batch_size=len(batch.rgb))
         self.log_dict(baseline, on_step=False, on_epoch=True, batch_size=len(batch.rgb))
@@ -218,4 +238,5 @@ class SingleLossColorizer(ColorizerModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         hp = self.hparams
-        return torch.optim.Adam(self.parameters(), lr=hp.lr, betas=tuple(hp.betas), weight_decay=hp.weight_decay)
+        return torch.optim.Adam(self.param_groups(self.parameters(), hp.lr), betas=tuple(hp.betas),
+                                weight_decay=hp.weight_decay)

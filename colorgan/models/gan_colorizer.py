@@ -116,7 +116,7 @@ class GANColorizer(ColorizerModule):
         self.loss = GANLoss(gan_loss, real_label)
         d_kwargs = dict(discriminator or {})
         if d_kwargs.get("channels") is None:
-            d_kwargs["channels"] = self.generator.encoder[0][0].out_channels
+            d_kwargs["channels"] = self.generator.base_width
         if d_kwargs.get("spectral_norm") and d_kwargs.get("norm", "batch") != "none":
             log.info("Spectral norm in D: its %s normalization layers are left out", d_kwargs.get("norm", "batch"))
         space = self.color_space
@@ -233,7 +233,7 @@ class GANColorizer(ColorizerModule):
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         hp, betas = self.hparams, tuple(self.hparams.betas)
         return [
-            torch.optim.Adam(self.generator.parameters(), lr=hp.lr_g, betas=betas),
+            torch.optim.Adam(self.param_groups(self.generator.parameters(), hp.lr_g), betas=betas),
             torch.optim.Adam(self.discriminator.parameters(), lr=hp.lr_d, betas=betas),
         ]
 

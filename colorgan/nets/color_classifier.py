@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorgan.nets.ab_bins import GRID, annealed_mean, gamut_bins
-from colorgan.nets.unet import UNetGenerator
+from colorgan.nets.generators import build_generator
 
 TEMPERATURE = 0.38  # the paper's annealed-mean temperature
 
@@ -23,17 +23,19 @@ class ColorClassifierUNet(nn.Module):
         temperature: annealed-mean temperature T (1: the mean, 0: the mode); may be changed after
             training (`Colorizer.from_checkpoint(..., temperature=...)`).
         grid: ab bin side in ab units (colorgan.nets.ab_bins.gamut_bins).
-        **unet: UNetGenerator settings (channels, activation, norm, ...); its output layer is
+        from_checkpoint: see colorgan.nets.generators.build_generator.
+        **unet: the body's generator settings (colorgan.nets.generators); its output layer is
             replaced by the classifier head, so `output_layer` is ignored.
     """
 
-    def __init__(self, in_channels: int = 1, temperature: float = TEMPERATURE, grid: float = GRID, **unet) -> None:
+    def __init__(self, in_channels: int = 1, temperature: float = TEMPERATURE, grid: float = GRID,
+                 from_checkpoint: bool = False, **unet) -> None:
         super().__init__()
         if temperature < 0:
             raise ValueError(f"The annealed-mean temperature must be >= 0 (0: the mode, 1: the mean), got {temperature}.")
         unet.pop("output_layer", None)
         self.temperature = float(temperature)
-        self.body = UNetGenerator(in_channels, 2, output_layer="none", **unet)
+        self.body = build_generator(in_channels, 2, {**unet, "output_layer": "none"}, from_checkpoint)
         self.register_buffer("bins", gamut_bins(grid))  # (Q, 2)
         # A 1x1 convolution, written as a Linear over channels-last features: the logits come out
         # (B, h, w, Q), bins contiguous, which the softmax, the loss's gather and decoding all want.
@@ -48,8 +50,8 @@ class ColorClassifierUNet(nn.Module):
         return self.body.stride
 
     @property
-    def depth(self) -> int:
-        return self.body.depth
+    def base_width(self) -> int:
+        return self.body.base_width
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1, H, W) -> (B, H/2, W/2, Q) logits over the ab bins."""

@@ -54,12 +54,16 @@ def init_weights(module: nn.Module, scheme: str) -> None:
     """Initialise `module`'s convolutions and norms in place.
 
     "default" keeps PyTorch's (Kaiming-uniform); "normal" is pix2pix's and the seed paper's:
-    convolution weights ~ N(0, 0.02), norm scales ~ N(1, 0.02), biases 0.
+    convolution weights ~ N(0, 0.02), norm scales ~ N(1, 0.02), biases 0. Sub-modules marked
+    `is_pretrained` (an ImageNet encoder, colorgan.nets.encoder_unet) keep the weights they loaded.
     """
     _lookup({name: name for name in INITS}, "init", scheme)
     if scheme == "default":
         return
-    for layer in module.modules():
+    kept = [name + "." for name, layer in module.named_modules() if getattr(layer, "is_pretrained", False)]
+    for name, layer in module.named_modules():
+        if any((name + ".").startswith(prefix) for prefix in kept):
+            continue
         if isinstance(layer, nn.Conv2d | nn.ConvTranspose2d):
             nn.init.normal_(layer.weight, 0.0, 0.02)
             if layer.bias is not None:

@@ -155,6 +155,11 @@ class UNetGenerator(nn.Module):
             self.check_input_size(image_size, image_size)
 
     @property
+    def base_width(self) -> int:
+        """The first level's width: a discriminator beside it takes it as its own (GANColorizer)."""
+        return self.encoder[0][0].out_channels
+
+    @property
     def stride(self) -> int:
         """Input height and width must be multiples of this."""
         return 2**self.depth

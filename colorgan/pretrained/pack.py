@@ -31,7 +31,14 @@ from colorgan.pretrained.bundle import (
     verified_weights,
 )
 from colorgan.runs.atomic_io import atomic_path
-from colorgan.runs.checkpoint_io import GENERATOR_PREFIX, load_generator, read_checkpoint
+from colorgan.runs.checkpoint_io import (
+    GENERATOR_PREFIX,
+    MODEL_CLASS_KEY,
+    MODEL_CLASSES,
+    load_generator,
+    model_class,
+    read_checkpoint,
+)
 from colorgan.runs.run_dir import CONFIG, run_dir_of_checkpoint
 
 FORMAT = 1
@@ -68,9 +75,9 @@ class Packed:
     max_ab_difference: float
 
 
-def module_class(checkpoint: Path, hparams: dict[str, Any]) -> str:
+def module_class(checkpoint: Path, raw: dict[str, Any]) -> str:
     """The LightningModule's class path: the run's config.yaml says it (model._target_) when the
-    checkpoint sits in its run directory; otherwise the hyper-parameters tell the kinds apart."""
+    checkpoint sits in its run directory; otherwise the checkpoint's own record (model_class)."""
     config = run_dir_of_checkpoint(checkpoint.resolve()) / CONFIG
     if config.is_file():
         from omegaconf import OmegaConf
@@ -78,11 +85,7 @@ def module_class(checkpoint: Path, hparams: dict[str, Any]) -> str:
         target = OmegaConf.select(OmegaConf.load(config), "model._target_", default=None)
         if isinstance(target, str):
             return target
-    if "temperature" in hparams:
-        return "colorgan.models.classify_colorizer.ClassifyColorizer"
-    if "discriminator" in hparams:
-        return "colorgan.models.gan_colorizer.GANColorizer"
-    return "colorgan.models.unet_colorizer.UNetColorizer"
+    return MODEL_CLASSES.get(model_class(raw), model_class(raw))
 
 
 def inference_state(generator: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -119,11 +122,12 @@ def pack(checkpoint: str | Path, out: str | Path | None = None) -> Packed:
     loaded = load_generator(checkpoint)  # every failure of a bad checkpoint is said here
     raw = read_checkpoint(checkpoint)
     hparams = dict(loaded.hyper_parameters)
-    module = module_class(checkpoint, hparams)
+    module = module_class(checkpoint, raw)
     packed = {
         "hyper_parameters": hparams,
         "state_dict": inference_state(loaded.generator),
         "train_image_size": list(loaded.train_image_size),
+        MODEL_CLASS_KEY: model_class(raw),
         "colorgan_pretrained": {
             "format": FORMAT, "module": module, "source": checkpoint.name,
             "epoch": raw.get("epoch"), "global_step": raw.get("global_step"),

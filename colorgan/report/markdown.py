@@ -102,6 +102,19 @@ def _on_cifar10(run: Run) -> bool:
     return "cifar10" in str(target)
 
 
+def _test_set(run: Run) -> tuple:
+    """What a run was tested on: its data (module, CIFAR-10 folder or photo root) and how many test images
+    (`trainer.limit_test_batches` changes it); the count is None for a run without per-image results."""
+    data = OmegaConf.select(run.config, "data") if run.config is not None else None
+    where = tuple(str(OmegaConf.select(data, key)) for key in ("_target_", "data_dir", "root")) if data is not None else ()
+    per_image = run.per_image
+    return (*where, len(per_image["mae"]) if per_image else None)
+
+
+def _count(images: int | None) -> str:
+    return "unknown" if images is None else f"{images:,}"
+
+
 def render_markdown(runs: Sequence[Run], without_results: Sequence[Run], sort_by: str,
                     image_note: str | None = None, reasons: dict[Path, str] | None = None) -> str:
     """report.md: runs sorted by `sort_by`, one grayscale row per colour space, the bootstrap
@@ -122,10 +135,18 @@ def render_markdown(runs: Sequence[Run], without_results: Sequence[Run], sort_by
         d = describe(run)
         cells = [d["model"], d["activation"], d["norm"], d["color_space"], d["epochs"], d["train_time"]]
         lines.append("| " + " | ".join([*cells, *_metric_cells(run.test_metrics, "test"), f"`{run.path.name}`"]) + " |")
-    for space in sorted({describe(r)["color_space"] for r in runs}):
-        first = next(r for r in runs if describe(r)["color_space"] == space)
-        cells = ["*grayscale input*", "—", "—", space, "—", "—"]
+    test_sets = {run.path: _test_set(run) for run in runs}
+    several = len(set(test_sets.values())) > 1
+    for space, test_set in sorted({(describe(r)["color_space"], test_sets[r.path]) for r in runs}, key=str):
+        first = next(r for r in runs if describe(r)["color_space"] == space and test_sets[r.path] == test_set)
+        label = "*grayscale input*" + (f" ({_count(test_set[-1])} test images)" if several else "")
+        cells = [label, "—", "—", space, "—", "—"]
         lines.append("| " + " | ".join([*cells, *_metric_cells(first.test_metrics, "test_baseline"), "baseline"]) + " |")
+    if several:  # e.g. a run tested on 500 images beside one tested on 10,000: a mean each, not comparable
+        sizes = ", ".join(_count(n) for n in sorted({t[-1] for t in test_sets.values()}, key=lambda n: (n is None, n or 0)))
+        lines += ["", f"**These runs were tested on {len(set(test_sets.values()))} different test sets** ({sizes} "
+                  "images): compare a run only with the grayscale row of its own test set, and with runs tested on "
+                  "the same one (the statistics below pair only runs scored on the same images)."]
     true_colorfulness = runs[0].test_metrics.get("test/colorfulness_true")
     if true_colorfulness is not None:
         lines += ["", f"Colorfulness (Hasler and Süsstrunk, 0-255 scale) of the true test images: {true_colorfulness:.2f}."]

@@ -85,6 +85,20 @@ def finish_wandb() -> None:
         wandb.finish()
 
 
+# W&B stages a copy of every file an artifact adds (the checkpoints CheckpointArtifacts logs) under
+# WANDB_DATA_DIR, by default ~/.local/share/wandb, outside the run, where nothing removes what an
+# offline run staged. Unless the user chose a folder, each run stages inside its own wandb/ folder:
+# `wandb sync` finds the copies there, and deleting the run deletes them.
+USER_DATA_DIR = os.environ.get("WANDB_DATA_DIR")
+STAGING_IN_RUN = Path("wandb") / "data"
+
+
+def stage_artifacts_in(run_dir: Path) -> None:
+    """Point W&B's staging at `run_dir`/wandb/data for this job (read when an artifact adds a file)."""
+    if USER_DATA_DIR is None:
+        os.environ["WANDB_DATA_DIR"] = str(Path(run_dir).resolve() / STAGING_IN_RUN)
+
+
 def build_loggers(cfg: DictConfig) -> list:
     loggers = []
     for node in (cfg.get("logger") or {}).values():
@@ -96,6 +110,7 @@ def build_loggers(cfg: DictConfig) -> list:
             # One W&B run per run directory: a resumed or requeued job continues it.
             node["id"] = node.get("id") or wandb_run_id(Path(cfg.paths.output_dir))
             node.setdefault("resume", "allow")
+            stage_artifacts_in(Path(cfg.paths.output_dir))
         loggers.append(instantiate(node))
     return loggers
 

@@ -187,6 +187,24 @@ class Run:
     def job_status(self) -> dict[str, Any] | None:
         return _read_json(self.path / JOB_STATUS)
 
+    def final_metrics(self) -> dict[str, float]:
+        """Every metric's last value in csv/metrics.csv, then the test metrics: what the run's job
+        returned to a sweeper (its trainer's metrics when it ended), for a finished job asked again."""
+        values: dict[str, float] = {}
+        try:
+            with open(self.path / METRICS_CSV, newline="") as f:
+                for row in csv.DictReader(f):
+                    for name, value in row.items():
+                        try:
+                            values[name] = float(value)
+                        except (TypeError, ValueError):  # an empty cell: not logged at that step
+                            pass
+        except OSError:
+            pass
+        for counter in ("epoch", "step"):
+            values.pop(counter, None)
+        return {**values, **(self.test_metrics or {})}
+
     @property
     def finished(self) -> bool:
         return self.test_metrics is not None

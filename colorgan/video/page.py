@@ -4,7 +4,6 @@ request runs while the page waits, at a few frames/s on a CPU (BENCHMARKS.md, "v
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from colorgan.errors import UserError
@@ -37,8 +36,10 @@ def colorize_clip(colorizer: Colorizer, upload: str | Path, output_dir: Path) ->
                     f"frames/s, {'with' if info.audio else 'no'} sound) colorized in {result.seconds:.1f} s")
 
 
-def add_video_section(gr, colorizer: Colorizer, work_dir: Path) -> None:
-    """A row of the page (inside its gr.Blocks): clip upload, button, colour clip, message."""
+def add_video_section(gr, colorizer: Colorizer, new_folder, remove_folder, keep_s: float) -> None:
+    """A row of the page (inside its gr.Blocks): clip upload, button, colour clip, message. Each
+    request writes into `new_folder(previous)` (the session's previous folder goes); the session's
+    folder is removed by `remove_folder` when the session ends (the page's own rules, colorgan.app)."""
     gr.Markdown(f"## A short film\nUpload a clip ({LIMIT}); it comes back in colour, frame-stable, with "
                 "its sound. Longer films: `python -m colorgan.colorize film.mp4 -o out/`.")
     with gr.Row():
@@ -48,12 +49,14 @@ def add_video_section(gr, colorizer: Colorizer, work_dir: Path) -> None:
             message = gr.Textbox(label="Messages", lines=2, interactive=False, elem_id="clip-messages")
         with gr.Column(scale=2):
             colour = gr.Video(label="Colour", interactive=False, elem_id="clip-colour")
+    request = gr.State({"dir": None}, time_to_live=keep_s, delete_callback=remove_folder)
 
-    def colorize(upload):
+    def colorize(upload, previous):
         if not upload:
-            return None, "error: no clip uploaded; choose a video file"
-        output_dir = Path(tempfile.mkdtemp(prefix="request-", dir=work_dir))
+            remove_folder(previous)
+            return None, "error: no clip uploaded; choose a video file", {"dir": None}
+        output_dir = new_folder(previous)
         output, line = colorize_clip(colorizer, upload, output_dir)
-        return (str(output) if output else None), line
+        return (str(output) if output else None), line, {"dir": str(output_dir)}
 
-    button.click(colorize, [clip], [colour, message])
+    button.click(colorize, [clip, request], [colour, message, request])

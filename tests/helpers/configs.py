@@ -42,10 +42,10 @@ TINY = [
 
 
 def on_a_photo_folder(experiment: str) -> bool:
-    """Whether an experiment trains on a photo folder: it overrides /data with folder, or builds on
-    an experiment that does (photo_gan on photo_unet)."""
+    """Whether an experiment trains on a photo folder: it overrides /data with folder (or photos, the
+    folder at the encoder models' size), or builds on an experiment that does (photo_gan on photo_unet)."""
     text = (CONF_DIR / "experiment" / f"{experiment}.yaml").read_text()
-    if "override /data: folder" in text:
+    if "override /data: folder" in text or "override /data: photos" in text:
         return True
     included = [line.strip()[2:] for line in text.splitlines() if line.startswith("  - ") and ":" not in line]
     return any(on_a_photo_folder(name) for name in included if (CONF_DIR / "experiment" / f"{name}.yaml").is_file())
