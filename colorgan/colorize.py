@@ -39,6 +39,7 @@ from colorgan.image_io import (
 from colorgan.inference import GAMUT_MODES, LAB, Colorizer
 from colorgan.quiet import silence_library_noise
 from colorgan.report.tables import print_comparison
+from colorgan.runs.atomic_io import write_text
 from colorgan.runs.host_memory import available_memory, gigabytes
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_CANNOT_START = 0, 1, EXIT_USER_ERROR
@@ -364,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
             err.print("no colour image to measure the predictions against", markup=False, highlight=False)
         else:
             args.output.mkdir(parents=True, exist_ok=True)
-            (args.output / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+            write_text(args.output / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True))
             title = f"metrics on {metrics['images']} image(s) (prediction vs original)"
             print_comparison(title, metrics["model"], metrics["baseline"], out)
     skipped = f", {run.skipped} skipped (output exists; --overwrite replaces)" if run.skipped else ""

@@ -37,6 +37,7 @@ from colorgan.nets.unet import UNetGenerator
 from colorgan.quiet import silence_library_noise
 from colorgan.report.stats import mean_interval, paired_difference
 from colorgan.report.tables import print_comparison
+from colorgan.runs.atomic_io import write_text
 from colorgan.runs.checkpoint_io import load_generator
 from colorgan.runs.run_dir import run_dir_of_checkpoint
 
@@ -315,7 +316,7 @@ def run(args: argparse.Namespace, device: str) -> dict[str, Any]:
     output = args.output or (Path(f"eval_{Path(args.folder).resolve().name}_{size}px.json") if shipped
                              else default_output(args.checkpoint, args.folder, size))
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(result, indent=2))
+    write_text(output, json.dumps(result, indent=2))
     print(f"Results written to {output}")
     return result
 

@@ -19,6 +19,7 @@ import torch
 
 from colorgan.data.datamodule import ColorizationDataModule
 from colorgan.data.errors import DatasetError, folder_exists, permission_denied
+from colorgan.runs.atomic_io import atomic_path
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"  # of the archive, not of the extracted files
@@ -156,7 +157,7 @@ def write_batch(path: Path, images: np.ndarray, labels: list[int] | None = None)
         b"data": images.reshape(len(images), -1),
         b"filenames": [f"{i}.png".encode() for i in range(len(images))],
     }
-    with open(path, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         pickle.dump(entry, f)
 
 
