@@ -208,11 +208,11 @@ class Run:
     def __init__(self, colorizer: Colorizer, args: argparse.Namespace, console: Console) -> None:
         self.colorizer, self.args, self.console = colorizer, args, console
         self.done, self.skipped, self.failed = 0, 0, 0
-        self.model_metrics = self.baseline_metrics = None
+        self.against_gray = None
         if args.compare:
-            from colorgan.metrics import colorization_metrics  # torchmetrics: only when comparing
+            from colorgan.metrics import AgainstGray  # torchmetrics: only when comparing
 
-            self.model_metrics, self.baseline_metrics = colorization_metrics(), colorization_metrics()
+            self.against_gray = AgainstGray()
         self.measured = 0
         self.not_measured: list[str] = []
 
@@ -303,18 +303,14 @@ class Run:
             return
         rgb = photo.rgb[None]
         lightness, _ = LAB.split(rgb)
-        self.model_metrics.update(prediction[None], rgb)
-        self.baseline_metrics.update(LAB.gray_rgb(lightness), rgb)
+        self.against_gray.update(prediction[None], LAB.gray_rgb(lightness), rgb)
         self.measured += 1
 
     def metrics(self) -> dict | None:
         if not self.measured:
             return None
-        return {
-            "images": self.measured,
-            "model": {k: float(v) for k, v in self.model_metrics.compute().items()},
-            "baseline": {k: float(v) for k, v in self.baseline_metrics.compute().items()},
-        }
+        model, baseline = self.against_gray.compute()
+        return {"images": self.measured, "model": model, "baseline": baseline}
 
 
 @user_command
