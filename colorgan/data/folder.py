@@ -28,9 +28,7 @@ from colorgan.data.datamodule import ColorizationDataModule
 from colorgan.data.decoded_cache import CachedImages, CacheSpec, DecodedCache
 from colorgan.data.errors import DatasetError
 from colorgan.data.folder_splits import (
-    SPLIT_FOLDERS,  # noqa: F401  (re-exported: the split folder names)
     SPLITS,
-    check_root,  # noqa: F401  (re-exported: config_validation's check of one folder)
     check_roots,
     parse_roots,
     roots_digest,
