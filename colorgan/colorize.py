@@ -40,6 +40,7 @@ from colorgan.image_io import (
 from colorgan.inference import GAMUT_MODES, LAB, Colorizer
 from colorgan.quiet import silence_library_noise
 from colorgan.report.tables import print_comparison
+from colorgan.runs.atomic_io import write_text
 from colorgan.runs.host_memory import available_memory, gigabytes
 from colorgan.video import add_video_arguments, colorize_video_file, is_video
 
@@ -210,11 +211,11 @@ class Run:
     def __init__(self, colorizer: Colorizer, args: argparse.Namespace, console: Console) -> None:
         self.colorizer, self.args, self.console = colorizer, args, console
         self.done, self.skipped, self.failed = 0, 0, 0
-        self.model_metrics = self.baseline_metrics = None
+        self.against_gray = None
         if args.compare:
-            from colorgan.metrics import colorization_metrics  # torchmetrics: only when comparing
+            from colorgan.metrics import AgainstGray  # torchmetrics: only when comparing
 
-            self.model_metrics, self.baseline_metrics = colorization_metrics(), colorization_metrics()
+            self.against_gray = AgainstGray()
         self.measured = 0
         self.not_measured: list[str] = []
 
@@ -305,18 +306,14 @@ class Run:
             return
         rgb = photo.rgb[None]
         lightness, _ = LAB.split(rgb)
-        self.model_metrics.update(prediction[None], rgb)
-        self.baseline_metrics.update(LAB.gray_rgb(lightness), rgb)
+        self.against_gray.update(prediction[None], LAB.gray_rgb(lightness), rgb)
         self.measured += 1
 
     def metrics(self) -> dict | None:
         if not self.measured:
             return None
-        return {
-            "images": self.measured,
-            "model": {k: float(v) for k, v in self.model_metrics.compute().items()},
-            "baseline": {k: float(v) for k, v in self.baseline_metrics.compute().items()},
-        }
+        model, baseline = self.against_gray.compute()
+        return {"images": self.measured, "model": model, "baseline": baseline}
 
 
 @user_command
@@ -374,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
             err.print("no colour image to measure the predictions against", markup=False, highlight=False)
         else:
             args.output.mkdir(parents=True, exist_ok=True)
-            (args.output / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+            write_text(args.output / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True))
             title = f"metrics on {metrics['images']} image(s) (prediction vs original)"
             print_comparison(title, metrics["model"], metrics["baseline"], out)
     skipped = f", {run.skipped} skipped (output exists; --overwrite replaces)" if run.skipped else ""

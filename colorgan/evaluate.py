@@ -32,11 +32,12 @@ from colorgan.data.images import describe_skipped, filter_images, scan_images, w
 from colorgan.errors import UserError, exit_on_user_error
 from colorgan.image_io import find_images
 from colorgan.inference import best_device, set_temperature
-from colorgan.metrics import colorization_metrics, per_image_against_gray
+from colorgan.metrics import AgainstGray, per_image_against_gray
 from colorgan.nets.unet import UNetGenerator
 from colorgan.quiet import silence_library_noise
 from colorgan.report.stats import mean_interval, paired_difference
 from colorgan.report.tables import print_comparison
+from colorgan.runs.atomic_io import write_text
 from colorgan.runs.checkpoint_io import load_generator
 from colorgan.runs.run_dir import run_dir_of_checkpoint
 
@@ -152,7 +153,7 @@ def evaluate_folder(
 
     device = torch.device(device)
     generator = generator.to(device).eval()
-    model_metrics, baseline_metrics = colorization_metrics().to(device), colorization_metrics().to(device)
+    against_gray = AgainstGray().to(device)
     extra, unavailable = optional_metrics() if extra_metrics else ({}, {})
     extra = {name: (m.to(device), b.to(device)) for name, (m, b) in extra.items()}
 
@@ -175,8 +176,7 @@ def evaluate_folder(
         inputs, _ = color_space.split(rgb)
         pred = color_space.merge(inputs, generator(inputs))
         gray = color_space.gray_rgb(inputs)
-        model_metrics.update(pred, rgb)
-        baseline_metrics.update(gray, rgb)
+        against_gray.update(pred, gray, rgb)
         per_image.append({k: v.cpu().numpy() for k, v in per_image_against_gray(pred, gray, rgb).items()})
         for name, (model_metric, baseline_metric) in extra.items():
             _update_optional(name, model_metric, pred, rgb)
@@ -185,8 +185,7 @@ def evaluate_folder(
     if not used:
         raise EvaluateError(f"None of the {len(scan.paths)} images in {folder} could be decoded; see the warnings above.")
 
-    model = {k: float(v) for k, v in model_metrics.compute().items()}
-    baseline = {k: float(v) for k, v in baseline_metrics.compute().items()}
+    model, baseline = against_gray.compute()
     for name, (model_metric, baseline_metric) in extra.items():
         try:
             model[name], baseline[name] = float(model_metric.compute()), float(baseline_metric.compute())
@@ -315,7 +314,7 @@ def run(args: argparse.Namespace, device: str) -> dict[str, Any]:
     output = args.output or (Path(f"eval_{Path(args.folder).resolve().name}_{size}px.json") if shipped
                              else default_output(args.checkpoint, args.folder, size))
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(result, indent=2))
+    write_text(output, json.dumps(result, indent=2))
     print(f"Results written to {output}")
     return result
 

@@ -224,6 +224,27 @@ def per_image_metrics(preds: torch.Tensor, target: torch.Tensor) -> dict[str, to
     }
 
 
+class AgainstGray(torch.nn.Module):
+    """The metric suite of a prediction (`model`) and, beside it, of the gray input it was made from
+    (`baseline`), both against the colour original: the one form in which testing and validation
+    (models/base.py), evaluate and colorize --compare keep "model against gray" over many images.
+    Image by image, the same pair is per_image_against_gray's."""
+
+    def __init__(self, prefix: str = "", baseline_prefix: str = "") -> None:
+        super().__init__()
+        self.model, self.baseline = colorization_metrics(prefix), colorization_metrics(baseline_prefix)
+
+    def update(self, pred: torch.Tensor, gray: torch.Tensor, target: torch.Tensor) -> None:
+        """Add (B, 3, H, W) RGB predictions and the gray inputs they were made from, against `target`."""
+        self.model.update(pred, target)
+        self.baseline.update(gray, target)
+
+    def compute(self) -> tuple[dict[str, float], dict[str, float]]:
+        """({metric: value} of the model, the same of the gray baseline)."""
+        return ({k: float(v) for k, v in self.model.compute().items()},
+                {k: float(v) for k, v in self.baseline.compute().items()})
+
+
 def per_image_against_gray(pred: torch.Tensor, gray: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
     """per_image_metrics of the prediction and, under `baseline_*`, of the gray input it was made
     from: the one form in which testing and evaluate keep "model against gray" image by image."""

@@ -74,7 +74,7 @@ def retest(run_dir: str | Path, checkpoint: str | Path, out: str | Path, name: s
     overrides = [o for o in run.overrides or [] if override_key(o) != "name"]
     shutil.copytree(run.path, out, ignore=shutil.ignore_patterns(*NOT_COPIED), dirs_exist_ok=True)
     (out / HYDRA_RECORD).mkdir(exist_ok=True)
-    (out / HYDRA_RECORD / OVERRIDES).write_text(yaml.safe_dump([*overrides, f"name={name}"]))
+    write_text(out / HYDRA_RECORD / OVERRIDES, yaml.safe_dump([*overrides, f"name={name}"]))
     (out / CHECKPOINTS).mkdir()
     shutil.copy2(checkpoint, out / CHECKPOINTS / checkpoint.name)
 

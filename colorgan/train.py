@@ -28,6 +28,7 @@ from colorgan.config_validation import validate_config
 from colorgan.errors import UserExit, exit_on_user_error, user_error_in, wants_traceback
 from colorgan.quiet import silence_library_noise
 from colorgan.report.tables import logged_comparison, print_comparison
+from colorgan.runs.atomic_io import write_text
 from colorgan.runs.devices import check_ddp_launch, fit_ddp_to, job_device
 from colorgan.runs.loggers import build_loggers, finish_wandb, log_config
 from colorgan.runs.machine import cpu_summary, machine
@@ -83,7 +84,7 @@ def train(cfg: DictConfig, validated: bool = False) -> dict[str, Any]:
     L.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / CONFIG).write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    write_text(output_dir / CONFIG, OmegaConf.to_yaml(cfg, resolve=True))
     ckpt_path = checkpoint_to_resume(cfg, output_dir)
     if ckpt_path:
         log.info("Continuing from checkpoint %s", ckpt_path)

@@ -17,7 +17,7 @@ from colorgan.nets.ab_bins import (
     nearest_bin,
     rebalancing_weights,
     smoothed_prior,
-    soft_encode,
+    soft_encode_sparse,
 )
 from colorgan.train import train
 
@@ -36,6 +36,12 @@ def test_gamut_bins_are_the_grid_cells_sRGB_reaches():
 def _ab(*pairs: tuple[float, float]) -> torch.Tensor:
     """(1, 2, 1, N) scaled ab of unscaled (a, b) pairs."""
     return torch.tensor(pairs).T.reshape(1, 2, 1, len(pairs)) / AB_SCALE
+
+
+def soft_encode(ab: torch.Tensor, bins: torch.Tensor, **options) -> torch.Tensor:
+    """soft_encode_sparse as a dense (B, Q, H, W) distribution, to read by bin."""
+    index, weights = soft_encode_sparse(ab, bins, **options)
+    return ab.new_zeros(*index.shape[:3], bins.shape[0]).scatter_(-1, index, weights).permute(0, 3, 1, 2)
 
 
 def test_nearest_bin_and_soft_encoding_by_hand():

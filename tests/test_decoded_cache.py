@@ -17,7 +17,7 @@ from test_folder import FOLDER_TINY, colour_image, write_tree
 from colorgan.data.batches import IndexBatches
 from colorgan.data.decoded_cache import CacheSpec, DecodedCache
 from colorgan.data.folder import CropSeededBatches, FolderDataModule
-from colorgan.data.images import load_eval_image
+from colorgan.data.images import load_eval_image, load_train_image
 from colorgan.train import train
 
 
@@ -137,3 +137,22 @@ def test_fast_dev_run_with_the_cache(tmp_path, caplog):
     assert np.isfinite(metrics["test/mae"])
     assert sum("Decoding" in r.getMessage() for r in caplog.records) == 3  # train, val, test: built once each
     assert len(list(tmp_path.rglob("decoded/*.npy"))) == 3
+
+
+def test_cached_training_crops_come_from_the_centre_square_only(tmp_path):
+    """The one way the cache changes what training sees (documented in colorgan.data.decoded_cache,
+    docs/folder.md and conf/data/folder.yaml): without it, a wide photo's random crops range over its
+    whole longer side; with it, over the centre square of the shorter side only."""
+    wide = tmp_path / "wide.png"  # 3:1; at a shorter side of 36 px it is 108 px wide
+    Image.fromarray(colour_image(64, 192, 1)).save(wide)
+    windows = load_eval_image(wide, 36).unfold(1, 32, 1).unfold(2, 32, 1)  # (3, 5, 5, 32, 32): the centre square's
+
+    def in_centre_square(crop: torch.Tensor) -> bool:
+        return bool((windows == crop[:, None, None]).flatten(3).all(-1).all(0).any())
+
+    seeds = range(20)
+    uncached = [load_train_image(wide, 32, 1.125, torch.Generator().manual_seed(s)) for s in seeds]
+    cached = DecodedCache(tmp_path / "c", CacheSpec("x-train", 36, 32), [wide]).open_or_build().dataset()
+    crops = [cached[torch.tensor([[0], [s]])].images[0] for s in seeds]
+    assert all(in_centre_square(crop) for crop in crops)
+    assert sum(not in_centre_square(crop) for crop in uncached) >= 15  # 72 of the 77 positions lie outside it

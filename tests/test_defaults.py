@@ -7,6 +7,8 @@ import torch
 from helpers.configs import compose_train
 from hydra.utils import instantiate
 
+from colorgan.data.cifar10 import CIFAR10DataModule
+from colorgan.data.folder import FolderDataModule
 from colorgan.models.gan_colorizer import GANColorizer
 from colorgan.models.unet_colorizer import UNetColorizer
 from colorgan.nets.unet import UNetGenerator
@@ -48,3 +50,30 @@ def test_a_checkpoint_that_names_no_output_layer_loads_with_the_head_it_was_trai
     assert loaded.output_layer == "head"
     x = torch.rand(1, 1, 32, 32) * 2 - 1
     assert torch.equal(loaded(x), old.eval()(x))
+
+
+# What a data module keeps of its arguments, as attributes; `seed`, `data_dir`, `root` and
+# `scan_cache` come from other config groups (seed, paths) and are not the data module's to default.
+DATA_SETTINGS = {
+    "cifar10": ["batch_size", "eval_batch_size", "flip", "val_size", "split_seed", "download", "on_device"],
+    "folder": ["batch_size", "eval_batch_size", "flip", "image_size", "train_scale", "min_size", "gray_chroma",
+               "val_size", "test_size", "split_seed", "num_workers", "cache"],
+}
+
+
+def data_settings(module, names: list[str]) -> dict:
+    return {"color_space": module.color_space.name, **{name: getattr(module, name) for name in names}}
+
+
+def test_a_python_cifar10_data_module_is_the_one_conf_data_describes(tmp_path):
+    configured = instantiate(compose_train([], tmp_path / "run").data)
+    built = CIFAR10DataModule()
+    assert data_settings(built, DATA_SETTINGS["cifar10"]) == data_settings(configured, DATA_SETTINGS["cifar10"])
+    assert (built.batch_size, built.eval_batch_size) == (128, 500)
+
+
+def test_a_python_folder_data_module_is_the_one_conf_data_describes(tmp_path):
+    configured = instantiate(compose_train(["data=folder", f"data.root={tmp_path}"], tmp_path / "run").data)
+    built = FolderDataModule(str(tmp_path))
+    assert data_settings(built, DATA_SETTINGS["folder"]) == data_settings(configured, DATA_SETTINGS["folder"])
+    assert (built.batch_size, built.eval_batch_size) == (32, 64)

@@ -5,7 +5,15 @@ import torch
 from kornia.color import lab_to_rgb
 
 from colorgan.color_space import ColorSpace
-from colorgan.metrics import MAE255, ABErrorAuC, Colorfulness, LabPixelAccuracy, colorfulness, colorization_metrics
+from colorgan.metrics import (
+    MAE255,
+    ABErrorAuC,
+    AgainstGray,
+    Colorfulness,
+    LabPixelAccuracy,
+    colorfulness,
+    colorization_metrics,
+)
 
 
 def lab_image(lightness, a, b, size=4):
@@ -80,3 +88,17 @@ def test_grayscale_baseline_has_no_colour_and_keeps_structure(space):
     out = m.compute()
     assert out["colorfulness"] < 1e-2 < out["colorfulness_true"]
     assert 0 < out["mae"] < 255 and out["acc"] < 1
+
+
+def test_against_gray_is_the_suite_of_the_prediction_beside_that_of_the_gray_input():
+    torch.manual_seed(0)
+    target, pred = torch.rand(4, 3, 16, 16), torch.rand(4, 3, 16, 16)
+    gray = target.mean(dim=1, keepdim=True).expand(-1, 3, -1, -1)
+    pair = AgainstGray(prefix="test/", baseline_prefix="test_baseline/")
+    pair.update(pred, gray, target)
+    model, baseline = pair.compute()
+    for got, images, prefix in ((model, pred, "test/"), (baseline, gray, "test_baseline/")):
+        alone = colorization_metrics(prefix)
+        alone.update(images, target)
+        assert got == {k: float(v) for k, v in alone.compute().items()}
+    assert "test/mae" in model and "test_baseline/mae" in baseline

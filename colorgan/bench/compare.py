@@ -57,6 +57,7 @@ from colorgan.bench.shared import shared_slowdown
 from colorgan.data.datamodule import ColorizationDataModule
 from colorgan.errors import exit_on_user_error
 from colorgan.models.base import ColorizerModule
+from colorgan.runs.atomic_io import write_text
 from colorgan.runs.loggers import build_loggers
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
@@ -265,8 +266,8 @@ def main(argv: list[str] | None = None) -> str:
             text = report(rows, args, command, usage.stop())
     print(text)
     if args.markdown:
-        with open(args.markdown, "a") as f:
-            f.write("\n" + text)
+        markdown = Path(args.markdown)  # appended to: the old text and the new, or the old alone
+        write_text(markdown, (markdown.read_text() if markdown.is_file() else "") + "\n" + text)
     return text
 
 

@@ -12,6 +12,7 @@ from PIL import Image
 
 from colorgan.callbacks.dashboards import log_validation_images
 from colorgan.color_space import ColorSpace
+from colorgan.image_io import save_image
 
 
 def make_grid(rows: list[torch.Tensor], scale: int = 1, pad: int = 2) -> np.ndarray:
@@ -61,6 +62,6 @@ class ValidationImageGrid(L.Callback):
         path = Path(trainer.default_root_dir) / self.dirname / f"epoch_{trainer.current_epoch + 1:03d}.png"  # from 1, as the checkpoints
         path.parent.mkdir(parents=True, exist_ok=True)
         grid = make_grid(rows, self.scale)
-        Image.fromarray(grid).save(path)
+        save_image(Image.fromarray(grid), path, "PNG")
         self.paths.append(path)
         log_validation_images(trainer, rows, grid, path, self.scale)

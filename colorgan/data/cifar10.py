@@ -19,6 +19,7 @@ import torch
 
 from colorgan.data.datamodule import ColorizationDataModule
 from colorgan.data.errors import DatasetError, folder_exists, permission_denied
+from colorgan.runs.atomic_io import atomic_path
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"  # of the archive, not of the extracted files
@@ -156,7 +157,7 @@ def write_batch(path: Path, images: np.ndarray, labels: list[int] | None = None)
         b"data": images.reshape(len(images), -1),
         b"filenames": [f"{i}.png".encode() for i in range(len(images))],
     }
-    with open(path, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         pickle.dump(entry, f)
 
 
@@ -166,7 +167,8 @@ class CIFAR10DataModule(ColorizationDataModule):
     seeded slice of `val_size` training images the validation set, the rest the training set.
 
     `on_device`: keep every image (uint8, 180 MB) on the training device and gather batches
-    there, for GPUs; on a CPU it changes nothing. The other arguments are the base class's.
+    there, for GPUs; on a CPU it changes nothing. `batch_size` and `eval_batch_size` default to
+    conf/data/cifar10.yaml's (tests/test_defaults.py); the other arguments are the base class's.
     """
 
     def __init__(
@@ -178,9 +180,11 @@ class CIFAR10DataModule(ColorizationDataModule):
         url: str = CIFAR10_URL,
         md5: str = CIFAR10_MD5,
         on_device: bool = False,
+        batch_size: int = 128,
+        eval_batch_size: int | None = 500,
         **kwargs,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, **kwargs)
         self.on_device = on_device
         self.data_dir = data_dir
         self.download, self.url, self.md5 = download, url, md5

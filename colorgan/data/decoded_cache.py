@@ -2,7 +2,8 @@
 
 Decoding JPEGs every epoch competes with training for a small CPU. The cache holds every image of a
 split at the scale training reads it (training: shorter side `train_scale * image_size`, centre
-square of that side, so random crops are still drawn per epoch; evaluation: `image_size`, centre
+square of that side, so random crops are still drawn per epoch, but from that square only, not from the
+whole longer side as without the cache: the one difference, tested; evaluation: `image_size`, centre
 crop, exactly what the decoder gives), decoded once in `num_workers` processes. Batches are then
 gathered from the memory map (page cache): no JPEG decoding, no worker processes.
 

@@ -28,9 +28,7 @@ from colorgan.data.datamodule import ColorizationDataModule
 from colorgan.data.decoded_cache import CachedImages, CacheSpec, DecodedCache
 from colorgan.data.errors import DatasetError
 from colorgan.data.folder_splits import (
-    SPLIT_FOLDERS,  # noqa: F401  (re-exported: the split folder names)
     SPLITS,
-    check_root,  # noqa: F401  (re-exported: config_validation's check of one folder)
     check_roots,
     parse_roots,
     roots_digest,
@@ -142,7 +140,8 @@ class FolderDataModule(ColorizationDataModule):
         scan_cache: folder for the scan's results, so the next run decodes only new or changed files.
         cache: decode every image once into a memory-mapped uint8 array under `scan_cache`/decoded
             (colorgan.data.decoded_cache) and gather batches from it: no decoding per epoch.
-        **kwargs: ColorizationDataModule's (color_space, batch_size, eval_batch_size, flip, seed).
+        batch_size, eval_batch_size: photos per training and per evaluation batch (conf/data/folder.yaml's).
+        **kwargs: ColorizationDataModule's (color_space, flip, seed).
     """
 
     batch_sampler_class = CropSeededBatches  # random crops from (seed, epoch, image), see there
@@ -160,9 +159,11 @@ class FolderDataModule(ColorizationDataModule):
         num_workers: int = 4,
         scan_cache: str | None = None,
         cache: bool = False,
+        batch_size: int = 32,
+        eval_batch_size: int | None = 64,
         **kwargs,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, **kwargs)
         if image_size < 1:
             raise ValueError(f"data.image_size must be a positive side in pixels, got {image_size}.")
         if train_scale < 1:

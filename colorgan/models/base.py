@@ -13,7 +13,7 @@ import torch
 from colorgan.color_space import ColorSpace
 from colorgan.data.batches import ColorBatch
 from colorgan.framework_internals import reset_step_results, should_update_logs
-from colorgan.metrics import colorization_metrics, per_image_against_gray
+from colorgan.metrics import AgainstGray, per_image_against_gray
 from colorgan.nets.generators import build_generator, encoder_unet
 from colorgan.nets.layers import init_weights
 from colorgan.runs.checkpoint_io import MODEL_CLASS_KEY
@@ -60,12 +60,9 @@ class ColorizerModule(L.LightningModule):
         # Per-image test metrics (model and baseline) of the last test, in test-set order; see on_test_epoch_end.
         self.test_per_image: dict[str, torch.Tensor] | None = None
         self._per_image_parts: list[dict[str, torch.Tensor]] = []
+        # Logged as "val/mae", "val_baseline/mae", ...
         self.metrics = torch.nn.ModuleDict(
-            {
-                f"{stage}{kind}": colorization_metrics(prefix=f"{stage}{kind}/")
-                for stage in ("val", "test")
-                for kind in ("", "_baseline")
-            }
+            {stage: AgainstGray(prefix=f"{stage}/", baseline_prefix=f"{stage}_baseline/") for stage in ("val", "test")}
         )
 
     def build_generator(self, color_space: ColorSpace, settings: dict[str, Any]) -> torch.nn.Module:
@@ -190,17 +187,16 @@ class ColorizerModule(L.LightningModule):
     def _evaluate(self, batch: ColorBatch, stage: str) -> None:
         pred_rgb = self.color_space.merge(batch.inputs, self(batch.inputs))
         gray_rgb = self.color_space.gray_rgb(batch.inputs)
-        model, baseline = self.metrics[stage], self.metrics[f"{stage}_baseline"]
+        against_gray = self.metrics[stage]
         # Metrics in float32 even under bf16/fp16 autocast: in bf16, SSIM's variances (E[x^2] - E[x]^2)
         # cancel and Lab's conversion rounds (SSIM 0.875 -> 0.833 for the same fp32 predictions).
         with torch.autocast(pred_rgb.device.type, enabled=False):
-            model.update(pred_rgb, batch.rgb)
-            baseline.update(gray_rgb, batch.rgb)
+            against_gray.update(pred_rgb, gray_rgb, batch.rgb)
             if stage == "test":  # per image too, for the report's bootstrap intervals
                 self._per_image_parts.append(per_image_against_gray(pred_rgb, gray_rgb, batch.rgb))
         # Logging the collections lets Lightning compute, sync and reset them at epoch end.
-        self.log_dict(model, on_step=False, on_epoch=True, prog_bar=stage == "val", batch_size=len(batch.rgb))
-        self.log_dict(baseline, on_step=False, on_epoch=True, batch_size=len(batch.rgb))
+        self.log_dict(against_gray.model, on_step=False, on_epoch=True, prog_bar=stage == "val", batch_size=len(batch.rgb))
+        self.log_dict(against_gray.baseline, on_step=False, on_epoch=True, batch_size=len(batch.rgb))
 
     def on_test_epoch_start(self) -> None:
         self._per_image_parts, self.test_per_image = [], None

@@ -64,14 +64,6 @@ def soft_encode_sparse(ab: torch.Tensor, bins: torch.Tensor, neighbours: int = S
     return index, torch.softmax(-near / (2 * sigma**2), dim=-1)  # = normalised exp(-d^2 / 2 sigma^2)
 
 
-def soft_encode(ab: torch.Tensor, bins: torch.Tensor, neighbours: int = SOFT_NEIGHBOURS,
-                sigma: float = SOFT_SIGMA) -> torch.Tensor:
-    """soft_encode_sparse as a dense (B, Q, H, W) distribution."""
-    index, weights = soft_encode_sparse(ab, bins, neighbours, sigma)
-    dense = ab.new_zeros(*index.shape[:3], bins.shape[0])
-    return dense.scatter_(-1, index, weights).permute(0, 3, 1, 2)
-
-
 def smoothed_prior(counts: torch.Tensor, bins: torch.Tensor, sigma: float = PRIOR_SIGMA) -> torch.Tensor:
     """Bin counts (Q,) -> the empirical colour distribution smoothed by a Gaussian of `sigma` in
     the ab plane (Q,), summing to 1."""

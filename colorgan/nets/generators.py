@@ -32,10 +32,9 @@ def build_generator(in_channels: int, out_channels: int, settings: dict[str, Any
     kind = generator_kind(settings)
     if kind == UNET:
         settings.pop("encoder", None)
-        return UNetGenerator(in_channels, out_channels, **settings)
-    if from_checkpoint:
+    elif from_checkpoint:  # a pretrained encoder kind: its `encoder` setting names the variant
         settings["pretrained"] = False
-    return EncoderUNet(in_channels, out_channels, **settings)
+    return KINDS[kind](in_channels, out_channels, **settings)
 
 
 def encoder_unet(generator: nn.Module) -> EncoderUNet | None:

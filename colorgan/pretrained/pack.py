@@ -30,7 +30,7 @@ from colorgan.pretrained.bundle import (
     pretrained_dir,
     verified_weights,
 )
-from colorgan.runs.atomic_io import atomic_path
+from colorgan.runs.atomic_io import atomic_path, write_text
 from colorgan.runs.checkpoint_io import (
     GENERATOR_PREFIX,
     MODEL_CLASS_KEY,
@@ -145,7 +145,7 @@ def pack(checkpoint: str | Path, out: str | Path | None = None) -> Packed:
             )
         difference = ab_difference(checkpoint, tmp)
     sha256 = file_sha256(weights)
-    (folder / CHECKSUM_NAME).write_text(checksum_line(sha256))
+    write_text(folder / CHECKSUM_NAME, checksum_line(sha256))
     result = Packed(weights, sha256, size, module, difference)
     refresh_card(folder / CARD_NAME, card_block(result, packed))
     return result
@@ -175,7 +175,7 @@ def card_block(result: Packed, packed: dict[str, Any]) -> str:
 def refresh_card(card: Path, block: str) -> None:
     """Replace the packed block of the model card (kept text around it), or start a card."""
     if not card.is_file():
-        card.write_text(CARD_TEMPLATE.format(block=block))
+        write_text(card, CARD_TEMPLATE.format(block=block))
         return
     text = card.read_text()
     if BEGIN in text and END in text:
@@ -185,7 +185,7 @@ def refresh_card(card: Path, block: str) -> None:
         lines = text.splitlines(keepends=True)
         at = 1 if lines and lines[0].startswith("#") else 0
         text = "".join(lines[:at]) + "\n" + block + "\n\n" + "".join(lines[at:])
-    card.write_text(text)
+    write_text(card, text)
 
 
 @user_command

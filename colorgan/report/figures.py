@@ -11,6 +11,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from colorgan.callbacks.image_grid import comparison_rows, make_grid
+from colorgan.runs.atomic_io import atomic_path
 from colorgan.runs.checkpoint_io import load_generator
 from colorgan.runs.run_dir import METRICS_CSV, Run
 
@@ -89,6 +90,7 @@ def learning_curves(runs: Sequence[Run], label: Callable[[Run], str], path: Path
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
     return path

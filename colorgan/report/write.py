@@ -21,8 +21,10 @@ from omegaconf import OmegaConf
 
 from colorgan.data.errors import DatasetError
 from colorgan.errors import UserError, user_command
+from colorgan.image_io import save_image
 from colorgan.report.figures import comparison_image, learning_curves, validation_curves
 from colorgan.report.markdown import LEARNING_CURVES, METRIC_BY_KEY, describe, render_markdown, run_names, sort_runs
+from colorgan.runs.atomic_io import write_text
 from colorgan.runs.run_dir import Run, RunFileError, find_runs
 
 
@@ -98,10 +100,10 @@ def write_report(folders: Sequence[str | Path], out: Path, sort_by: str = "mae",
         except DatasetError as err:
             raise ReportError(f"cannot load the test images for comparison.png: {err} Or pass --data-dir.") from err
         image_path = out / "comparison.png"
-        comparison_image(pictured, images, label, scale).save(image_path)
+        save_image(comparison_image(pictured, images, label, scale), image_path, "PNG")
     learning_curves(finished, label, out / LEARNING_CURVES)
     report_path = out / "report.md"
-    report_path.write_text(render_markdown(finished, without_results, sort_by, note, reasons))
+    write_text(report_path, render_markdown(finished, without_results, sort_by, note, reasons))
     return report_path, image_path
 
 

@@ -29,7 +29,7 @@ import torch
 from colorgan.color_space import COLOR_SPACES, ColorSpace
 from colorgan.errors import UserError
 from colorgan.nets.ab_bins import GRID
-from colorgan.nets.color_classifier import ColorClassifierUNet
+from colorgan.nets.color_classifier import TEMPERATURE, ColorClassifierUNet
 from colorgan.nets.generators import build_generator
 from colorgan.nets.unet import UNetGenerator
 
@@ -80,7 +80,10 @@ MODEL_CLASSES = {
 
 def model_class(checkpoint: dict[str, Any]) -> str:
     """The name of the colorizer class that wrote `checkpoint` (a MODEL_CLASSES key): its own record.
-    Checkpoints written before the record are told apart by the hyper-parameters only one class has."""
+    Checkpoints written before the record are told apart by the hyper-parameters only one class has;
+    this is the one place that guesses, and only for them (tests/test_model_identity.py). A new model
+    class is one entry in MODEL_CLASSES; a new generator kind is one entry in
+    colorgan.nets.generators.KINDS."""
     recorded = checkpoint.get(MODEL_CLASS_KEY)
     if recorded is not None:
         return recorded
@@ -258,7 +261,7 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Gene
         raise _not_colorizer(path, f"it was written by {kind!r}, not one of {', '.join(MODEL_CLASSES)}")
     try:
         if kind == "ClassifyColorizer":  # logits over ab bins, decoded to ab
-            generator = ColorClassifierUNet(color_space.in_channels, hparams["temperature"],
+            generator = ColorClassifierUNet(color_space.in_channels, hparams.get("temperature", TEMPERATURE),
                                             hparams.get("grid", GRID), from_checkpoint=True, **settings)
         else:
             generator = build_generator(color_space.in_channels, color_space.out_channels, settings,

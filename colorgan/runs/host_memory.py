@@ -1,10 +1,8 @@
-"""How much memory this process may still take (Linux's MemAvailable, capped by a cgroup limit),
-and the peak it took: what colorize checks before decoding a photo, and what its benchmark reports."""
+"""How much memory this process may still take (Linux's MemAvailable, capped by a cgroup limit):
+what colorize checks before decoding a photo."""
 
 from __future__ import annotations
 
-import resource
-import sys
 from pathlib import Path
 
 
@@ -30,12 +28,6 @@ def available_memory() -> int | None:
     if limit is not None and used is not None:
         found.append(max(0, limit - used))
     return min(found) if found else None
-
-
-def peak_rss() -> int:
-    """This process's peak resident memory so far, in bytes."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024
 
 
 def gigabytes(count: int) -> str:

@@ -21,7 +21,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from colorgan.framework_internals import wandb_offline
-from colorgan.runs.atomic_io import atomic_path
+from colorgan.runs.atomic_io import atomic_path, write_text
 from colorgan.runs.run_dir import WANDB_ID
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ def wandb_run_id(run_dir: Path) -> str:
         return path.read_text().strip()
     run_id = secrets.token_hex(4)  # 8 characters of [0-9a-f], like W&B's own ids
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(run_id + "\n")
+    write_text(path, run_id + "\n")
     return run_id
 
 

@@ -20,6 +20,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from colorgan.framework_internals import job_exception
+from colorgan.runs.atomic_io import write_text
 from colorgan.runs.run_dir import JOB_STATUS, Run, find_runs, is_run_dir, write_json
 from colorgan.runs.run_lock import claimed
 
@@ -100,7 +101,7 @@ def write_summary(sweep_dir: Path) -> Path:
     if counts["FAILED"] or counts["unfinished"]:
         lines += ["", "Runs without results are left out of `python -m colorgan.report`; their logs are in their dirs."]
     path = sweep_dir / SUMMARY
-    path.write_text("\n".join(lines) + "\n")
+    write_text(path, "\n".join(lines) + "\n")
     for line in lines[2:3] + [f"  {r.path.name}: {r.problem()}" for r in runs if r.problem()]:
         log.info(line)
     return path
