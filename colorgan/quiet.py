@@ -11,6 +11,7 @@ import warnings
 # Lightning's info lines that advertise or explain nothing about this run.
 _LIGHTNING_LINES = (
     "litlogger",  # "Tip: For seamless cloud logging ... install litlogger"
+    "litmodels",  # "Tip: For seamless cloud uploads and versioning, try installing litmodels"
     "Trainer already configured with model summary callbacks",  # colorgan's summary replaces Lightning's
 )
 _RANK_ZERO_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
