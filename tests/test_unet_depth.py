@@ -25,7 +25,7 @@ def test_auto_depth_builds_and_runs_down_to_a_1x1_bottleneck(size, depth):
 
 
 def test_auto_at_32_is_the_cifar_unet_and_at_256_pix2pix():
-    assert unet_channels(32) == list(OmegaConf.load(CONF_DIR / "model" / "unet.yaml").generator.channels)
+    assert unet_channels(32) == list(OmegaConf.load(CONF_DIR / "model" / "generator" / "unet.yaml").channels)
     assert unet_channels(256) == [64, 128, 256, 512, 512, 512, 512, 512]
     assert unet_channels(96) == [64, 128, 256, 512, 512]  # as deep as 96 = 3 * 32 allows
 

@@ -49,7 +49,7 @@ def test_offline_run_holds_config_and_metrics(no_credentials, tiny_cifar, tmp_pa
     assert run["summary"]["test/mae"] == pytest.approx(metrics["test/mae"])
     assert "val/mae" in run["summary"] and "test_baseline/mae" in run["summary"]
     assert run["config"]["data"]["color_space"] == "lab" and run["config"]["name"] == "unet_lrelu"
-    assert run["run"].display_name == "unet_lrelu" and set(run["run"].tags) == {"unet_lrelu", "lab", "act:lrelu", "norm:batch"}
+    assert run["run"].display_name == "unet_lrelu" and set(run["run"].tags) == {"unet_lrelu", "lab", "generator:unet", "act:lrelu", "norm:batch"}
     images = [row for row in run["history"] if "val/images/_type" in row]  # the image grid was logged
     assert len(images) == 1 and images[0]["val/images/count"] == 1
     assert (tmp_path / "run" / "csv" / "metrics.csv").is_file()  # CSV rides along
