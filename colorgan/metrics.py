@@ -235,9 +235,11 @@ class AgainstGray(torch.nn.Module):
         self.model, self.baseline = colorization_metrics(prefix), colorization_metrics(baseline_prefix)
 
     def update(self, pred: torch.Tensor, gray: torch.Tensor, target: torch.Tensor) -> None:
-        """Add (B, 3, H, W) RGB predictions and the gray inputs they were made from, against `target`."""
-        self.model.update(pred, target)
-        self.baseline.update(gray, target)
+        """Add (B, 3, H, W) RGB predictions and the gray inputs they were made from, against `target`.
+        A channels_last prediction (model.channels_last, RGB space) is made contiguous: torchmetrics views it."""
+        target = target.contiguous()
+        self.model.update(pred.contiguous(), target)
+        self.baseline.update(gray.contiguous(), target)
 
     def compute(self) -> tuple[dict[str, float], dict[str, float]]:
         """({metric: value} of the model, the same of the gray baseline)."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers.configs import TINY, compose_train
+from helpers.configs import TINY, compose_train, tiny_overrides
 from helpers.data import write_cifar
 from omegaconf import DictConfig
 
@@ -35,7 +35,8 @@ def tiny_cfg(tiny_cifar, tmp_path):
     """compose(overrides) -> a tiny config on the synthetic data, writing under tmp_path/run."""
 
     def make(*overrides: str, experiment: str = "unet_lrelu") -> DictConfig:
-        return compose_train([f"+experiment={experiment}", *TINY, *overrides], tmp_path / "run", tiny_cifar)
+        return compose_train([f"+experiment={experiment}", *tiny_overrides(experiment), *overrides], tmp_path / "run",
+                             tiny_cifar)
 
     return make
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from helpers.configs import CONF_DIR, TINY, compose_train, experiment_spaces, on_a_photo_folder
+from helpers.configs import CONF_DIR, TINY, compose_train, experiment_spaces, on_a_photo_folder, tiny_overrides
 from PIL import Image, ImageOps
 from test_folder import FOLDER_TINY, write_tree
 
@@ -177,9 +177,10 @@ def test_every_experiment_checkpoint_colorizes(experiment, space, tiny_cfg, tmp_
     if on_a_photo_folder(experiment):
         write_tree(tmp_path / "photos")
         data = [f"data.root={tmp_path / 'photos'}", *FOLDER_TINY[len(TINY):]]
-    if experiment == "photo_gan":  # warm-started from a photo_unet checkpoint of the same generator
-        warm = tmp_path / "warm"
-        train(compose_train(["+experiment=photo_unet", *TINY, f"data.color_space={space}", "test=false", *data], warm))
+    if experiment in ("photo_gan", "photo_lite_gan"):  # warm-started from an L1 checkpoint of the same generator
+        warm, warm_experiment = tmp_path / "warm", experiment.replace("_gan", "_unet")
+        train(compose_train([f"+experiment={warm_experiment}", *tiny_overrides(warm_experiment),
+                             f"data.color_space={space}", "test=false", *data], warm))
         data.append(f"model.generator_init={warm / 'checkpoints' / 'last.ckpt'}")
     train(tiny_cfg(f"data.color_space={space}", "test=false", *data, experiment=experiment))
     colorizer = Colorizer.from_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt", device="cpu")

@@ -10,7 +10,7 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
-from helpers.configs import EXPERIMENT_NAMES, TINY, compose_train, on_a_photo_folder
+from helpers.configs import EXPERIMENT_NAMES, TINY, compose_train, on_a_photo_folder, tiny_overrides
 from hydra.utils import instantiate
 from PIL import Image
 
@@ -185,14 +185,12 @@ def test_places_unet_is_pix2pix_deep_at_256(tmp_path):
 # photo_unet checkpoint and has a test of its own below.
 FOLDER_EXPERIMENTS = [name for name in EXPERIMENT_NAMES if on_a_photo_folder(name)]
 WARM_STARTED = {"photo_gan", "photo_lite_gan"}
-# The ImageNet encoder's width is its own: its experiments keep their generator (at 64 px).
-ENCODER_TINY = [o for o in FOLDER_TINY if not o.startswith("model.generator.channels")]
 
 
 @pytest.mark.parametrize("experiment", sorted(set(FOLDER_EXPERIMENTS) - WARM_STARTED))
 def test_folder_experiments_train_on_a_folder(experiment, photo_tree, tmp_path):
     root, _ = photo_tree
-    tiny = ENCODER_TINY if "lite" in experiment else FOLDER_TINY
+    tiny = [*tiny_overrides(experiment), *FOLDER_TINY[len(TINY):]]  # the encoder's widths are its own
     cfg = compose_train([f"+experiment={experiment}", f"data.root={root}", *tiny, "trainer.fast_dev_run=true"], tmp_path / "run")
     metrics = train(cfg)  # test_folder_cli.py runs places_unet in full, as a user would
     assert np.isfinite(metrics["test/mae"]) and np.isfinite(metrics["test_baseline/mae"])

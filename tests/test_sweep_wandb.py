@@ -35,7 +35,7 @@ def test_every_job_has_its_own_finished_wandb_run_with_group_tags_and_config(tin
     assert runs[0]["id"] != runs[1]["id"]
     for run, (name, activation, norm) in zip(runs, [("unet_rgb", "relu", "none"), ("unet_lrelu_rgb", "lrelu", "batch")], strict=True):
         assert run["group"] == "seed_study" and run["name"] == name
-        assert run["tags"] == {name, "rgb", f"act:{activation}", f"norm:{norm}"}
+        assert run["tags"] == {name, "rgb", "generator:unet", f"act:{activation}", f"norm:{norm}"}
         assert run["config"]["model"]["generator"]["activation"] == activation
         assert run["config"]["data"]["color_space"] == "rgb" and run["config"]["sweep_name"] == "seed_study"
         assert run.get("exit_code") == 0  # finished by its own job

@@ -51,6 +51,21 @@ def on_a_photo_folder(experiment: str) -> bool:
     return any(on_a_photo_folder(name) for name in included if (CONF_DIR / "experiment" / f"{name}.yaml").is_file())
 
 
+def has_encoder_generator(experiment: str) -> bool:
+    """Whether an experiment's generator is the ImageNet-encoder U-Net (conf/model/generator/efficientnet_lite.yaml),
+    whose widths are the encoder's own, or builds on an experiment whose generator is."""
+    text = (CONF_DIR / "experiment" / f"{experiment}.yaml").read_text()
+    if "override /model/generator: efficientnet_lite" in text:
+        return True
+    included = [line.strip()[2:] for line in text.splitlines() if line.startswith("  - ") and ":" not in line]
+    return any(has_encoder_generator(name) for name in included if (CONF_DIR / "experiment" / f"{name}.yaml").is_file())
+
+
+def tiny_overrides(experiment: str) -> list[str]:
+    """TINY for this experiment: without the tiny U-Net widths where the generator is the encoder's."""
+    return [o for o in TINY if not (o.startswith("model.generator.channels") and has_encoder_generator(experiment))]
+
+
 EXPERIMENT_NAMES = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 
 
