@@ -5,7 +5,7 @@ not import beside the CPU build of torch this project uses, and `efficientnet-li
 weights' own architecture) is unmaintained since 2020. Parameter names follow that package's, so
 its state dicts load strictly.
 
-    net = EfficientNetLite("efficientnet_lite0"); load_imagenet_weights(net)
+    net = EfficientNetLite("efficientnet_lite0"); load_imagenet_weights(net, "efficientnet_lite0")
     net(imagenet_input(rgb))   # (B, 1000) logits;  net.features(x) -> maps at strides 2..32
 """
 
