@@ -6,9 +6,9 @@ the import is lazy so that `import colorgan.<module>` stays as light as that mod
 
 from __future__ import annotations
 
-from colorgan.runs.threads import configure_openmp
+from colorgan.system.threads import configure_openmp
 
-OPENMP_SETUP = configure_openmp()  # before torch is imported: libgomp reads it once (colorgan/runs/threads.py)
+OPENMP_SETUP = configure_openmp()  # before torch is imported: libgomp reads it once (colorgan/system/threads.py)
 
 __all__ = ["Colorizer"]
 

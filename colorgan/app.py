@@ -3,9 +3,9 @@
 Upload one or several photos, see each one's gray input and colour output on a before/after
 slider, download the colorized files at full resolution, choose the working size the network
 sees. Built with Gradio (`pip install -e .[app]`), the convention of published colorizer demos,
-with its upload, slider and download widgets. Photos go through colorize's own path (its reader,
-its checks, its messages), so a bad upload gets the line `python -m colorgan.colorize` would print,
-on the page, and the server keeps running. The page binds to 127.0.0.1 unless `--host` says otherwise.
+with its upload, slider and download widgets. Photos go through colorize's own engine (its reader,
+its checks, its messages: colorgan.inference.engine), so a bad upload gets the line
+`python -m colorgan.colorize` would print, on the page, and the server keeps running. The page binds to 127.0.0.1 unless `--host` says otherwise.
 
 Files: each request writes into its own folder of one `colorgan-app-*` temporary folder. A session's
 folder is removed when its next request replaces it on the page or the session ends (the tab is
@@ -16,7 +16,6 @@ SIGTERM). Gradio keeps its own copies of what the page shows in its cache, delet
 from __future__ import annotations
 
 import argparse
-import copy
 import os
 import shutil
 import signal
@@ -26,10 +25,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from colorgan.colorize import Run, plan_jobs
 from colorgan.errors import UserError, exit_on_user_error
-from colorgan.image_io import DEFAULT_MAX_PIXELS, read_photo, save_image, to_pil
-from colorgan.inference import LAB, Colorizer
+from colorgan.image_io import DEFAULT_MAX_PIXELS
+from colorgan.inference import ColorizeEngine, ColorizeOptions, Colorizer, open_colorizer
 from colorgan.quiet import silence_library_noise
 from colorgan.video.page import add_video_section
 
@@ -37,21 +35,6 @@ DEFAULT_HOST = "127.0.0.1"  # this machine only; --host 0.0.0.0 serves the netwo
 MAX_WORKING_SIZE = 1024
 KEEP_RESULTS_S = 3600  # a request's files are deleted after an hour (Gradio keeps its own copies as long)
 APP_EXTRA = "pip install -e '.[app]'"
-
-
-class NoDefaultModel(UserError):
-    """No CHECKPOINT was given and no pretrained model ships with this colorgan."""
-
-
-def default_colorizer() -> Colorizer:
-    """The model the page uses without a CHECKPOINT: the shipped pretrained photo model."""
-    pretrained = getattr(Colorizer, "pretrained", None)
-    if pretrained is None:
-        raise NoDefaultModel(
-            "no CHECKPOINT given, and this colorgan ships no pretrained model. Pass a checkpoint that "
-            "`python -m colorgan.train` wrote: python -m colorgan.app <run dir>/checkpoints/last.ckpt"
-        )
-    return pretrained()  # its own UserError says why when no weights are shipped
 
 
 @dataclass
@@ -63,45 +46,25 @@ class Result:
     colour: Path
 
 
-class PageRun(Run):
-    """colorize's Run, with each failure kept as a line for the page instead of printed."""
-
-    def __init__(self, colorizer: Colorizer, max_pixels: int | None, min_side: int) -> None:
-        args = argparse.Namespace(compare=False, max_pixels=max_pixels, min_side=min_side)
-        super().__init__(colorizer, args, console=None)
-        self.messages: list[str] = []
-
-    def fail(self, path: Path, reason: str) -> None:
-        self.failed += 1
-        self.messages.append(f"error: {Path(path).name}: {reason}")
-
-
 def colorize_uploads(
     colorizer: Colorizer, uploads: list[str | Path], size: int | None, output_dir: Path,
     max_pixels: int | None = DEFAULT_MAX_PIXELS, min_side: int = 8,
 ) -> tuple[list[Result], list[str]]:
-    """Colorize uploaded files into `output_dir` at working size `size` (None: the model's).
+    """Colorize uploaded files into `output_dir` at working size `size` (None: the model's), with
+    colorize's engine; each photo's gray input is written beside its output.
 
     Returns the results and one message line per upload that failed (colorize's wording)."""
-    if size is not None:
-        colorizer = copy.copy(colorizer)  # the same network, this request's working size
-        colorizer.size = int(size)
+    messages: list[str] = []
+
+    def keep_failure(path: Path, reason: str) -> None:
+        messages.append(f"error: {Path(path).name}: {reason}")
+
+    options = ColorizeOptions(gray=True, max_pixels=max_pixels, min_side=min_side)
+    engine = ColorizeEngine(colorizer.at_size(size), options, keep_failure)
     inputs = [(Path(p), Path(f"{Path(p).stem}_colorized{Path(p).suffix}")) for p in uploads]
-    jobs, refused = plan_jobs(inputs, output_dir)
-    run = PageRun(colorizer, max_pixels, min_side)
-    for path, reason in refused:
-        run.fail(path, reason)
-    run.process(jobs)
-    results = []
-    for i, job in enumerate(jobs):
-        if not job.output.is_file():  # its failure is in run.messages
-            continue
-        colour = read_photo(job.output, max_pixels=None)  # the output's L is the input's
-        gray = LAB.gray_rgb(LAB.split(colour.rgb[None])[0])[0]
-        gray_path = output_dir / "gray" / f"{i}_{job.source.stem}.png"  # a.png and a.jpg: two names
-        save_image(to_pil(gray, colour.alpha), gray_path, "PNG")
-        results.append(Result(job.source.name, gray_path, job.output))
-    return results, run.messages
+    jobs = engine.plan(inputs, output_dir)
+    engine.process(jobs)
+    return [Result(job.source.name, job.gray, job.output) for job in jobs if job.done], messages
 
 
 def prune(work_dir: Path, older_than_s: float = KEEP_RESULTS_S) -> None:
@@ -229,14 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load_colorizer(checkpoint: Path | None, device: str | None) -> Colorizer:
-    if checkpoint is None:
-        return default_colorizer()
-    try:
-        return Colorizer.from_checkpoint(checkpoint, device=device)
-    except UserError:
-        raise
-    except (RuntimeError, ValueError, AssertionError) as error:  # e.g. --device cuda without CUDA
-        raise UserError(f"cannot use device {device!r}: {error}") from None
+    """The checkpoint's colorizer, or the shipped photo colorizer without one (colorize's loader)."""
+    return open_colorizer(checkpoint, device=device)
 
 
 def main(argv: list[str] | None = None) -> None:

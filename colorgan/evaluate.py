@@ -37,9 +37,9 @@ from colorgan.nets.unet import UNetGenerator
 from colorgan.quiet import silence_library_noise
 from colorgan.report.stats import mean_interval, paired_difference
 from colorgan.report.tables import print_comparison
-from colorgan.runs.atomic_io import write_text
 from colorgan.runs.checkpoint_io import load_generator
 from colorgan.runs.run_dir import run_dir_of_checkpoint
+from colorgan.system.atomic_io import write_text
 
 log = logging.getLogger(__name__)
 

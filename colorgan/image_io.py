@@ -2,7 +2,8 @@
 applied, alpha set aside to be put back on the output, decompression bombs refused before decoding.
 
 `read_photo` is colorgan's one photo decoder: training and evaluate (colorgan.data.images, through
-`Photo.rgb8`) and colorize read every file with the same rules for 16-bit, alpha and pixel limits."""
+`Photo.rgb8`) and colorize read every file with the same rules for 16-bit, alpha and pixel limits.
+`make_grid` lays images side by side (training's image grids, the report's figures, colorize --compare)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from colorgan.runs.atomic_io import atomic_path
+from colorgan.system.atomic_io import atomic_path
 
 # Pillow's own decompression-bomb threshold (about 89 megapixels, 0.25 GiB at 24 bits a pixel).
 DEFAULT_MAX_PIXELS = 89_478_485
@@ -246,3 +248,16 @@ def save_image(image: Image.Image, path: str | Path, fmt: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         image.save(tmp, format=fmt, **SAVE_OPTIONS.get(fmt, {}))
+
+
+def make_grid(rows: list[torch.Tensor], scale: int = 1, pad: int = 2) -> np.ndarray:
+    """Rows of (N, 3, H, W) images in [0, 1] -> one (rows*(H+pad)+pad, N*(W+pad)+pad, 3) uint8 array."""
+    n, _, h, w = rows[0].shape
+    h, w = h * scale, w * scale
+    grid = torch.ones(3, len(rows) * (h + pad) + pad, n * (w + pad) + pad)
+    for r, images in enumerate(rows):
+        images = F.interpolate(images.float().cpu(), scale_factor=scale, mode="nearest") if scale > 1 else images
+        for c, image in enumerate(images.float().cpu()):
+            top, left = pad + r * (h + pad), pad + c * (w + pad)
+            grid[:, top : top + h, left : left + w] = image
+    return (grid.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()

@@ -29,7 +29,6 @@ from omegaconf import OmegaConf
 from colorgan.errors import UserError, exit_on_user_error
 from colorgan.quiet import silence_library_noise
 from colorgan.report.tables import logged_comparison, print_comparison
-from colorgan.runs.atomic_io import write_text
 from colorgan.runs.checkpoint_io import read_checkpoint
 from colorgan.runs.run_dir import (
     CHECKPOINTS,
@@ -45,6 +44,7 @@ from colorgan.runs.run_dir import (
     write_json,
     write_per_image,
 )
+from colorgan.system.atomic_io import write_text
 
 # What the new folder does not take from the original: its checkpoints, results and W&B run.
 NOT_COPIED = (CHECKPOINTS, "wandb", WANDB_ID, TEST_METRICS, TEST_PER_IMAGE, JOB_STATUS, "eval_*.json")

@@ -28,10 +28,8 @@ from colorgan.config_validation import validate_config
 from colorgan.errors import UserExit, exit_on_user_error, user_error_in, wants_traceback
 from colorgan.quiet import silence_library_noise
 from colorgan.report.tables import logged_comparison, print_comparison
-from colorgan.runs.atomic_io import write_text
 from colorgan.runs.devices import check_ddp_launch, fit_ddp_to, job_device
 from colorgan.runs.loggers import build_loggers, finish_wandb, log_config
-from colorgan.runs.machine import cpu_summary, machine
 from colorgan.runs.objectives import objective
 from colorgan.runs.resume import checkpoint_to_resume, is_sweep_dir, resume_command_line
 from colorgan.runs.run_dir import (
@@ -46,6 +44,8 @@ from colorgan.runs.run_dir import (
 )
 from colorgan.runs.run_lock import claimed, own_run_dir
 from colorgan.runs.sweep_summary import write_job_status
+from colorgan.system.atomic_io import write_text
+from colorgan.system.machine import cpu_summary, machine
 
 log = logging.getLogger(__name__)
 

@@ -70,15 +70,17 @@ def test_working_size_changes_the_prediction_not_the_output_size(colorizer, tmp_
     assert colorizer.size == 32  # the shared model keeps its own size
 
 
-def test_without_checkpoint_or_pretrained_model_the_message_names_what_to_pass(monkeypatch):
-    monkeypatch.delattr(Colorizer, "pretrained", raising=False)
-    with pytest.raises(app.NoDefaultModel, match=r"python -m colorgan.app <run dir>/checkpoints/last.ckpt"):
-        app.default_colorizer()
+def test_without_a_checkpoint_the_page_loads_the_pretrained_model(monkeypatch, colorizer):
+    monkeypatch.setattr(Colorizer, "pretrained", classmethod(lambda cls, *args, **kwargs: colorizer))
+    assert app.load_colorizer(None, "cpu") is colorizer
 
 
-def test_default_colorizer_is_the_pretrained_model(monkeypatch, colorizer):
-    monkeypatch.setattr(Colorizer, "pretrained", classmethod(lambda cls: colorizer), raising=False)
-    assert app.default_colorizer() is colorizer
+def test_a_damaged_shipped_model_is_refused_with_what_to_do(monkeypatch, tmp_path):
+    (tmp_path / "photo.pt").write_bytes(b"not the shipped weights")
+    (tmp_path / "photo.sha256").write_text("0" * 64 + "  photo.pt\n")
+    monkeypatch.setenv("COLORGAN_PRETRAINED_DIR", str(tmp_path))
+    with pytest.raises(UserError, match="Refused to load .*photo.pt.*Reinstall colorgan"):
+        app.load_colorizer(None, "cpu")
 
 
 def test_missing_checkpoint_is_a_user_error(tmp_path):

@@ -1,4 +1,4 @@
-"""Every file colorgan writes goes through colorgan.runs.atomic_io (write_text, atomic_path, or
+"""Every file colorgan writes goes through colorgan.system.atomic_io (write_text, atomic_path, or
 image_io.save_image, which uses it): a reader never sees half a file. A grep of the package finds no
 other way of writing one, apart from the few listed below with the reason each must write in place."""
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import colorgan
 
 PACKAGE = Path(colorgan.__file__).parent
-ATOMIC_IO = PACKAGE / "runs" / "atomic_io.py"
+ATOMIC_IO = PACKAGE / "system" / "atomic_io.py"
 # A plain write: Path.write_text/write_bytes, or open()/Path.open()/os.fdopen() for writing or appending.
 PLAIN_WRITE = re.compile(
     r"\.write_text\(|\.write_bytes\("
@@ -50,7 +50,7 @@ def plain_writes() -> list[tuple[str, int, str]]:
 
 def test_no_file_is_written_but_through_atomic_io():
     found = plain_writes()
-    assert not found, "write these through colorgan.runs.atomic_io (write_text or atomic_path):\n" + "\n".join(
+    assert not found, "write these through colorgan.system.atomic_io (write_text or atomic_path):\n" + "\n".join(
         f"  colorgan/{where}:{number}: {line}" for where, number, line in found
     )
 

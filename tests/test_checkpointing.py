@@ -24,8 +24,8 @@ from colorgan.callbacks.atomic_checkpoints import (
 )
 from colorgan.callbacks.rng_states import rng_states, set_rng_states
 from colorgan.data.batches import IndexBatches, ResumableDataLoader, TensorImages
-from colorgan.runs.atomic_io import atomic_path, write_text
 from colorgan.runs.checkpoint_io import CheckpointError
+from colorgan.system.atomic_io import atomic_path, write_text
 
 
 def checkpoint(step: int, size: int = 1000) -> dict:

@@ -79,6 +79,26 @@ def test_result_does_not_depend_on_the_batch(lab_colorizer):
         torch.testing.assert_close(lab_colorizer.colorize([image])[0], batched, atol=1e-5, rtol=0)
 
 
+
+def test_a_photo_is_shrunk_once_the_network_takes_it_as_it_is(tiny_checkpoint, monkeypatch):
+    """working_input shrinks the photo to its working shape; predict_working does not resize again
+    (predict_ab, for tensors of any size, resizes and then calls it), so both paths agree."""
+    from colorgan.image_io import photo_from_pil
+    from colorgan.inference import colorizer as colorizer_module
+
+    colorizer = Colorizer.from_checkpoint(tiny_checkpoint("lab"), size=32, device="cpu")
+    image = photo(200, 100)
+    working = colorizer.working_input(photo_from_pil(image))
+    assert working.shape[-2:] == (16, 32)
+    assert colorizer.predict_working([torch.rand(3, 20, 44)])[0].shape[-2:] == (20, 44)  # as it is
+    resized = []
+    real = colorizer_module.F.interpolate
+    monkeypatch.setattr(colorizer_module.F, "interpolate", lambda *a, **k: resized.append(k) or real(*a, **k))
+    from_working = colorizer.predict_working([working])[0]
+    assert resized == []
+    torch.testing.assert_close(from_working, colorizer.predict_ab([working])[0])
+
+
 def test_working_size_changes_what_the_network_sees(tiny_checkpoint):
     image = photo(200, 100)
     small = Colorizer.from_checkpoint(tiny_checkpoint("lab"), size=32, device="cpu")

@@ -50,8 +50,9 @@ def test_a_photo_larger_than_free_memory_is_refused_before_decoding(tmp_path, ti
 
     Image.new("L", (12000, 12000), 128).save(big)
     script = (
-        "import sys; from colorgan.runs import host_memory; host_memory.available_memory = lambda: 300 * 2**20; "
-        "from colorgan import colorize; colorize.available_memory = host_memory.available_memory; "
+        "import sys; from colorgan.system import memory; memory.available_memory = lambda: 300 * 2**20; "
+        "from colorgan import colorize; from colorgan.inference import engine; "
+        "engine.available_memory = memory.available_memory; "
         "sys.exit(colorize.main(sys.argv[1:]))"
     )
     done = subprocess.run(

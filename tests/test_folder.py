@@ -255,7 +255,7 @@ def test_folder_training_resumed_mid_epoch_continues_with_the_next_batches(photo
 
 def test_no_more_decoding_workers_than_usable_cores(tmp_path):
     """conf/data/folder.yaml asks for 4; on a 2-core machine torch would warn and the processes contend."""
-    from colorgan.runs.threads import usable_cores
+    from colorgan.system.threads import usable_cores
 
     assert FolderDataModule(str(tmp_path), num_workers=64).num_workers == usable_cores()
     assert FolderDataModule(str(tmp_path), num_workers=0).num_workers == 0

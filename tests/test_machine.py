@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from colorgan.runs.machine import cpu_summary, torch_cpu_capability, vector_instructions
+from colorgan.system.machine import cpu_summary, torch_cpu_capability, vector_instructions
 
 EPYC_AVX512 = "model name\t: AMD EPYC 9R14\nflags\t\t: fpu sse4_2 avx avx2 avx512f avx512bw avx512vl avx512_bf16\n"
 EPYC_AVX2 = "model name\t: AMD EPYC 7B13\nflags\t\t: fpu sse4_2 avx avx2 fma\n"

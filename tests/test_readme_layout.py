@@ -1,28 +1,69 @@
 """README.md's layout table lists every top-level module and every folder of the package, and
-nothing that is not there (a folder's own modules are said in a line, not listed)."""
+nothing that is not there (a folder's own modules are said in a line, not listed); the table's
+order is the layering: each entry imports only the entries below it."""
 
 from __future__ import annotations
 
+import ast
 import re
 
 from helpers.configs import REPO
 
+PACKAGE = REPO / "colorgan"
 
-def listed_entries() -> set[str]:
+
+def listed_entries() -> list[str]:
+    """The package's entries in the table's order, top (commands) to bottom (the ground)."""
     block = REPO.joinpath("README.md").read_text().split("## Layout", 1)[1].split("```")[1]
-    found = set()
+    found = []
     for line in block.splitlines():
         match = re.match(r"^ {2}(\S+)", line)
         if match and (match.group(1).endswith(".py") or match.group(1).endswith("/")):
-            found.add(match.group(1))
+            found.append(match.group(1))
     return found
+
+
+def entry_of(module: str) -> str | None:
+    """The table entry holding `colorgan.X[.Y...]` (None for the package itself)."""
+    parts = module.split(".")
+    if parts[0] != "colorgan" or len(parts) == 1:
+        return None
+    return f"{parts[1]}/" if (PACKAGE / parts[1]).is_dir() else f"{parts[1]}.py"
+
+
+def imported_entries(path) -> set[str]:
+    """Every entry a file imports, at the top or inside a function (`from colorgan import x` counts x)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {entry_of(alias.name) for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "colorgan":
+                found |= {entry_of(f"colorgan.{alias.name}") for alias in node.names}
+            else:
+                found.add(entry_of(node.module))
+    return found - {None}
 
 
 def test_the_layout_table_matches_the_package():
     package = REPO / "colorgan"
     entries = {p.name for p in package.glob("*.py") if p.name != "__init__.py"}
     entries |= {f"{p.parent.name}/" for p in package.glob("*/__init__.py")}
-    assert listed_entries() == entries
+    assert sorted(listed_entries()) == sorted(entries)
+
+
+def test_each_entry_imports_only_the_entries_below_it():
+    order = listed_entries()
+    upward = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path == PACKAGE / "__init__.py":  # the package's lazy `Colorizer` and threads set-up
+            continue
+        relative = path.relative_to(PACKAGE)
+        entry = f"{relative.parts[0]}/" if len(relative.parts) > 1 else relative.name
+        for imported in imported_entries(path) - {entry}:
+            if order.index(imported) < order.index(entry):
+                upward.append(f"{relative} imports {imported}, which the table puts above {entry}")
+    assert not upward, "\n".join(upward)
 
 
 def test_the_top_level_holds_about_15_modules_and_none_is_over_400_lines():

@@ -11,7 +11,7 @@ from helpers.cli import failure_text, job_dirs, only_sweep_dir, train_cli
 from helpers.configs import compose_train
 
 from colorgan.runs.devices import gpu_count
-from colorgan.runs.threads import threads_per_job
+from colorgan.system.threads import threads_per_job
 
 
 @pytest.mark.slow

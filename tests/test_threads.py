@@ -11,7 +11,7 @@ import pytest
 import torch
 from helpers.configs import REPO
 
-from colorgan.runs import threads
+from colorgan.system import threads
 
 
 def run_python(code: str, **env: str) -> str:

@@ -11,7 +11,7 @@ pipeline and validation (with every metric) alone, and estimates one CIFAR-10 ep
 seed's 15-epoch study. Warm-up steps are not timed; on a GPU the clock reads after a synchronize.
 
 It also says what else used the CPU during the run (other processes' CPU time, steal) and what the
-CPU is (its vector instructions: colorgan.runs.machine), and with `--shared` measures how much slower each model trains while a second training shares the CPU
+CPU is (its vector instructions: colorgan.system.machine), and with `--shared` measures how much slower each model trains while a second training shares the CPU
 (colorgan/bench/shared.py).
 
 With `--folder-vs-memory data=folder data.root=DIR` it times instead the same model on a photo
@@ -57,8 +57,8 @@ from colorgan.bench.shared import shared_slowdown
 from colorgan.data.datamodule import ColorizationDataModule
 from colorgan.errors import exit_on_user_error
 from colorgan.models.base import ColorizerModule
-from colorgan.runs.atomic_io import write_text
 from colorgan.runs.loggers import build_loggers
+from colorgan.system.atomic_io import write_text
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 

@@ -26,7 +26,7 @@ from colorgan.bench.bare import BenchError
 from colorgan.bench.cpu_usage import CPUUsage
 from colorgan.data.datamodule import ColorizationDataModule
 from colorgan.data.folder import FolderDataModule
-from colorgan.runs.machine import cpu_summary, machine
+from colorgan.system.machine import cpu_summary, machine
 
 INPUTS = {"folder": "folder, decoded per batch", "cache": "folder, decoded cache (memory map)",
           "memory": "in-memory uint8 tensor"}

@@ -12,7 +12,7 @@ import lightning as L
 import torch
 
 from colorgan.bench.cpu_usage import CPUUsage
-from colorgan.runs.machine import cpu_summary, machine
+from colorgan.system.machine import cpu_summary, machine
 
 
 def duration(seconds: float) -> str:

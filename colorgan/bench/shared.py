@@ -2,7 +2,7 @@
 alone, then while a second `python -m colorgan.train` of the same model trains beside it, then
 alone again, in one run. The ratio of wall-clock time per step, shared over idle, is what a user
 pays when a test run, a second sweep job or another user shares the CPU: about 2x is fair on a
-machine whose cores both processes want; much more means the two fight (colorgan/runs/threads.py).
+machine whose cores both processes want; much more means the two fight (colorgan/system/threads.py).
 """
 
 from __future__ import annotations

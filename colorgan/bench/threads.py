@@ -3,7 +3,7 @@
 For each candidate setting (libgomp's default spin, the passive wait policy, shorter spin counts,
 one thread) it times a bare training step of the default U-Net (batch 128) in a fresh process,
 alone and then as one of two identical processes started together, and prints the median seconds
-per step and the shared/idle ratio. colorgan/runs/threads.py picked its setting from this table
+per step and the shared/idle ratio. colorgan/system/threads.py picked its setting from this table
 (BENCHMARKS.md, "A shared CPU"). Settings are environment variables read when torch loads its
 OpenMP runtime, hence one process per measurement.
 
@@ -86,7 +86,7 @@ def cli_fit_seconds(experiment: str, steps: int, processes: int, overrides: list
 
 
 def cli_table(experiments: list[str], short: int, long: int, overrides: list[str]) -> list[str]:
-    from colorgan.runs.machine import cpu_summary  # imports torch: only in the parent's report
+    from colorgan.system.machine import cpu_summary  # imports torch: only in the parent's report
 
     lines = [f"`python -m colorgan.train` with colorgan's threading, seconds per step from a {long}- and a "
              f"{short}-step run (python -m colorgan.bench.threads --cli)", "",
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> str:
         text = "\n".join(cli_table(args.experiments, args.short, args.long, args.overrides))
         print("\n" + text)
         return text
-    from colorgan.runs.machine import cpu_summary  # imports torch: only in the parent's report
+    from colorgan.system.machine import cpu_summary  # imports torch: only in the parent's report
 
     lines = [f"Bare U-Net training step (batch 128), {os.cpu_count()} cores; median s/step "
              f"(python -m colorgan.bench.threads --steps {args.steps})", "", f"{cpu_summary()}.", "",

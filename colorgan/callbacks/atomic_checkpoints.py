@@ -15,9 +15,9 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from colorgan.errors import UserError
-from colorgan.runs.atomic_io import atomic_path
 from colorgan.runs.checkpoint_io import read_checkpoint
 from colorgan.runs.run_dir import run_dir_of_checkpoint
+from colorgan.system.atomic_io import atomic_path
 
 log = logging.getLogger(__name__)
 

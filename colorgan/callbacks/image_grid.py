@@ -5,27 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from colorgan.callbacks.dashboards import log_validation_images
 from colorgan.color_space import ColorSpace
-from colorgan.image_io import save_image
-
-
-def make_grid(rows: list[torch.Tensor], scale: int = 1, pad: int = 2) -> np.ndarray:
-    """Rows of (N, 3, H, W) images in [0, 1] -> one (rows*(H+pad)+pad, N*(W+pad)+pad, 3) uint8 array."""
-    n, _, h, w = rows[0].shape
-    h, w = h * scale, w * scale
-    grid = torch.ones(3, len(rows) * (h + pad) + pad, n * (w + pad) + pad)
-    for r, images in enumerate(rows):
-        images = F.interpolate(images.float().cpu(), scale_factor=scale, mode="nearest") if scale > 1 else images
-        for c, image in enumerate(images.float().cpu()):
-            top, left = pad + r * (h + pad), pad + c * (w + pad)
-            grid[:, top : top + h, left : left + w] = image
-    return (grid.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+from colorgan.image_io import make_grid, save_image
 
 
 def comparison_rows(rgb: torch.Tensor, color_space: ColorSpace, predict) -> list[torch.Tensor]:

@@ -19,7 +19,7 @@ import torch
 
 from colorgan.data.datamodule import ColorizationDataModule
 from colorgan.data.errors import DatasetError, folder_exists, permission_denied
-from colorgan.runs.atomic_io import atomic_path
+from colorgan.system.atomic_io import atomic_path
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"  # of the archive, not of the extracted files

@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from colorgan.data.batches import FolderBatch
 from colorgan.data.images import load_eval_image
-from colorgan.runs.atomic_io import atomic_path, write_text
+from colorgan.system.atomic_io import atomic_path, write_text
 
 log = logging.getLogger(__name__)
 

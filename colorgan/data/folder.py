@@ -44,7 +44,7 @@ from colorgan.data.images import (
     scan_images,
     warn_unreadable,
 )
-from colorgan.runs.threads import usable_cores
+from colorgan.system.threads import usable_cores
 
 log = logging.getLogger(__name__)
 

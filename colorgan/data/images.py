@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from colorgan.color_space import rgb_to_lab
 from colorgan.image_io import ImageReadError, read_photo, regular_stat
-from colorgan.runs.atomic_io import write_text
+from colorgan.system.atomic_io import write_text
 
 log = logging.getLogger(__name__)
 

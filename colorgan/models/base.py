@@ -1,6 +1,6 @@
-"""What every colorizer shares: a U-Net generator, its colour space, evaluation of the merged
-RGB prediction with the full metric suite next to the grayscale baseline, and the speed options
-(channels_last memory format, torch.compile) that apply to each of its networks."""
+"""What every colorizer shares: its generator (built by colorgan.nets.generators), its colour space,
+evaluation of the merged RGB prediction with the full metric suite next to the grayscale baseline,
+and the speed options (channels_last memory format, torch.compile) that apply to each of its networks."""
 
 from __future__ import annotations
 

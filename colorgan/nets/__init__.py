@@ -1,2 +1,4 @@
-"""The networks, free of Lightning: the U-Net generator, the discriminators, the GAN losses and the
-layer factories they are built from. colorgan.models holds the LightningModules that train them."""
+"""The networks, free of Lightning: the U-Net generator, EfficientNet-Lite and the U-Net on it (one
+builder for every generator kind: generators.py), ColorNet (a generator and its colour space, RGB to
+ab), the discriminators, the GAN losses, ab bins, EMA and the layer factories they are built from.
+colorgan.models holds the LightningModules that train them."""

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from colorgan.errors import user_command
+from colorgan.nets.color_net import ColorNet
 from colorgan.pretrained.bundle import (
     CARD_NAME,
     CHECKSUM_NAME,
@@ -30,7 +31,6 @@ from colorgan.pretrained.bundle import (
     pretrained_dir,
     verified_weights,
 )
-from colorgan.runs.atomic_io import atomic_path, write_text
 from colorgan.runs.checkpoint_io import (
     GENERATOR_PREFIX,
     MODEL_CLASS_KEY,
@@ -40,6 +40,7 @@ from colorgan.runs.checkpoint_io import (
     read_checkpoint,
 )
 from colorgan.runs.run_dir import CONFIG, run_dir_of_checkpoint
+from colorgan.system.atomic_io import atomic_path, write_text
 
 FORMAT = 1
 MAX_BYTES = 20 * 1000 * 1000  # the package's budget for shipped weights
@@ -104,8 +105,6 @@ def inference_state(generator: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def ab_difference(original: Path, packed: Path) -> float:
     """Largest |ab| difference between the two files' colour predictions on a seeded input."""
-    from colorgan.inference import ColorNet
-
     nets = [load_generator(p) for p in (original, packed)]
     h, w = nets[0].train_image_size
     stride = nets[0].generator.stride

@@ -24,8 +24,8 @@ from colorgan.errors import UserError, user_command
 from colorgan.image_io import save_image
 from colorgan.report.figures import comparison_image, learning_curves, validation_curves
 from colorgan.report.markdown import LEARNING_CURVES, METRIC_BY_KEY, describe, render_markdown, run_names, sort_runs
-from colorgan.runs.atomic_io import write_text
 from colorgan.runs.run_dir import Run, RunFileError, find_runs
+from colorgan.system.atomic_io import write_text
 
 
 class ReportError(UserError, RuntimeError):

@@ -1,2 +1,2 @@
-"""A run and what it leaves: its directory and lock, resume, the checkpoint reader and atomic files,
-loggers, devices and threads, the machine it ran on, and the sweep summary."""
+"""A run and what it leaves: its directory (the contract) and lock, resume, the checkpoint reader,
+loggers, the devices and threads of a sweep's jobs, objectives and the sweep summary."""

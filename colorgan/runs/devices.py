@@ -3,7 +3,7 @@
 - `hydra/launcher=parallel` (Hydra's joblib launcher) runs `n_jobs` jobs at once on one machine. Each
   job takes the first free one of `n_jobs` device slots (a lock file under the sweep dir, held until the
   job ends), so no two running jobs share a slot whichever order they finish in. On a GPU machine the
-  job trains on GPU `slot % gpu_count`; on CPU it takes cores / n_jobs threads (colorgan/runs/threads.py).
+  job trains on GPU `slot % gpu_count`; on CPU it takes cores / n_jobs threads (colorgan/system/threads.py).
   A job given `trainer=ddp` or `trainer=ddp_spawn` trains on its one device with strategy=auto.
 - Lightning's `strategy=ddp` re-launches `python -m colorgan.train <argv>` for ranks 1..N-1. Inside a
   Hydra multirun that argv is the whole sweep, so every rank would start a sweep of its own (an open
@@ -25,7 +25,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from colorgan.framework_internals import ddp_kwargs, ignore_in_ddp
-from colorgan.runs.threads import share_cores
+from colorgan.system.threads import share_cores
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def job_device(cfg: DictConfig) -> Iterator[DictConfig]:
     """Run the block on this job's own device when the job is part of a parallel sweep.
 
     Sets `cfg.device_slot` and, on GPU, `cfg.trainer.devices=[gpu]`; on CPU, `cfg.cpu_threads`: the
-    job's share of the cores (colorgan.runs.threads.share_cores). Outside a parallel sweep `cfg` is left
+    job's share of the cores (colorgan.system.threads.share_cores). Outside a parallel sweep `cfg` is left
     as it is.
     """
     slots = parallel_slots()

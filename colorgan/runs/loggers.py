@@ -21,8 +21,8 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from colorgan.framework_internals import wandb_offline
-from colorgan.runs.atomic_io import atomic_path, write_text
 from colorgan.runs.run_dir import WANDB_ID
+from colorgan.system.atomic_io import atomic_path, write_text
 
 log = logging.getLogger(__name__)
 

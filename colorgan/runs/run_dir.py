@@ -30,7 +30,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from colorgan.errors import UserError
-from colorgan.runs.atomic_io import write_text
+from colorgan.system.atomic_io import write_text
 
 # Every name of a run directory, spelled here only; the other modules import them.
 LOCK = ".colorgan.lock"

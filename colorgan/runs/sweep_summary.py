@@ -20,9 +20,9 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from colorgan.framework_internals import job_exception
-from colorgan.runs.atomic_io import write_text
 from colorgan.runs.run_dir import JOB_STATUS, Run, find_runs, is_run_dir, write_json
 from colorgan.runs.run_lock import claimed
+from colorgan.system.atomic_io import write_text
 
 log = logging.getLogger(__name__)
 

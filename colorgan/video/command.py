@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.text import Text
 
 from colorgan.errors import UserError
-from colorgan.runs.atomic_io import write_text
+from colorgan.system.atomic_io import write_text
 from colorgan.video.flicker import DARK_L, MEASURE_SIDE, STILL_L
 from colorgan.video.stabilize import DEFAULT_STRENGTH
 from colorgan.video.streams import MAX_FRAME_PIXELS

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from kornia.color import rgb_to_linear_rgb
 
 from colorgan.inference import LAB, Colorizer, merge_in_gamut, row_bands, upsample_rows, working_shape
-from colorgan.runs.atomic_io import atomic_path
+from colorgan.system.atomic_io import atomic_path
 from colorgan.video.flicker import Flicker, measured
 from colorgan.video.stabilize import Stabilizer
 from colorgan.video.streams import MAX_FRAME_PIXELS, VideoInfo, VideoWriter, open_video, read_batches
@@ -121,7 +121,7 @@ class FrameColorizer:
         """8-bit RGB frames (B, H, W, 3) -> their colorized 8-bit frames, same size."""
         frames = torch.from_numpy(frames)
         small = working_inputs(frames, self.colorizer.size).to(self.colorizer.device)
-        ab = torch.stack(self.colorizer.predict_ab(list(small)))  # (B, 2, h, w), ColorSpace("lab") scaling
+        ab = torch.stack(self.colorizer.predict_working(list(small)))  # (B, 2, h, w), ColorSpace("lab") scaling
         if self.stabilizer is not None:
             lightness = (LAB.split(small)[0] + 1.0) * 50.0  # (B, 1, h, w), L in [0, 100]
             ab = self.stabilizer(lightness, ab * 110.0) / 110.0

@@ -1,15 +1,9 @@
-"""Colorize photos of any size with a trained generator: `Colorizer.from_checkpoint(path)(image)`, or
-the shipped photo colorizer: `Colorizer.pretrained()(image)`.
-
-The network sees the photo at a small working resolution (by default the size it was trained on)
-and predicts only colour: Lab ab, or for RGB models the ab of its RGB prediction. That colour is
-upsampled to the photo's size and merged with the photo's own full-resolution L, so the result is
-exactly as sharp as the input and its lightness is the input's. Colours that the merge would push
-out of the sRGB gamut are desaturated (at constant L) until they fit, instead of being clipped.
-"""
+"""Colorizer: one photo of any size, any shape, at the network's working resolution; its colour laid
+on the photo's own full-resolution lightness band by band (the package's docstring says why)."""
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -22,13 +16,10 @@ from torch import nn
 from colorgan.color_space import ColorSpace
 from colorgan.errors import UserError
 from colorgan.image_io import Photo, photo_from_pil, read_photo, to_pil
-from colorgan.nets.unet import UNetGenerator
+from colorgan.inference.gamut import GAMUT_MODES, LAB, merge_in_gamut, merge_in_gamut_dense
+from colorgan.nets.color_net import ColorNet
 from colorgan.runs.checkpoint_io import load_generator
 
-LAB = ColorSpace("lab")
-GAMUT_TOL = 1e-3  # an unclipped merge this far outside [0, 1] (a quarter of an 8-bit level) still fits
-GAMUT_STEPS = 6  # bisection steps on the chroma scale: 1/64 of the predicted chroma at worst
-GAMUT_MODES = ("fit", "clip")  # fit: merge_in_gamut; clip: ColorSpace.merge, as training's evaluation
 BAND_PIXELS = 1 << 18  # a full-resolution photo is shrunk and merged this many pixels at a time
 
 
@@ -39,49 +30,6 @@ def best_device() -> torch.device:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
-
-
-def _fits(lightness: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
-    """(B, 1, ...) mask of the pixels whose colour (L, ab) is inside the sRGB gamut."""
-    rgb = LAB.merge(lightness, ab, clip=False)
-    return ((rgb >= -GAMUT_TOL) & (rgb <= 1.0 + GAMUT_TOL)).all(dim=1, keepdim=True)
-
-
-def _chroma_scale(lightness: torch.Tensor, ab: torch.Tensor, steps: int) -> torch.Tensor:
-    """Per pixel, the largest s in [0, 1] (to 1/2**steps) with (L, s * ab) inside the sRGB gamut.
-    s = 1 when the colour fits as it is; s = 0 (gray) always fits; bisection keeps `low` fitting."""
-    low, high = torch.zeros_like(lightness), torch.ones_like(lightness)
-    for _ in range(steps):
-        mid = (low + high) / 2
-        ok = _fits(lightness, ab * mid)
-        low, high = torch.where(ok, mid, low), torch.where(ok, high, mid)
-    return torch.where(_fits(lightness, ab), torch.ones_like(low), low)
-
-
-def merge_in_gamut(lightness: torch.Tensor, ab: torch.Tensor, steps: int = GAMUT_STEPS) -> torch.Tensor:
-    """Lab input (B, 1, H, W) and ab (B, 2, H, W), ColorSpace("lab") scaling -> RGB (B, 3, H, W)
-    whose L is the input's: colours outside the sRGB gamut lose chroma, never lightness (clipping
-    RGB instead would change both lightness and hue).
-
-    Only the pixels that do not fit are bisected, so a photo costs about two Lab -> RGB conversions.
-    """
-    rgb = LAB.merge(lightness, ab, clip=False)
-    bad = ((rgb < -GAMUT_TOL) | (rgb > 1.0 + GAMUT_TOL)).any(dim=1)  # (B, H, W)
-    rgb = rgb.clamp(0.0, 1.0)
-    if not bad.any():
-        return rgb
-    # The bad pixels as one (1, C, 1, N) strip: every conversion works pixel by pixel.
-    strip_l = lightness.permute(0, 2, 3, 1)[bad].T[None, :, None]
-    strip_ab = ab.permute(0, 2, 3, 1)[bad].T[None, :, None]
-    scale = _chroma_scale(strip_l, strip_ab, steps)
-    rgb = rgb.permute(0, 2, 3, 1).clone()
-    rgb[bad] = LAB.merge(strip_l, strip_ab * scale)[0, :, 0].T  # (N, 3)
-    return rgb.permute(0, 3, 1, 2)
-
-
-def merge_in_gamut_dense(lightness: torch.Tensor, ab: torch.Tensor, steps: int = GAMUT_STEPS) -> torch.Tensor:
-    """merge_in_gamut without data-dependent shapes (every pixel bisected): what ONNX export traces."""
-    return LAB.merge(lightness, ab * _chroma_scale(lightness, ab, steps))
 
 
 class TemperatureError(UserError, ValueError):
@@ -96,29 +44,6 @@ def set_temperature(generator: nn.Module, temperature: float, source: str | Path
     if temperature < 0:
         raise TemperatureError(f"The temperature must be >= 0 (1: the mean colour, 0: the most likely one), got {temperature}.")
     generator.temperature = float(temperature)
-
-
-class ColorNet(nn.Module):
-    """Generator and its colour space: RGB or gray-as-RGB (B, 3, h, w) in [0, 1], h and w multiples
-    of `stride` -> predicted colour as Lab ab (B, 2, h, w) in ColorSpace("lab") scaling.
-
-    Colour inputs are turned to grayscale (L or luma) first, exactly as in training.
-    """
-
-    def __init__(self, generator: UNetGenerator, color_space: ColorSpace) -> None:
-        super().__init__()
-        self.generator, self.color_space = generator, color_space
-
-    @property
-    def stride(self) -> int:
-        return self.generator.stride
-
-    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
-        inputs, _ = self.color_space.split(rgb)
-        prediction = self.generator(inputs)
-        if self.color_space.name == "lab":
-            return prediction
-        return LAB.split(self.color_space.merge(inputs, prediction))[1]  # (B, 2, h, w)
 
 
 class WorkingResolutionColorizer(nn.Module):
@@ -244,11 +169,21 @@ class Colorizer:
     def __call__(self, image: Image.Image | str | Path) -> Image.Image:
         """A Pillow image or an image file -> the colorized Pillow image, same size, alpha kept."""
         photo = read_photo(image) if isinstance(image, (str, Path)) else photo_from_pil(image)
-        ab = self.predict_ab([self.working_input(photo)])[0]
+        ab = self.predict_working([self.working_input(photo)])[0]
         return self.colorize_photo(photo, ab, in_place=True)
 
+    def at_size(self, size: int | None) -> Colorizer:
+        """This colorizer (the same network, shared) at another working size; None: this one."""
+        if size is None:
+            return self
+        other = copy.copy(self)
+        other.size = int(size)
+        if other.size < 1:
+            raise ValueError(f"The working size must be a positive number of pixels, got {size}.")
+        return other
+
     def working_input(self, photo: Photo) -> torch.Tensor:
-        """The photo at its working shape, RGB (3, h, w) in [0, 1]: what predict_ab is given."""
+        """The photo shrunk once to its working shape, RGB (3, h, w) in [0, 1]: what predict_working takes."""
         width, height = photo.size
         return shrink_photo(photo, working_shape(height, width, self.size))
 
@@ -294,16 +229,10 @@ class Colorizer:
 
     @torch.no_grad()
     def predict_ab(self, images: list[torch.Tensor]) -> list[torch.Tensor]:
-        """RGB (3, H, W) tensors -> predicted ab (2, h, w) at each one's working shape.
-
-        Images are resized to the working shape, padded (edge pixels repeated) to multiples of the
-        network's stride, batched by padded shape, and the padding is cropped off the prediction.
-        A photo's result does not depend on what it is batched with.
-        """
-        stride = self.net.stride
-        groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+        """RGB (3, H, W) tensors of any sizes -> predicted ab (2, h, w) at each one's working shape:
+        each image is resized to its working shape (antialiased bilinear), then predict_working."""
         inputs = []
-        for i, rgb in enumerate(images):
+        for rgb in images:
             if rgb.ndim != 3 or rgb.shape[0] != 3 or rgb.shape[1] < 1 or rgb.shape[2] < 1:
                 raise ValueError(f"Expected an RGB image tensor (3, H, W), got shape {tuple(rgb.shape)}.")
             h, w = working_shape(rgb.shape[1], rgb.shape[2], self.size)
@@ -311,15 +240,56 @@ class Colorizer:
             if (h, w) != tuple(x.shape[-2:]):
                 x = F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
                 x = x.clamp(0.0, 1.0)
+            inputs.append(x[0])
+        return self.predict_working(inputs)
+
+    @torch.no_grad()
+    def predict_working(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        """RGB (3, h, w) tensors already at their working shapes (working_input's) -> predicted ab
+        (2, h, w), with no resizing.
+
+        Inputs are padded (edge pixels repeated) to multiples of the network's stride, batched by
+        padded shape, and the padding is cropped off the prediction. A photo's result does not
+        depend on what it is batched with.
+        """
+        stride = self.net.stride
+        groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+        padded_inputs = []
+        for i, rgb in enumerate(inputs):
+            if rgb.ndim != 3 or rgb.shape[0] != 3 or rgb.shape[1] < 1 or rgb.shape[2] < 1:
+                raise ValueError(f"Expected an RGB image tensor (3, h, w), got shape {tuple(rgb.shape)}.")
+            h, w = rgb.shape[1:]
+            x = rgb.to(self.device, torch.float32)[None]
             padded = (math.ceil(h / stride) * stride, math.ceil(w / stride) * stride)
             if padded != (h, w):
                 x = F.pad(x, (0, padded[1] - w, 0, padded[0] - h), mode="replicate")
-            inputs.append((x, h, w))
+            padded_inputs.append((x, h, w))
             groups[padded].append(i)
-        results: list[torch.Tensor | None] = [None] * len(images)
+        results: list[torch.Tensor | None] = [None] * len(inputs)
         for indices in groups.values():
-            ab = self.net(torch.cat([inputs[i][0] for i in indices]))
+            ab = self.net(torch.cat([padded_inputs[i][0] for i in indices]))
             for i, prediction in zip(indices, ab, strict=True):
-                _, h, w = inputs[i]
+                _, h, w = padded_inputs[i]
                 results[i] = prediction[:, :h, :w]
         return results
+
+
+def open_colorizer(
+    checkpoint: str | Path | None, size: int | None = None, device: str | torch.device | None = None,
+    gamut: str = "fit", temperature: float | None = None,
+) -> Colorizer:
+    """The checkpoint's Colorizer, or the shipped photo colorizer when `checkpoint` is None: what the
+    colorize command and the page load. A UserError when the checkpoint or the shipped weights are
+    missing, damaged or not a colorizer, or when the device cannot be used."""
+    try:
+        if checkpoint is None:
+            return Colorizer.pretrained(size, device, gamut, temperature=temperature)
+        return Colorizer.from_checkpoint(checkpoint, size, device, gamut, temperature)
+    except UserError:
+        raise
+    except (RuntimeError, ValueError, AssertionError) as error:  # e.g. --device cuda without CUDA
+        raise DeviceError(f"cannot use device {device!r}: {error}") from None
+
+
+class DeviceError(UserError, RuntimeError):
+    """The device asked for cannot run the network (no CUDA, an unknown name)."""

@@ -1,0 +1,279 @@
+"""The colorize engine: photos found, read, checked, colorized in batches and written, each failure
+one line. `python -m colorgan.colorize` and the page (colorgan.app) both run it, with typed
+options, so a photo gets the same checks, output and message from either.
+
+Each photo is decoded once and shrunk once to its working size; its colour is laid on its own
+full-resolution lightness band by band (colorgan.inference.colorizer), so memory stays one batch
+of photos whatever their sizes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from colorgan.image_io import (
+    DEFAULT_MAX_PIXELS,
+    ImageReadError,
+    Photo,
+    find_images,
+    output_format,
+    output_suffix,
+    read_photo,
+    readable_formats,
+    save_image,
+    to_pil,
+)
+from colorgan.inference.colorizer import Colorizer, row_bands
+from colorgan.inference.gamut import LAB
+from colorgan.system.memory import available_memory, gigabytes
+
+# Memory a photo takes to colorize, measured (BENCHMARKS.md, "colorize memory"): its 8-bit pixels
+# as Pillow holds them and the transient copies of decoding, plus a constant for the network and
+# the bands of rows. --compare holds the photo as floats too.
+BYTES_PER_PIXEL, COMPARE_BYTES_PER_PIXEL, CONSTANT_BYTES = 10, 120, 1 << 28
+BATCH_PIXELS = 1 << 24  # decoded pixels held at once for one network batch (a larger photo goes alone)
+MIN_METRIC_SIDE = 11  # SSIM's 11x11 Gaussian window
+
+
+@dataclass(frozen=True)
+class ColorizeOptions:
+    """How a batch of photos is colorized, as the command's flags and the page's settings say.
+
+    Args:
+        compare: also write NAME.compare.png (gray | prediction | original) and measure the
+            predictions against the colour originals (ColorizeEngine.metrics).
+        gray: also write each photo's gray input, full size (the page's "before" image).
+        overwrite: replace outputs that exist; otherwise a photo whose outputs all exist is skipped.
+        max_pixels: refuse larger photos, a guard against decompression bombs (None: no limit).
+        min_side: refuse photos whose shorter side is below this many pixels.
+    """
+
+    compare: bool = False
+    gray: bool = False
+    overwrite: bool = False
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
+    min_side: int = 8
+
+
+@dataclass
+class Job:
+    """One input file and where its outputs go."""
+
+    source: Path
+    output: Path
+    compare: Path
+    format: str
+    gray: Path | None = None
+    write_output: bool = True
+    write_compare: bool = False
+    done: bool = False
+
+
+def real_path(path: Path) -> Path:
+    """The path with links resolved as far as they go (a link loop or a broken link is no error here)."""
+    return Path(os.path.realpath(path))
+
+
+def find_inputs(root: Path, output_dir: Path) -> list[tuple[Path, Path]]:
+    """(file, path relative to what mirrors it) for one file, or every file named like an image
+    under a folder (hidden files and the output folder itself skipped). Broken links, pipes and
+    the like are kept: reading them fails with one line saying what they are."""
+    if not root.is_dir():
+        return [(root, Path(root.name))]
+    output_dir = real_path(output_dir)
+
+    def inside_output(path: Path) -> bool:
+        return output_dir != real_path(root) and output_dir in real_path(path).parents
+
+    return [(path, path.relative_to(root)) for path in find_images(root) if not inside_output(path)]
+
+
+def plan_jobs(inputs: list[tuple[Path, Path]], output_dir: Path) -> tuple[list[Job], list[tuple[Path, str]]]:
+    """Output paths for every input; refusals (output would replace an input or another output)."""
+    extensions = readable_formats()
+    sources = {real_path(path) for path, _ in inputs}
+    jobs, refused, taken = [], [], {}
+    for path, relative in inputs:
+        fmt = output_format(extensions.get(path.suffix.lower()))
+        output = output_dir / relative.with_suffix(output_suffix(relative, fmt))
+        compare = output_dir / relative.parent / f"{relative.stem}.compare.png"
+        output_real, compare_real = real_path(output), real_path(compare)
+        if output_real in sources or compare_real in sources:
+            refused.append((path, f"its output {output} would replace an input; choose another output folder"))
+            continue
+        clash = taken.get(output_real) or taken.get(compare_real)
+        if clash is not None:
+            refused.append((path, f"its output {output} has the same name as that of {clash}; rename one"))
+            continue
+        taken[output_real] = taken[compare_real] = path
+        jobs.append(Job(path, output, compare, fmt))
+    return jobs, refused
+
+
+def gray_rgb(rgb: torch.Tensor) -> torch.Tensor:
+    """RGB (B, 3, H, W) -> the gray the network is given, as RGB: the photo's own L, no colour."""
+    return LAB.gray_rgb(LAB.split(rgb)[0])
+
+
+def gray_image(photo: Photo) -> Image.Image:
+    """The photo's gray input at full size (RGBA with its alpha), made one band of rows at a time."""
+    width, height = photo.size
+    output = Image.new("RGB", photo.size)
+    for top, bottom in row_bands(width, height):
+        output.paste(to_pil(gray_rgb(photo.rows(top, bottom)[None])[0]), (0, top))
+    if photo.alpha is not None:
+        output.putalpha(photo.alpha)
+    return output
+
+
+def comparison_image(photo: Photo, prediction: torch.Tensor) -> Image.Image:
+    """input gray | prediction | original, side by side; small images enlarged (nearest) to be seen."""
+    from colorgan.image_io import make_grid
+
+    rgb = photo.rgb[None]
+    scale = max(1, min(8, 256 // max(rgb.shape[-2:])))
+    return Image.fromarray(make_grid([torch.cat([gray_rgb(rgb), prediction[None], rgb])], scale=scale))
+
+
+class ColorizeEngine:
+    """Colorizes jobs in batches, reporting each failure through `on_fail(path, reason)` and
+    counting outcomes (done, skipped, failed)."""
+
+    def __init__(self, colorizer: Colorizer, options: ColorizeOptions,
+                 on_fail: Callable[[Path, str], None]) -> None:
+        self.colorizer, self.options, self.on_fail = colorizer, options, on_fail
+        self.done, self.skipped, self.failed = 0, 0, 0
+        self.against_gray = None
+        if options.compare:
+            from colorgan.metrics import AgainstGray  # torchmetrics: only when comparing
+
+            self.against_gray = AgainstGray()
+        self.measured = 0
+        self.not_measured: list[str] = []
+
+    def fail(self, path: Path, reason: str) -> None:
+        self.failed += 1
+        self.on_fail(path, reason)
+
+    def plan(self, inputs: list[tuple[Path, Path]], output_dir: Path) -> list[Job]:
+        """The jobs to do for these inputs: refusals reported, outputs that exist kept (the photo is
+        skipped when all of its outputs exist, unless `overwrite`)."""
+        jobs, refused = plan_jobs(inputs, output_dir)
+        for path, reason in refused:
+            self.fail(path, reason)
+        for i, job in enumerate(jobs):
+            job.write_output = self.options.overwrite or not job.output.exists()
+            job.write_compare = self.options.compare and (self.options.overwrite or not job.compare.exists())
+            if self.options.gray:  # a.png and a.jpg: two names
+                job.gray = output_dir / "gray" / f"{i}_{job.source.stem}.png"
+        todo = [job for job in jobs if job.write_output or job.write_compare]
+        self.skipped += len(jobs) - len(todo)
+        return todo
+
+    def check_memory(self, width: int, height: int) -> None:
+        """Refuse, before decoding, a photo whose colorizing would not fit in the free memory."""
+        compare = self.options.compare
+        per_pixel = COMPARE_BYTES_PER_PIXEL if compare else BYTES_PER_PIXEL
+        need, free = CONSTANT_BYTES + per_pixel * width * height, available_memory()
+        if free is None or need <= free:
+            return
+        fits = max(0, free - CONSTANT_BYTES) // per_pixel
+        scale = math.sqrt(fits / (width * height))
+        raise ImageReadError(
+            f"{width}x{height} needs about {gigabytes(need)} of memory to colorize{' with --compare' if compare else ''}, "
+            f"more than the {gigabytes(free)} free now; up to {fits / 1e6:.0f} megapixels fit "
+            f"({int(width * scale)}x{int(height * scale)} at this aspect ratio). Free some memory or colorize a smaller copy"
+        )
+
+    def read(self, job: Job) -> Photo | None:
+        try:
+            photo = read_photo(job.source, max_pixels=self.options.max_pixels, check_size=self.check_memory)
+        except ImageReadError as err:
+            self.fail(job.source, str(err))
+            return None
+        width, height = photo.size
+        if min(width, height) < self.options.min_side:
+            self.fail(job.source, f"too small to colorize ({width}x{height}; --min-side is {self.options.min_side})")
+            return None
+        return photo
+
+    def process(self, jobs: list[Job]) -> None:
+        """Read the jobs' photos and colorize them in batches of at most BATCH_PIXELS decoded pixels
+        (a large photo alone), so memory stays one batch of photos whatever the batch size says."""
+        pending, pixels = [], 0
+        for job in jobs:
+            photo = self.read(job)
+            if photo is None:
+                continue
+            if pending and pixels + photo.size[0] * photo.size[1] > BATCH_PIXELS:
+                self.colorize(pending)
+                pending, pixels = [], 0
+            pending.append((job, photo))
+            pixels += photo.size[0] * photo.size[1]
+        if pending:
+            self.colorize(pending)
+
+    def colorize(self, loaded: list[tuple[Job, Photo]]) -> None:
+        try:  # the network sees each photo at its small working size, shrunk once
+            working = [self.colorizer.working_input(photo) for _, photo in loaded]
+            predicted_ab = self.colorizer.predict_working(working)
+        except (RuntimeError, ValueError) as err:  # e.g. out of memory: retry one at a time to name the culprit
+            if len(loaded) == 1:
+                self.fail(loaded[0][0].source, f"colorization failed: {type(err).__name__}: {err}")
+                return
+            for item in loaded:
+                self.colorize([item])
+            return
+        for (job, photo), ab in zip(loaded, predicted_ab, strict=True):
+            try:
+                self.write(job, photo, ab)
+            except OSError as err:
+                self.fail(job.source, f"cannot write {job.output}: {err}")
+                continue
+            except (RuntimeError, ValueError) as err:
+                self.fail(job.source, f"colorization failed: {type(err).__name__}: {err}")
+                continue
+            job.done = True
+            self.done += 1
+
+    def write(self, job: Job, photo: Photo, ab: torch.Tensor) -> None:
+        """The job's outputs from its photo and predicted ab."""
+        if job.gray is not None:  # before the photo is spent below
+            save_image(gray_image(photo), job.gray, "PNG")
+        if self.options.compare:  # metrics need the float prediction and the original
+            prediction = self.colorizer.apply_ab(photo.rgb, ab)
+            colorized = to_pil(prediction, photo.alpha)
+        else:  # streamed, written into the photo's own pixels
+            colorized = self.colorizer.colorize_photo(photo, ab, in_place=True)
+        if job.write_output:
+            save_image(colorized, job.output, job.format)
+        if self.options.compare:
+            if job.write_compare:
+                save_image(comparison_image(photo, prediction), job.compare, "PNG")
+            self.measure(job, photo, prediction)
+
+    def measure(self, job: Job, photo: Photo, prediction: torch.Tensor) -> None:
+        """Add one image to the metrics: prediction and gray baseline against the colour original."""
+        if photo.is_gray:
+            self.not_measured.append(f"{job.source} (a grayscale file: no colour to compare with)")
+            return
+        if min(photo.size) < MIN_METRIC_SIDE:
+            self.not_measured.append(f"{job.source} (smaller than SSIM's {MIN_METRIC_SIDE}x{MIN_METRIC_SIDE} window)")
+            return
+        rgb = photo.rgb[None]
+        self.against_gray.update(prediction[None], gray_rgb(rgb), rgb)
+        self.measured += 1
+
+    def metrics(self) -> dict | None:
+        """{images, model, baseline} of the measured photos (compare only); None when none was measured."""
+        if not self.measured:
+            return None
+        model, baseline = self.against_gray.compute()
+        return {"images": self.measured, "model": model, "baseline": baseline}
