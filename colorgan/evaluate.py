@@ -35,7 +35,8 @@ from colorgan.inference import best_device, set_temperature
 from colorgan.metrics import AgainstGray, per_image_against_gray
 from colorgan.nets.unet import UNetGenerator
 from colorgan.quiet import silence_library_noise
-from colorgan.report.stats import mean_interval, paired_difference
+from colorgan.report.markdown import METRIC_BY_KEY
+from colorgan.report.stats import paired_difference, share_better
 from colorgan.report.tables import print_comparison
 from colorgan.runs.checkpoint_io import load_generator
 from colorgan.runs.run_dir import run_dir_of_checkpoint
@@ -209,14 +210,15 @@ def evaluate_folder(
 
 def against_baseline(parts: list[dict[str, np.ndarray]]) -> dict[str, dict[str, float]]:
     """Image by image against the gray input, with 95% bootstrap intervals: the mean difference of
-    MAE and PSNR (model - gray), and the share of images (%) on which the model is better. A mean can
-    hide a model far better on a few photos and worse on most; the share cannot."""
+    MAE and PSNR (model - gray), and the share of images (%) on which the model is better
+    (colorgan.report.stats.share_better, as the report's table of wins)."""
     values = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     result = {}
-    for key, better in (("mae", np.less), ("psnr", np.greater)):
+    for key in ("mae", "psnr"):
         model, gray = values[key], values[f"baseline_{key}"]
+        share = share_better(model, gray, METRIC_BY_KEY[key].higher_is_better)
         for name, interval in ((f"{key}_difference", paired_difference(model, gray)),
-                               (f"{key}_beats_gray_percent", mean_interval(100.0 * better(model, gray)))):
+                               (f"{key}_beats_gray_percent", share)):
             result[name] = {"mean": interval.mean, "low": interval.low, "high": interval.high}
     return result
 

@@ -3,7 +3,8 @@ applied, alpha set aside to be put back on the output, decompression bombs refus
 
 `read_photo` is colorgan's one photo decoder: training and evaluate (colorgan.data.images, through
 `Photo.rgb8`) and colorize read every file with the same rules for 16-bit, alpha and pixel limits.
-`make_grid` lays images side by side (training's image grids, the report's figures, colorize --compare)."""
+`make_grid` lays images side by side and `comparison_rows` gives the rows original | gray | prediction
+(training's image grids, the report's figures, colorize --compare)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from colorgan.color_space import ColorSpace
 from colorgan.system.atomic_io import atomic_path
 
 # Pillow's own decompression-bomb threshold (about 89 megapixels, 0.25 GiB at 24 bits a pixel).
@@ -261,3 +263,10 @@ def make_grid(rows: list[torch.Tensor], scale: int = 1, pad: int = 2) -> np.ndar
             top, left = pad + r * (h + pad), pad + c * (w + pad)
             grid[:, top : top + h, left : left + w] = image
     return (grid.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+
+
+def comparison_rows(rgb: torch.Tensor, color_space: ColorSpace, predict) -> list[torch.Tensor]:
+    """[original, grayscale, prediction] for RGB images (N, 3, H, W) in [0, 1]."""
+    inputs, _ = color_space.split(rgb)
+    gray = color_space.gray_rgb(inputs)
+    return [rgb, gray, color_space.merge(inputs, predict(inputs))]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from helpers.configs import CONF_DIR, TINY, compose_train, experiment_spaces, on_a_photo_folder, tiny_overrides
+from helpers.configs import CONF_DIR, REPO, TINY, compose_train, experiment_spaces, on_a_photo_folder, tiny_overrides
 from PIL import Image, ImageOps
 from test_folder import FOLDER_TINY, write_tree
 
@@ -208,3 +208,21 @@ def test_every_experiment_checkpoint_colorizes(experiment, space, tiny_cfg, tmp_
     image = photo(45, 30)
     out = colorizer(image)
     assert out.size == (45, 30) and (lightness(out) - lightness(image)).abs().max() < 0.5
+
+
+def test_the_engine_example_of_docs_colorize_runs_as_written(tmp_path, monkeypatch, capsys):
+    """docs/colorize.md's example of the engine the command and the page share, with the shipped model."""
+    text = (REPO / "docs" / "colorize.md").read_text()
+    example = next(block.split("\n", 1)[1] for block in text.split("```python")[1:] if "ColorizeEngine" in block)
+    example = example.split("```", 1)[0]
+    (tmp_path / "photos").mkdir()
+    photo(90, 60).save(tmp_path / "photos" / "a.png")
+    (tmp_path / "photos" / "b.png").write_text("not an image")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(example, "docs/colorize.md", "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("photos/b.png not an image Pillow can read")
+    done, failed, metrics = printed[-1].split(" ", 2)
+    assert (done, failed) == ("1", "1") and "'images': 1" in metrics
+    assert Image.open(tmp_path / "out" / "a.png").size == (90, 60)
+    assert (tmp_path / "out" / "a.compare.png").is_file()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from colorgan.report.stats import bootstrap_means, mean_interval, paired_difference
+from colorgan.report.stats import bootstrap_means, mean_interval, paired_difference, share_better
 
 
 def test_the_interval_of_a_normal_sample_matches_the_textbook_one():
@@ -54,3 +54,11 @@ def test_unpaired_inputs_are_refused():
         paired_difference(np.zeros(3), np.zeros(4))
     with pytest.raises(ValueError, match="non-empty"):
         mean_interval([])
+
+
+def test_share_better_counts_wins_in_the_metric_s_direction_and_ties_as_no_win():
+    model, gray = np.array([1.0, 2.0, 3.0, 4.0]), np.array([2.0, 2.0, 2.0, 2.0])
+    assert share_better(model, gray, higher_is_better=False).mean == 25.0  # MAE: only 1.0 < 2.0
+    assert share_better(model, gray, higher_is_better=True).mean == 50.0  # PSNR: 3.0 and 4.0
+    with pytest.raises(ValueError, match="same images"):
+        share_better(model, gray[:3], higher_is_better=True)

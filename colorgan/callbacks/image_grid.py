@@ -9,15 +9,7 @@ import torch
 from PIL import Image
 
 from colorgan.callbacks.dashboards import log_validation_images
-from colorgan.color_space import ColorSpace
-from colorgan.image_io import make_grid, save_image
-
-
-def comparison_rows(rgb: torch.Tensor, color_space: ColorSpace, predict) -> list[torch.Tensor]:
-    """[original, grayscale, prediction] for RGB images (N, 3, H, W) in [0, 1]."""
-    inputs, _ = color_space.split(rgb)
-    gray = color_space.gray_rgb(inputs)
-    return [rgb, gray, color_space.merge(inputs, predict(inputs))]
+from colorgan.image_io import comparison_rows, make_grid, save_image
 
 
 class ValidationImageGrid(L.Callback):

@@ -10,8 +10,7 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from colorgan.callbacks.image_grid import comparison_rows
-from colorgan.image_io import make_grid
+from colorgan.image_io import comparison_rows, make_grid
 from colorgan.runs.checkpoint_io import load_generator
 from colorgan.runs.run_dir import METRICS_CSV, Run
 from colorgan.system.atomic_io import atomic_path

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
-from colorgan.report.stats import RESAMPLES, Interval, mean_interval, paired_difference
+from colorgan.report.stats import RESAMPLES, Interval, mean_interval, paired_difference, share_better
 from colorgan.runs.run_dir import Run
 
 
@@ -270,8 +270,8 @@ def render_wins(scored: Sequence[Run], names: dict[Path, str]) -> list[str]:
              "", "| run | higher PSNR than gray | lower MAE than gray |", "|---|---|---|"]
     for run in scored:
         columns = {key: np.asarray(run.per_image[key]) for key in keys}
-        psnr = mean_interval(100.0 * (columns["psnr"] > columns["baseline_psnr"]))
-        mae = mean_interval(100.0 * (columns["mae"] < columns["baseline_mae"]))
+        psnr, mae = (share_better(columns[key], columns[f"baseline_{key}"], METRIC_BY_KEY[key].higher_is_better)
+                     for key in ("psnr", "mae"))
         lines.append(f"| {names[run.path]} | {_interval_cell(psnr, 1)} | {_interval_cell(mae, 1)} |")
     return lines
 

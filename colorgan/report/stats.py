@@ -60,3 +60,14 @@ def paired_difference(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.n
     if a.shape != b.shape:
         raise ValueError(f"a paired difference needs the same images in both runs, got {a.shape} and {b.shape} values.")
     return mean_interval(a - b, level, resamples, seed)
+
+
+def share_better(model: Sequence[float] | np.ndarray, baseline: Sequence[float] | np.ndarray, higher_is_better: bool,
+                 level: float = LEVEL, resamples: int = RESAMPLES, seed: int = 0) -> Interval:
+    """The share (%) of images on which `model` beats `baseline` (the same images, in order), with its
+    bootstrap interval: a mean can hide a model far better on a few images and worse on most; the share cannot."""
+    model, baseline = np.asarray(model, dtype=np.float64), np.asarray(baseline, dtype=np.float64)
+    if model.shape != baseline.shape:
+        raise ValueError(f"a share of wins needs the same images on both sides, got {model.shape} and {baseline.shape} values.")
+    better = model > baseline if higher_is_better else model < baseline
+    return mean_interval(100.0 * better, level, resamples, seed)
