@@ -3,9 +3,9 @@
 Upload one or several photos, see each one's gray input and colour output on a before/after
 slider, download the colorized files at full resolution, choose the working size the network
 sees. Built with Gradio (`pip install -e .[app]`), the convention of published colorizer demos,
-with its upload, slider and download widgets. Photos go through colorize's own engine (its reader,
-its checks, its messages: colorgan.inference.engine), so a bad upload gets the line
-`python -m colorgan.colorize` would print, on the page, and the server keeps running. The page binds to 127.0.0.1 unless `--host` says otherwise.
+with its upload, slider and download widgets. Photos go through the engine the colorize command
+also runs (colorgan.inference.engine: its reader, its checks, its messages), so a bad upload gets
+the line `python -m colorgan.colorize` would print, on the page, and the server keeps running. The page binds to 127.0.0.1 unless `--host` says otherwise.
 
 Files: each request writes into its own folder of one `colorgan-app-*` temporary folder. A session's
 folder is removed when its next request replaces it on the page or the session ends (the tab is
@@ -51,7 +51,7 @@ def colorize_uploads(
     max_pixels: int | None = DEFAULT_MAX_PIXELS, min_side: int = 8,
 ) -> tuple[list[Result], list[str]]:
     """Colorize uploaded files into `output_dir` at working size `size` (None: the model's), with
-    colorize's engine; each photo's gray input is written beside its output.
+    colorize's engine; each photo's gray input is written into `output_dir`/gray/.
 
     Returns the results and one message line per upload that failed (colorize's wording)."""
     messages: list[str] = []

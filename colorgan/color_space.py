@@ -132,3 +132,6 @@ class ColorSpace:
     def gray_rgb(self, inputs: torch.Tensor) -> torch.Tensor:
         """The grayscale baseline as RGB (B, 3, H, W): the input's lightness with no colour."""
         return self.merge(inputs, self.gray_target(inputs))
+
+
+LAB = ColorSpace("lab")  # every predicted colour is merged and measured in Lab (ab in this scaling)

@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class ColorizeError(UserError, ValueError):
-    """Nothing can be colorized: the arguments, the input or the device; the message says what to give."""
+    """Nothing can be colorized: the arguments or the input; the message says what to give."""
 
 
 def split_paths(args: argparse.Namespace) -> None:
@@ -106,10 +106,12 @@ def split_paths(args: argparse.Namespace) -> None:
 def load_colorizer(args: argparse.Namespace) -> Colorizer:
     """The checkpoint's colorizer, or the shipped photo colorizer when there is no checkpoint (a
     UserError says what is wrong with either, or with the device)."""
-    return open_colorizer(args.checkpoint, args.size, args.device, args.gamut, args.temperature)
+    return open_colorizer(args.checkpoint, size=args.size, device=args.device, gamut=args.gamut,
+                          temperature=args.temperature)
 
 
 def options_of(args: argparse.Namespace) -> ColorizeOptions:
+    """The engine's options from the command's flags."""
     return ColorizeOptions(compare=args.compare, overwrite=args.overwrite, max_pixels=args.max_pixels,
                            min_side=args.min_side)
 

@@ -35,7 +35,6 @@ from colorgan.inference import best_device, set_temperature
 from colorgan.metrics import AgainstGray, per_image_against_gray
 from colorgan.nets.unet import UNetGenerator
 from colorgan.quiet import silence_library_noise
-from colorgan.report.markdown import METRIC_BY_KEY
 from colorgan.report.stats import paired_difference, share_better
 from colorgan.report.tables import print_comparison
 from colorgan.runs.checkpoint_io import load_generator
@@ -214,9 +213,9 @@ def against_baseline(parts: list[dict[str, np.ndarray]]) -> dict[str, dict[str, 
     (colorgan.report.stats.share_better, as the report's table of wins)."""
     values = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     result = {}
-    for key in ("mae", "psnr"):
+    for key, higher_is_better in (("mae", False), ("psnr", True)):
         model, gray = values[key], values[f"baseline_{key}"]
-        share = share_better(model, gray, METRIC_BY_KEY[key].higher_is_better)
+        share = share_better(model, gray, higher_is_better)
         for name, interval in ((f"{key}_difference", paired_difference(model, gray)),
                                (f"{key}_beats_gray_percent", share)):
             result[name] = {"mean": interval.mean, "low": interval.low, "high": interval.high}

@@ -23,7 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorgan.errors import UserError, user_command
-from colorgan.inference import ColorNet, WorkingResolutionColorizer
+from colorgan.inference import WorkingResolutionColorizer
+from colorgan.nets.color_net import ColorNet
 from colorgan.quiet import silence_library_noise
 from colorgan.runs.checkpoint_io import load_generator
 

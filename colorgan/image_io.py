@@ -3,8 +3,9 @@ applied, alpha set aside to be put back on the output, decompression bombs refus
 
 `read_photo` is colorgan's one photo decoder: training and evaluate (colorgan.data.images, through
 `Photo.rgb8`) and colorize read every file with the same rules for 16-bit, alpha and pixel limits.
-`make_grid` lays images side by side and `comparison_rows` gives the rows original | gray | prediction
-(training's image grids, the report's figures, colorize --compare)."""
+`make_grid` lays images side by side (training's image grids, the report's figures, colorize
+--compare's NAME.compare.png); `comparison_rows` gives the rows original | gray | prediction of the
+first two."""
 
 from __future__ import annotations
 

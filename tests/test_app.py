@@ -60,6 +60,23 @@ def test_uploads_are_colorized_at_full_size_and_bad_ones_get_colorize_messages(c
     assert text.endswith("2 colorized at working size 48 px, 4 failed")
 
 
+
+def test_the_gray_input_keeps_the_upload_s_alpha_and_a_failed_write_names_its_file(colorizer, tmp_path):
+    rgba = photo(40, 30).convert("RGBA")
+    alpha = Image.linear_gradient("L").resize((40, 30))
+    rgba.putalpha(alpha)
+    rgba.save(tmp_path / "clear.png")
+    results, messages = app.colorize_uploads(colorizer, [tmp_path / "clear.png"], 32, tmp_path / "a")
+    assert messages == []
+    gray = Image.open(results[0].gray)
+    assert gray.mode == "RGBA" and np.array_equal(np.asarray(gray)[..., 3], np.asarray(alpha))
+    assert colorfulness(rgb_of(gray)).item() < 0.5
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "gray").write_text("a file where the gray folder goes")
+    results, messages = app.colorize_uploads(colorizer, [tmp_path / "clear.png"], 32, tmp_path / "b")
+    assert results == [] and len(messages) == 1
+    assert messages[0].startswith(f"error: clear.png: cannot write {tmp_path / 'b' / 'gray' / '0_clear.png'}: ")
+
 def test_working_size_changes_the_prediction_not_the_output_size(colorizer, tmp_path):
     photo(120, 80).save(tmp_path / "p.png")
     small, _ = app.colorize_uploads(colorizer, [tmp_path / "p.png"], 16, tmp_path / "a")

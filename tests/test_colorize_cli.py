@@ -120,6 +120,18 @@ def test_existing_outputs_are_kept_unless_overwrite(tiny_checkpoint, tmp_path, c
     assert code == 0 and "2 colorized" in stdout and Image.open(out / "a.png").size == (16, 16)
 
 
+
+def test_an_output_that_cannot_be_written_is_named_and_the_rest_is_done(tiny_checkpoint, tmp_path, capsys):
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    random_image(16, 16).save(folder / "a.png")
+    random_image(16, 16, 1).save(folder / "b.png")
+    (out / "a.png").mkdir(parents=True)  # a folder where a.png's output goes
+    code, stdout, stderr = run(capsys, tiny_checkpoint("lab"), folder, "-o", out, "--overwrite")
+    assert code == 1 and "1 colorized" in stdout and "1 failed" in stdout
+    assert f"error: {folder / 'a.png'}: cannot write {out / 'a.png'}: " in stderr
+    assert Image.open(out / "b.png").size == (16, 16) and (out / "a.png").is_dir()
+
 def test_outputs_never_replace_inputs(tiny_checkpoint, tmp_path, capsys):
     random_image(16, 16).save(tmp_path / "a.png")
     before = digests(tmp_path)

@@ -24,11 +24,14 @@ def listed_entries() -> list[str]:
 
 
 def entry_of(module: str) -> str | None:
-    """The table entry holding `colorgan.X[.Y...]` (None for the package itself)."""
+    """The table entry holding `colorgan.X[.Y...]`; None for the package itself and its own names
+    (`from colorgan import Colorizer`)."""
     parts = module.split(".")
     if parts[0] != "colorgan" or len(parts) == 1:
         return None
-    return f"{parts[1]}/" if (PACKAGE / parts[1]).is_dir() else f"{parts[1]}.py"
+    if (PACKAGE / parts[1]).is_dir():
+        return f"{parts[1]}/"
+    return f"{parts[1]}.py" if (PACKAGE / f"{parts[1]}.py").is_file() else None
 
 
 def imported_entries(path) -> set[str]:
@@ -52,18 +55,31 @@ def test_the_layout_table_matches_the_package():
     assert sorted(listed_entries()) == sorted(entries)
 
 
-def test_each_entry_imports_only_the_entries_below_it():
-    order = listed_entries()
-    upward = []
+def package_imports() -> list[tuple[str, str]]:
+    """(entry, entry it imports) for every import of every module but the package's own __init__
+    (its lazy `Colorizer` and threads set-up)."""
+    found = []
     for path in sorted(PACKAGE.rglob("*.py")):
-        if path == PACKAGE / "__init__.py":  # the package's lazy `Colorizer` and threads set-up
+        if path == PACKAGE / "__init__.py":
             continue
         relative = path.relative_to(PACKAGE)
         entry = f"{relative.parts[0]}/" if len(relative.parts) > 1 else relative.name
-        for imported in imported_entries(path) - {entry}:
-            if order.index(imported) < order.index(entry):
-                upward.append(f"{relative} imports {imported}, which the table puts above {entry}")
+        found += [(entry, imported) for imported in imported_entries(path) - {entry}]
+    return found
+
+
+def test_each_entry_imports_only_the_entries_below_it():
+    order = listed_entries()
+    upward = [f"{entry} imports {imported}, which the table puts above it"
+              for entry, imported in package_imports() if order.index(imported) < order.index(entry)]
     assert not upward, "\n".join(upward)
+
+
+def test_nothing_imports_a_top_level_command():
+    block = REPO.joinpath("README.md").read_text().split("## Layout", 1)[1].split("```")[1]
+    commands = set(re.findall(r"^ {2}(\w+\.py) +python -m colorgan\.", block, flags=re.M))
+    assert {"train.py", "colorize.py", "app.py", "evaluate.py"} <= commands
+    assert not [(entry, imported) for entry, imported in package_imports() if imported in commands]
 
 
 def test_the_top_level_holds_about_15_modules_and_none_is_over_400_lines():

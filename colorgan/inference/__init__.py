@@ -12,7 +12,6 @@ the engine the colorize command and the page run over files (ColorizeEngine, Col
 """
 
 from colorgan.inference.colorizer import (
-    BAND_PIXELS,
     Colorizer,
     DeviceError,
     TemperatureError,
@@ -25,13 +24,13 @@ from colorgan.inference.colorizer import (
     upsample_rows,
     working_shape,
 )
-from colorgan.inference.engine import ColorizeEngine, ColorizeOptions, Job, find_inputs, plan_jobs
+from colorgan.inference.engine import ColorizeEngine, ColorizeOptions, find_inputs
 from colorgan.inference.gamut import GAMUT_MODES, LAB, merge_in_gamut, merge_in_gamut_dense
 from colorgan.nets.color_net import ColorNet
 
 __all__ = [
-    "BAND_PIXELS", "GAMUT_MODES", "LAB", "ColorNet", "ColorizeEngine", "ColorizeOptions", "Colorizer", "DeviceError",
-    "Job", "TemperatureError", "WorkingResolutionColorizer", "best_device", "find_inputs", "merge_in_gamut",
-    "merge_in_gamut_dense", "open_colorizer", "plan_jobs", "row_bands", "set_temperature", "shrink_photo",
-    "upsample_rows", "working_shape",
+    "GAMUT_MODES", "LAB", "ColorNet", "ColorizeEngine", "ColorizeOptions", "Colorizer", "DeviceError",
+    "TemperatureError", "WorkingResolutionColorizer", "best_device", "find_inputs", "merge_in_gamut",
+    "merge_in_gamut_dense", "open_colorizer", "row_bands", "set_temperature", "shrink_photo", "upsample_rows",
+    "working_shape",
 ]

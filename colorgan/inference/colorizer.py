@@ -32,6 +32,10 @@ def best_device() -> torch.device:
     return torch.device("cpu")
 
 
+class DeviceError(UserError, RuntimeError):
+    """The device asked for cannot run the network (no CUDA, an unknown name)."""
+
+
 class TemperatureError(UserError, ValueError):
     """A temperature for a model that has none, or a negative one."""
 
@@ -176,10 +180,10 @@ class Colorizer:
         """This colorizer (the same network, shared) at another working size; None: this one."""
         if size is None:
             return self
+        if int(size) < 1:
+            raise ValueError(f"The working size must be a positive number of pixels, got {size}.")
         other = copy.copy(self)
         other.size = int(size)
-        if other.size < 1:
-            raise ValueError(f"The working size must be a positive number of pixels, got {size}.")
         return other
 
     def working_input(self, photo: Photo) -> torch.Tensor:
@@ -289,7 +293,3 @@ def open_colorizer(
         raise
     except (RuntimeError, ValueError, AssertionError) as error:  # e.g. --device cuda without CUDA
         raise DeviceError(f"cannot use device {device!r}: {error}") from None
-
-
-class DeviceError(UserError, RuntimeError):
-    """The device asked for cannot run the network (no CUDA, an unknown name)."""

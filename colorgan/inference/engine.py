@@ -23,6 +23,7 @@ from colorgan.image_io import (
     ImageReadError,
     Photo,
     find_images,
+    make_grid,
     output_format,
     output_suffix,
     read_photo,
@@ -49,7 +50,9 @@ class ColorizeOptions:
     Args:
         compare: also write NAME.compare.png (gray | prediction | original) and measure the
             predictions against the colour originals (ColorizeEngine.metrics).
-        gray: also write each photo's gray input, full size (the page's "before" image).
+        gray: also write each photo's gray input, full size (the page's "before" image), as
+            OUTPUT/gray/<i>_<name>.png; meant for a fresh folder (the page's request folders): these
+            files are not checked against the inputs and are not skipped when they exist.
         overwrite: replace outputs that exist; otherwise a photo whose outputs all exist is skipped.
         max_pixels: refuse larger photos, a guard against decompression bombs (None: no limit).
         min_side: refuse photos whose shorter side is below this many pixels.
@@ -135,11 +138,25 @@ def gray_image(photo: Photo) -> Image.Image:
 
 def comparison_image(photo: Photo, prediction: torch.Tensor) -> Image.Image:
     """input gray | prediction | original, side by side; small images enlarged (nearest) to be seen."""
-    from colorgan.image_io import make_grid
-
     rgb = photo.rgb[None]
     scale = max(1, min(8, 256 // max(rgb.shape[-2:])))
     return Image.fromarray(make_grid([torch.cat([gray_rgb(rgb), prediction[None], rgb])], scale=scale))
+
+
+class WriteError(Exception):
+    """An output could not be written; `path` says which (the OSError is its cause)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(str(path))
+        self.path = path
+
+
+def save(image: Image.Image, path: Path, fmt: str) -> None:
+    """save_image, a failure naming the file that could not be written."""
+    try:
+        save_image(image, path, fmt)
+    except OSError as err:
+        raise WriteError(path) from err
 
 
 class ColorizeEngine:
@@ -234,8 +251,8 @@ class ColorizeEngine:
         for (job, photo), ab in zip(loaded, predicted_ab, strict=True):
             try:
                 self.write(job, photo, ab)
-            except OSError as err:
-                self.fail(job.source, f"cannot write {job.output}: {err}")
+            except WriteError as err:
+                self.fail(job.source, f"cannot write {err.path}: {err.__cause__}")
                 continue
             except (RuntimeError, ValueError) as err:
                 self.fail(job.source, f"colorization failed: {type(err).__name__}: {err}")
@@ -244,19 +261,20 @@ class ColorizeEngine:
             self.done += 1
 
     def write(self, job: Job, photo: Photo, ab: torch.Tensor) -> None:
-        """The job's outputs from its photo and predicted ab."""
-        if job.gray is not None:  # before the photo is spent below
-            save_image(gray_image(photo), job.gray, "PNG")
+        """The job's outputs from its photo and predicted ab: the output first, then the others."""
+        gray = gray_image(photo) if job.gray is not None else None  # before the photo is spent below
         if self.options.compare:  # metrics need the float prediction and the original
             prediction = self.colorizer.apply_ab(photo.rgb, ab)
             colorized = to_pil(prediction, photo.alpha)
         else:  # streamed, written into the photo's own pixels
             colorized = self.colorizer.colorize_photo(photo, ab, in_place=True)
         if job.write_output:
-            save_image(colorized, job.output, job.format)
+            save(colorized, job.output, job.format)
+        if gray is not None:
+            save(gray, job.gray, "PNG")
         if self.options.compare:
             if job.write_compare:
-                save_image(comparison_image(photo, prediction), job.compare, "PNG")
+                save(comparison_image(photo, prediction), job.compare, "PNG")
             self.measure(job, photo, prediction)
 
     def measure(self, job: Job, photo: Photo, prediction: torch.Tensor) -> None:

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from colorgan.color_space import ColorSpace
+from colorgan.color_space import LAB
 
-LAB = ColorSpace("lab")
 GAMUT_TOL = 1e-3  # an unclipped merge this far outside [0, 1] (a quarter of an 8-bit level) still fits
 GAMUT_STEPS = 6  # bisection steps on the chroma scale: 1/64 of the predicted chroma at worst
 GAMUT_MODES = ("fit", "clip")  # fit: merge_in_gamut; clip: ColorSpace.merge, as training's evaluation

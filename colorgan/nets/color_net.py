@@ -6,9 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from colorgan.color_space import ColorSpace
-
-LAB = ColorSpace("lab")
+from colorgan.color_space import LAB, ColorSpace
 
 
 class ColorNet(nn.Module):

@@ -269,8 +269,7 @@ def render_wins(scored: Sequence[Run], names: dict[Path, str]) -> list[str]:
     lines = ["", "Share of the test images on which the run beats its grayscale input (%, 95% bootstrap intervals):",
              "", "| run | higher PSNR than gray | lower MAE than gray |", "|---|---|---|"]
     for run in scored:
-        columns = {key: np.asarray(run.per_image[key]) for key in keys}
-        psnr, mae = (share_better(columns[key], columns[f"baseline_{key}"], METRIC_BY_KEY[key].higher_is_better)
+        psnr, mae = (share_better(run.per_image[key], run.per_image[f"baseline_{key}"], METRIC_BY_KEY[key].higher_is_better)
                      for key in ("psnr", "mae"))
         lines.append(f"| {names[run.path]} | {_interval_cell(psnr, 1)} | {_interval_cell(mae, 1)} |")
     return lines

@@ -5,6 +5,7 @@ pipeline.py  colorize_video: frames streamed through the network, merged at full
 stabilize.py temporal smoothing of predicted colour guided by lightness change
 flicker.py   the flicker measure (colour change where lightness stands still)
 command.py   colorize's video options, progress bar and --compare table
+page.py      the web page's video section (colorgan.app): a short clip in, in colour out
 """
 
 from colorgan.video.command import add_arguments as add_video_arguments
