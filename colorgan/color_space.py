@@ -133,5 +133,9 @@ class ColorSpace:
         """The grayscale baseline as RGB (B, 3, H, W): the input's lightness with no colour."""
         return self.merge(inputs, self.gray_target(inputs))
 
+    def gray_of(self, rgb: torch.Tensor) -> torch.Tensor:
+        """RGB (B, 3, H, W) -> its grayscale baseline as RGB: gray_rgb of the input split from it."""
+        return self.gray_rgb(self.split(rgb)[0])
+
 
 LAB = ColorSpace("lab")  # every predicted colour is merged and measured in Lab (ab in this scaling)

@@ -69,6 +69,18 @@ def row_bands(width: int, height: int) -> list[tuple[int, int]]:
     return [(top, min(top + step, height)) for top in range(0, height, step)]
 
 
+def paint_bands(photo: Photo, output: Image.Image, rows_rgb) -> Image.Image:
+    """Fill `output` (the photo's size) one band of rows at a time with `rows_rgb(top, bottom)`, RGB
+    (3, rows, W) in [0, 1], then put the photo's alpha back: a full-size image made while holding only
+    one band as floats."""
+    width, height = photo.size
+    for top, bottom in row_bands(width, height):
+        output.paste(to_pil(rows_rgb(top, bottom)), (0, top))
+    if photo.alpha is not None:
+        output.putalpha(photo.alpha)
+    return output
+
+
 def shrink_photo(photo: Photo, shape: tuple[int, int]) -> torch.Tensor:
     """The photo resized to `shape` (h, w) as RGB (3, h, w) in [0, 1] (antialiased bilinear, as
     F.interpolate on the whole photo), never holding the full-size photo as floats: each band of
@@ -103,6 +115,19 @@ def upsample_rows(wide: torch.Tensor, top: int, bottom: int, height: int) -> tor
     return wide[:, :, y0] * (1 - t) + wide[:, :, y1] * t
 
 
+def check_rgb(rgb: torch.Tensor) -> None:
+    """A ValueError unless `rgb` is one RGB image tensor (3, H, W) with H, W >= 1."""
+    if rgb.ndim != 3 or rgb.shape[0] != 3 or rgb.shape[1] < 1 or rgb.shape[2] < 1:
+        raise ValueError(f"Expected an RGB image tensor (3, H, W), got shape {tuple(rgb.shape)}.")
+
+
+def working_size(size: int) -> int:
+    """`size` as the longer side of a working resolution; a ValueError unless it is positive."""
+    if int(size) < 1:
+        raise ValueError(f"The working size must be a positive number of pixels, got {size}.")
+    return int(size)
+
+
 def working_shape(height: int, width: int, size: int) -> tuple[int, int]:
     """The photo's shape scaled so its longer side is `size`, aspect ratio kept, sides >= 1."""
     scale = size / max(height, width)
@@ -135,9 +160,7 @@ class Colorizer:
         self.device = torch.device(device) if device is not None else best_device()
         self.net = net.to(self.device).eval()
         self.train_image_size = tuple(train_image_size)
-        self.size = int(size) if size is not None else max(self.train_image_size)
-        if self.size < 1:
-            raise ValueError(f"The working size must be a positive number of pixels, got {size}.")
+        self.size = working_size(size if size is not None else max(self.train_image_size))
 
     @classmethod
     def from_checkpoint(
@@ -180,10 +203,8 @@ class Colorizer:
         """This colorizer (the same network, shared) at another working size; None: this one."""
         if size is None:
             return self
-        if int(size) < 1:
-            raise ValueError(f"The working size must be a positive number of pixels, got {size}.")
         other = copy.copy(self)
-        other.size = int(size)
+        other.size = working_size(size)
         return other
 
     def working_input(self, photo: Photo) -> torch.Tensor:
@@ -202,14 +223,14 @@ class Colorizer:
         if wide.shape[-1] != width:  # only the columns now; the rows band by band below
             wide = F.interpolate(wide, size=(wide.shape[-2], width), mode="bilinear", align_corners=False)
         output = photo.image if in_place and photo.image.mode == "RGB" else Image.new("RGB", photo.size)
-        for top, bottom in row_bands(width, height):
+
+        def merged_rows(top: int, bottom: int) -> torch.Tensor:
             lightness, _ = LAB.split(photo.rows(top, bottom).to(self.device)[None])  # (1, 1, rows, W)
             ab_rows = upsample_rows(wide, top, bottom, height)
             merged = merge_in_gamut(lightness, ab_rows) if self.gamut == "fit" else LAB.merge(lightness, ab_rows)
-            output.paste(to_pil(merged[0]), (0, top))
-        if photo.alpha is not None:
-            output.putalpha(photo.alpha)
-        return output
+            return merged[0]
+
+        return paint_bands(photo, output, merged_rows)
 
     @torch.no_grad()
     def colorize(self, images: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -237,8 +258,7 @@ class Colorizer:
         each image is resized to its working shape (antialiased bilinear), then predict_working."""
         inputs = []
         for rgb in images:
-            if rgb.ndim != 3 or rgb.shape[0] != 3 or rgb.shape[1] < 1 or rgb.shape[2] < 1:
-                raise ValueError(f"Expected an RGB image tensor (3, H, W), got shape {tuple(rgb.shape)}.")
+            check_rgb(rgb)
             h, w = working_shape(rgb.shape[1], rgb.shape[2], self.size)
             x = rgb.to(self.device, torch.float32)[None]
             if (h, w) != tuple(x.shape[-2:]):
@@ -260,8 +280,7 @@ class Colorizer:
         groups: dict[tuple[int, int], list[int]] = defaultdict(list)
         padded_inputs = []
         for i, rgb in enumerate(inputs):
-            if rgb.ndim != 3 or rgb.shape[0] != 3 or rgb.shape[1] < 1 or rgb.shape[2] < 1:
-                raise ValueError(f"Expected an RGB image tensor (3, h, w), got shape {tuple(rgb.shape)}.")
+            check_rgb(rgb)
             h, w = rgb.shape[1:]
             x = rgb.to(self.device, torch.float32)[None]
             padded = (math.ceil(h / stride) * stride, math.ceil(w / stride) * stride)

@@ -31,7 +31,7 @@ from colorgan.image_io import (
     save_image,
     to_pil,
 )
-from colorgan.inference.colorizer import Colorizer, row_bands
+from colorgan.inference.colorizer import Colorizer, paint_bands
 from colorgan.inference.gamut import LAB
 from colorgan.system.memory import available_memory, gigabytes
 
@@ -120,27 +120,19 @@ def plan_jobs(inputs: list[tuple[Path, Path]], output_dir: Path) -> tuple[list[J
     return jobs, refused
 
 
-def gray_rgb(rgb: torch.Tensor) -> torch.Tensor:
-    """RGB (B, 3, H, W) -> the gray the network is given, as RGB: the photo's own L, no colour."""
-    return LAB.gray_rgb(LAB.split(rgb)[0])
-
-
 def gray_image(photo: Photo) -> Image.Image:
     """The photo's gray input at full size (RGBA with its alpha), made one band of rows at a time."""
-    width, height = photo.size
-    output = Image.new("RGB", photo.size)
-    for top, bottom in row_bands(width, height):
-        output.paste(to_pil(gray_rgb(photo.rows(top, bottom)[None])[0]), (0, top))
-    if photo.alpha is not None:
-        output.putalpha(photo.alpha)
-    return output
+    def gray_rows(top: int, bottom: int) -> torch.Tensor:
+        return LAB.gray_of(photo.rows(top, bottom)[None])[0]
+
+    return paint_bands(photo, Image.new("RGB", photo.size), gray_rows)
 
 
 def comparison_image(photo: Photo, prediction: torch.Tensor) -> Image.Image:
     """input gray | prediction | original, side by side; small images enlarged (nearest) to be seen."""
     rgb = photo.rgb[None]
     scale = max(1, min(8, 256 // max(rgb.shape[-2:])))
-    return Image.fromarray(make_grid([torch.cat([gray_rgb(rgb), prediction[None], rgb])], scale=scale))
+    return Image.fromarray(make_grid([torch.cat([LAB.gray_of(rgb), prediction[None], rgb])], scale=scale))
 
 
 class WriteError(Exception):
@@ -286,7 +278,7 @@ class ColorizeEngine:
             self.not_measured.append(f"{job.source} (smaller than SSIM's {MIN_METRIC_SIDE}x{MIN_METRIC_SIDE} window)")
             return
         rgb = photo.rgb[None]
-        self.against_gray.update(prediction[None], gray_rgb(rgb), rgb)
+        self.against_gray.update(prediction[None], LAB.gray_of(rgb), rgb)
         self.measured += 1
 
     def metrics(self) -> dict | None:

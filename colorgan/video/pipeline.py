@@ -63,7 +63,7 @@ class Comparison:
         self.model_flicker.update(prediction)
         self.original_flicker.update(original)
         self.model.update(prediction, original)
-        self.baseline.update(LAB.gray_rgb(LAB.split(original)[0]), original)
+        self.baseline.update(LAB.gray_of(original), original)
         self.frames += 1
 
     def compute(self) -> dict:
