@@ -37,7 +37,6 @@ from colorgan.runs.checkpoint_io import (
     CheckpointError,
     check_fits,
     holds_training_state,
-    load_generator_weights,
     read_training_checkpoint,
     weights_only_error,
 )
@@ -302,7 +301,7 @@ def _check_checkpoints(c: _Checker, resume_from: Path | None) -> None:
             raise weights_only_error(resume_from)
         check_fits(saved, model, resume_from)
     if init:
-        load_generator_weights(model.generator, init, model.color_space, c.get("model.generator"))
+        model.warm_start(init)  # each model warm-starts its own way (the classifier: its body only)
 
 
 def _best_instead(checkpoint: Path | None) -> str:

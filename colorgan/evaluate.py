@@ -32,13 +32,14 @@ from colorgan.data.images import describe_skipped, filter_images, scan_images, w
 from colorgan.errors import UserError, exit_on_user_error
 from colorgan.image_io import find_images
 from colorgan.inference import best_device, set_temperature
-from colorgan.metrics import AgainstGray, per_image_against_gray
+from colorgan.metrics import AgainstGray, per_image_against_gray, semantic_means
 from colorgan.nets.unet import UNetGenerator
 from colorgan.quiet import silence_library_noise
 from colorgan.report.stats import paired_difference, share_better
 from colorgan.report.tables import print_comparison
 from colorgan.runs.checkpoint_io import load_generator
 from colorgan.runs.run_dir import run_dir_of_checkpoint
+from colorgan.semantic import JUDGE, JudgeUnavailable, SemanticJudge, label_of
 from colorgan.system.atomic_io import write_text
 
 log = logging.getLogger(__name__)
@@ -134,8 +135,10 @@ def evaluate_folder(
     min_size: int | None = None,
     gray_chroma: float | None = 5.0,
     extra_metrics: bool = True,
+    semantic: bool = True,
 ) -> dict[str, Any]:
-    """Model and grayscale-baseline metrics over the usable images of `folder` (see module doc)."""
+    """Model and grayscale-baseline metrics over the usable images of `folder` (see module doc), with
+    the semantic test (colorgan.semantic) unless `semantic` is False or its judge is not installed."""
     folder = Path(folder)
     if not folder.is_dir():
         raise EvaluateError(f"Image folder not found: {folder}.")
@@ -155,6 +158,13 @@ def evaluate_folder(
     generator = generator.to(device).eval()
     against_gray = AgainstGray().to(device)
     extra, unavailable = optional_metrics() if extra_metrics else ({}, {})
+    judge = None
+    if semantic:
+        try:
+            judge = SemanticJudge()
+        except JudgeUnavailable as err:
+            unavailable["semantic"] = str(err).split(" (")[0]
+    labels = [label_of(p) for p in scan.paths] if judge is not None and any(label_of(p) >= 0 for p in scan.paths) else None
     extra = {name: (m.to(device), b.to(device)) for name, (m, b) in extra.items()}
 
     dataset = FolderImages(scan.paths, size, train=False, replace_failed=False)
@@ -165,11 +175,18 @@ def evaluate_folder(
         num_workers=num_workers,
         pin_memory=device.type == "cuda",
     )
-    failed, used, per_image = {}, 0, []
+    failed, used, per_image, position = {}, 0, [], 0
     for batch in loader:
         for path, error in batch.failed:
             log.warning("Skipping image %s: it failed to decode (%s).", path, error)
             failed[path] = error
+        # The batch's photos in scan order, those that failed to decode left out.
+        taken = len(batch.images) + len(batch.failed)
+        failed_here = {str(path) for path, _ in batch.failed}
+        batch_labels = None if labels is None else [
+            label for path, label in zip(scan.paths[position:position + taken], labels[position:position + taken], strict=True)
+            if str(path) not in failed_here]
+        position += taken
         if not len(batch.images):
             continue
         rgb = batch.images.to(device).float() / 255.0  # (B, 3, S, S) in [0, 1]
@@ -177,7 +194,7 @@ def evaluate_folder(
         pred = color_space.merge(inputs, generator(inputs))
         gray = color_space.gray_rgb(inputs)
         against_gray.update(pred, gray, rgb)
-        per_image.append({k: v.cpu().numpy() for k, v in per_image_against_gray(pred, gray, rgb).items()})
+        per_image.append({k: v.cpu().numpy() for k, v in per_image_against_gray(pred, gray, rgb, judge, batch_labels).items()})
         for name, (model_metric, baseline_metric) in extra.items():
             _update_optional(name, model_metric, pred, rgb)
             _update_optional(name, baseline_metric, gray, rgb)
@@ -186,6 +203,10 @@ def evaluate_folder(
         raise EvaluateError(f"None of the {len(scan.paths)} images in {folder} could be decoded; see the warnings above.")
 
     model, baseline = against_gray.compute()
+    columns = {k: np.concatenate([p[k] for p in per_image]) for k in per_image[0]}
+    semantic_model, semantic_baseline = semantic_means(columns)
+    model.update(semantic_model)
+    baseline.update(semantic_baseline)
     for name, (model_metric, baseline_metric) in extra.items():
         try:
             model[name], baseline[name] = float(model_metric.compute()), float(baseline_metric.compute())
@@ -203,6 +224,8 @@ def evaluate_folder(
         "model": model,
         "baseline": baseline,
         "against_baseline": against_baseline(per_image),
+        "per_image": {k: [None if np.isnan(x) else round(float(x), 4) for x in v] for k, v in columns.items()},
+        "photos": [str(p) for p in scan.paths if str(p) not in failed],
         "unavailable": unavailable,
     }
 
@@ -219,6 +242,13 @@ def against_baseline(parts: list[dict[str, np.ndarray]]) -> dict[str, dict[str, 
         for name, interval in ((f"{key}_difference", paired_difference(model, gray)),
                                (f"{key}_beats_gray_percent", share)):
             result[name] = {"mean": interval.mean, "low": interval.low, "high": interval.high}
+    for key in ("agree", "class_acc"):  # the semantic test, in points (percent of photos)
+        if key in values:
+            model, gray = values[key], values[f"baseline_{key}"]
+            known = ~(np.isnan(model) | np.isnan(gray))
+            if known.any():
+                interval = paired_difference(model[known], gray[known])
+                result[f"{key}_difference"] = {"mean": interval.mean, "low": interval.low, "high": interval.high}
     return result
 
 
@@ -238,8 +268,13 @@ def print_table(result: dict[str, Any]) -> None:
         names = ", ".join(Path(f).name for f in files[:SKIPPED_NAMED])
         more = f" and {len(files) - SKIPPED_NAMED} more" if len(files) > SKIPPED_NAMED else ""
         print(f"  {labels[reason]}: {names}{more}")
+    if "agree_difference" in wins:
+        d = wins["agree_difference"]
+        print(f"Semantic test ({JUDGE}): its top-1 class of the colorized photo is the original's on "
+              f"{result['model']['agree']:.1f}% of photos, of the gray input on {result['baseline']['agree']:.1f}% "
+              f"(difference {d['mean']:+.1f} [{d['low']:+.1f}, {d['high']:+.1f}] points).")
     for name, reason in result["unavailable"].items():
-        print(f"{name.upper()} not computed: {reason}")
+        print(f"{name if name == 'semantic' else name.upper()} not computed: {reason}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -262,6 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=2, help="DataLoader processes decoding images")
     parser.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps, ...")
     parser.add_argument("--no-extra", action="store_true", help="skip FID and LPIPS even when available")
+    parser.add_argument("--no-semantic", action="store_true",
+                        help="skip the semantic test (an ImageNet classifier on the colorized, gray and original photos)")
     parser.add_argument("--temperature", type=float, default=None,
                         help="classification models: annealed-mean temperature (default: the model's, 0.38; 1 = the mean, "
                         "0 = the most likely colour); evaluate several to choose one for colorize --temperature")
@@ -307,7 +344,7 @@ def run(args: argparse.Namespace, device: str) -> dict[str, Any]:
         generator, color_space, args.folder, size,
         batch_size=args.batch_size, num_workers=args.workers, device=device,
         min_size=args.min_size, gray_chroma=None if args.keep_gray else args.gray_chroma,
-        extra_metrics=not args.no_extra,
+        extra_metrics=not args.no_extra, semantic=not args.no_semantic,
     )
     result = {"checkpoint": str(args.checkpoint), "color_space": color_space.name,
               **({"temperature": generator.temperature} if hasattr(generator, "temperature") else {}), **result}

@@ -6,6 +6,9 @@ such read waits for every queued kernel."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import torch
 from torchmetrics import MeanAbsoluteError, Metric, MetricCollection
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
@@ -247,9 +250,29 @@ class AgainstGray(torch.nn.Module):
                 {k: float(v) for k, v in self.baseline.compute().items()})
 
 
-def per_image_against_gray(pred: torch.Tensor, gray: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+def per_image_against_gray(pred: torch.Tensor, gray: torch.Tensor, target: torch.Tensor,
+                           semantic: Callable[..., dict[str, torch.Tensor]] | None = None,
+                           labels: Sequence[int] | None = None) -> dict[str, torch.Tensor]:
     """per_image_metrics of the prediction and, under `baseline_*`, of the gray input it was made
-    from: the one form in which testing and evaluate keep "model against gray" image by image."""
+    from: the one form in which testing and evaluate keep "model against gray" image by image.
+    `semantic` (colorgan.semantic.SemanticJudge) adds the semantic test's columns (agree, ...;
+    class_acc with `labels`, the ImageNet class of each photo or -1)."""
     both = per_image_metrics(pred, target)
     both.update({f"baseline_{k}": v for k, v in per_image_metrics(gray, target).items()})
+    if semantic is not None:
+        both.update(semantic(pred, gray, target, labels))
     return both
+
+
+def semantic_means(columns: dict[str, Any]) -> tuple[dict[str, float], dict[str, float]]:
+    """({agree, class_acc} of the model, the same of the gray input, and `truth_class_acc`) as means
+    over photos, NaN rows (no label) left out; empty when the semantic test did not run."""
+    model, baseline = {}, {}
+    for key, target in (("agree", model), ("class_acc", model), ("truth_class_acc", model),
+                        ("baseline_agree", baseline), ("baseline_class_acc", baseline)):
+        if key in columns:
+            values = torch.as_tensor(columns[key], dtype=torch.float64)
+            values = values[~values.isnan()]
+            if len(values):
+                target[key.removeprefix("baseline_")] = float(values.mean())
+    return model, baseline

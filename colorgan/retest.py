@@ -27,6 +27,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from colorgan.errors import UserError, exit_on_user_error
+from colorgan.pretrained.bundle import register_config_resolver
 from colorgan.quiet import silence_library_noise
 from colorgan.report.tables import logged_comparison, print_comparison
 from colorgan.runs.checkpoint_io import read_checkpoint
@@ -44,7 +45,10 @@ from colorgan.runs.run_dir import (
     write_json,
     write_per_image,
 )
+from colorgan.semantic import JudgeUnavailable, SemanticJudge
 from colorgan.system.atomic_io import write_text
+
+register_config_resolver()  # a run warm-started from ${shipped_model:} rebuilds its model
 
 # What the new folder does not take from the original: its checkpoints, results and W&B run.
 NOT_COPIED = (CHECKPOINTS, "wandb", WANDB_ID, TEST_METRICS, TEST_PER_IMAGE, JOB_STATUS, "eval_*.json")
@@ -55,9 +59,10 @@ class RetestError(UserError, ValueError):
 
 
 def retest(run_dir: str | Path, checkpoint: str | Path, out: str | Path, name: str | None = None,
-           data_root: str | Path | None = None, size: int | None = None) -> dict[str, float]:
+           data_root: str | Path | None = None, size: int | None = None, semantic: bool = True) -> dict[str, float]:
     """Test `checkpoint` with `run_dir`'s data and model settings (or on every photo of `data_root`,
-    at `size` px), writing the results to `out`."""
+    at `size` px), writing the results to `out`; with the semantic test (colorgan.semantic) unless
+    `semantic` is False (its judge not installed: one line says so, and the rest is measured)."""
     run, checkpoint, out = Run(Path(run_dir)), Path(checkpoint), Path(out)
     if run.config is None:
         raise RetestError(f"{run_dir} is not a colorgan run folder (no config.yaml).")
@@ -87,6 +92,11 @@ def retest(run_dir: str | Path, checkpoint: str | Path, out: str | Path, name: s
         write_text(out / CONFIG, OmegaConf.to_yaml(cfg))  # the report reads the test photos from here
     datamodule = instantiate(OmegaConf.to_container(cfg.data, resolve=True), _convert_="all")
     model = instantiate(OmegaConf.to_container(cfg.model, resolve=True), _convert_="all")
+    if semantic:
+        try:
+            model.judge = SemanticJudge()
+        except JudgeUnavailable as err:
+            print(f"semantic test not computed: {str(err).split(' (')[0]}")
     limit = OmegaConf.select(cfg, "trainer.limit_test_batches")
     trainer = L.Trainer(accelerator="auto", devices=1, logger=False, enable_progress_bar=False,
                         enable_model_summary=False, limit_test_batches=1.0 if limit is None else limit)
@@ -106,10 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", help="the name the report lists it under (default: <experiment>_<checkpoint name>)")
     parser.add_argument("--data-root", help="test on every photo of this folder instead (photos unlike the training set)")
     parser.add_argument("--size", type=int, help="with --data-root: the side the photos are tested at (default: the run's)")
+    parser.add_argument("--no-semantic", action="store_true",
+                        help="skip the semantic test (an ImageNet classifier on the colorized, gray and original photos)")
     args = parser.parse_args(argv)
     silence_library_noise()
     torch.set_float32_matmul_precision("high")
-    metrics = retest(args.run, args.checkpoint, args.out, args.name, args.data_root, args.size)
+    metrics = retest(args.run, args.checkpoint, args.out, args.name, args.data_root, args.size, not args.no_semantic)
     print_comparison(f"test metrics of {args.checkpoint}", *logged_comparison(metrics))
     print(f"Written to {args.out}; report it with: python -m colorgan.report {args.run} {args.out}")
     return 0

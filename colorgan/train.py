@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from colorgan.callbacks.dashboards import log_final_hparams
 from colorgan.config_validation import validate_config
 from colorgan.errors import UserExit, exit_on_user_error, user_error_in, wants_traceback
+from colorgan.pretrained.bundle import register_config_resolver
 from colorgan.quiet import silence_library_noise
 from colorgan.report.tables import logged_comparison, print_comparison
 from colorgan.runs.devices import check_ddp_launch, fit_ddp_to, job_device
@@ -48,6 +49,7 @@ from colorgan.system.atomic_io import write_text
 from colorgan.system.machine import cpu_summary, machine
 
 log = logging.getLogger(__name__)
+register_config_resolver()  # ${shipped_model:}: the shipped photo.pt as a warm start (photo_lite_* experiments)
 
 
 def print_config_tree(cfg: DictConfig) -> None:

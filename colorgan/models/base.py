@@ -4,6 +4,7 @@ and the speed options (channels_last memory format, torch.compile) that apply to
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Iterable
 from typing import Any
 
@@ -13,12 +14,17 @@ import torch
 from colorgan.color_space import ColorSpace
 from colorgan.data.batches import ColorBatch
 from colorgan.framework_internals import reset_step_results, should_update_logs
-from colorgan.metrics import AgainstGray, per_image_against_gray
+from colorgan.metrics import AgainstGray, per_image_against_gray, semantic_means
 from colorgan.nets.generators import build_generator, encoder_unet
 from colorgan.nets.layers import init_weights
-from colorgan.runs.checkpoint_io import MODEL_CLASS_KEY
+from colorgan.runs.checkpoint_io import MODEL_CLASS_KEY, load_generator_weights
+
+log = logging.getLogger(__name__)
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+# val/right_colour = val/agree (points) - this x val/mae (0-255): one MAE unit, about what separates a
+# good photo model from the gray input, weighs as much as 2 points of agreement.
+RIGHT_COLOUR_MAE_WEIGHT = 2.0
 
 
 class ColorizerModule(L.LightningModule):
@@ -34,6 +40,11 @@ class ColorizerModule(L.LightningModule):
             starts. The first steps then take longer while it compiles.
         init: weight initialisation of every network, "default" (PyTorch's) or "normal"
             (N(0, 0.02), as pix2pix and the seed's paper); see colorgan.nets.layers.init_weights.
+        select_classifier: an ImageNet classifier (efficientnet_lite0 or efficientnet_lite1, never the
+            semantic test's judge) that validation runs on each prediction and original: it logs
+            val/agree (% of photos whose top-1 class is the original's) and val/right_colour =
+            val/agree - RIGHT_COLOUR_MAE_WEIGHT x val/mae, a score that rewards colour that is both
+            recognisable and close (callbacks.model_checkpoint.monitor=val/right_colour, mode=max).
     """
 
     def __init__(
@@ -43,6 +54,7 @@ class ColorizerModule(L.LightningModule):
         channels_last: bool = False,
         compile: bool | str = False,  # the config key is named after torch.compile
         init: str = "normal",
+        select_classifier: str | None = None,
     ) -> None:
         super().__init__()
         if not (isinstance(compile, bool) or compile in COMPILE_MODES):
@@ -57,9 +69,17 @@ class ColorizerModule(L.LightningModule):
         self._epoch_sums: dict[str, list] = {}  # name -> [sum of value * batch size, images], see log_train
         # (H, W) of the training images, saved in checkpoints: inference's default working resolution.
         self.train_image_size: list[int] | None = None
+        # The semantic test's judge (colorgan.semantic.SemanticJudge), set by whoever tests with it (retest,
+        # train's test=true with test_semantic): a plain attribute, so its weights stay out of checkpoints.
+        self.judge = None
         # Per-image test metrics (model and baseline) of the last test, in test-set order; see on_test_epoch_end.
         self.test_per_image: dict[str, torch.Tensor] | None = None
         self._per_image_parts: list[dict[str, torch.Tensor]] = []
+        # Validation's semantic check (a frozen ImageNet classifier, never the judge): val/agree and
+        # val/right_colour, the score a checkpoint can be chosen by. Not a module: out of checkpoints.
+        self.select_classifier = select_classifier
+        self._val_classifier = None
+        self._val_agree: list[torch.Tensor] = []
         # Logged as "val/mae", "val_baseline/mae", ...
         self.metrics = torch.nn.ModuleDict(
             {stage: AgainstGray(prefix=f"{stage}/", baseline_prefix=f"{stage}_baseline/") for stage in ("val", "test")}
@@ -70,6 +90,11 @@ class ColorizerModule(L.LightningModule):
         if settings.get("output_layer") == "none":
             raise ValueError("output_layer 'none' leaves the U-Net without an output; use 'upconv' or 'head'.")
         return build_generator(color_space.in_channels, color_space.out_channels, settings)
+
+    def warm_start(self, path: str) -> None:
+        """Copy a colorizer checkpoint's generator into this one (`generator_init`); a mismatch is said."""
+        load_generator_weights(self.generator, path, self.color_space, self.hparams.get("generator"))
+        log.info("Generator initialised from %s", path)
 
     # -- a pretrained encoder: its own learning rate, frozen for the first steps ----------------
     def param_groups(self, params: Iterable[torch.nn.Parameter], lr: float) -> list[dict[str, Any]]:
@@ -192,11 +217,39 @@ class ColorizerModule(L.LightningModule):
         # cancel and Lab's conversion rounds (SSIM 0.875 -> 0.833 for the same fp32 predictions).
         with torch.autocast(pred_rgb.device.type, enabled=False):
             against_gray.update(pred_rgb, gray_rgb, batch.rgb)
+            if stage == "val" and self.select_classifier:
+                self._val_semantic(pred_rgb, batch.rgb)
             if stage == "test":  # per image too, for the report's bootstrap intervals
-                self._per_image_parts.append(per_image_against_gray(pred_rgb, gray_rgb, batch.rgb))
+                self._per_image_parts.append(per_image_against_gray(pred_rgb, gray_rgb, batch.rgb, self.judge))
         # Logging the collections lets Lightning compute, sync and reset them at epoch end.
         self.log_dict(against_gray.model, on_step=False, on_epoch=True, prog_bar=stage == "val", batch_size=len(batch.rgb))
         self.log_dict(against_gray.baseline, on_step=False, on_epoch=True, batch_size=len(batch.rgb))
+
+    # -- validation's semantic check -----------------------------------------------------------
+    def _val_semantic(self, pred_rgb: torch.Tensor, target: torch.Tensor) -> None:
+        if self._val_classifier is None:
+            from colorgan.nets.imagenet_classifier import JUDGE, FrozenClassifier
+
+            if self.select_classifier == JUDGE:
+                raise ValueError(f"select_classifier {JUDGE} is the semantic test's judge: choosing checkpoints by it "
+                                 "would fit the model to its grader. Use efficientnet_lite0 or efficientnet_lite1.")
+            self._val_classifier = FrozenClassifier(self.select_classifier).to(pred_rgb.device)
+        net = self._val_classifier
+        self._val_agree.append((net(pred_rgb).argmax(1) == net(target).argmax(1)).float())
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_agree = []
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._val_agree or self.trainer.sanity_checking:
+            self._val_agree = []
+            return
+        agree = 100.0 * torch.cat(self._val_agree).mean()
+        self._val_agree = []
+        mae = self.trainer.callback_metrics.get("val/mae")
+        self.log("val/agree", agree)
+        if mae is not None:
+            self.log("val/right_colour", agree - RIGHT_COLOUR_MAE_WEIGHT * mae.to(agree))
 
     def on_test_epoch_start(self) -> None:
         self._per_image_parts, self.test_per_image = [], None
@@ -208,6 +261,10 @@ class ColorizerModule(L.LightningModule):
         parts, self._per_image_parts = self._per_image_parts, []
         if parts and self.trainer.world_size == 1:
             self.test_per_image = {k: torch.cat([p[k] for p in parts]).cpu() for k in parts[0]}
+            model, baseline = semantic_means(self.test_per_image)  # the semantic test, when a judge looked
+            for prefix, values in (("test/", model), ("test_baseline/", baseline)):
+                for name, value in values.items():
+                    self.log(prefix + name, value, batch_size=len(self.test_per_image["mae"]))
 
     def validation_step(self, batch: ColorBatch, batch_idx: int) -> None:
         self._evaluate(batch, "val")
@@ -224,13 +281,23 @@ class SingleLossColorizer(ColorizerModule):
     UNetColorizer (regression) and ClassifyColorizer (classification) differ only in
     `training_loss`, which the bench's bare loop calls too."""
 
+    loss_parts: dict[str, torch.Tensor] | None = None  # training_loss's terms, when it has several
+
     def training_loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def training_step(self, batch: ColorBatch, batch_idx: int) -> torch.Tensor:
+        self.loss_parts = None
         loss = self.training_loss(batch.inputs, batch.targets)
-        self.log_train({"train/loss": loss}, len(batch.rgb), prog_bar=("train/loss",))
+        parts = {f"train/{k}": v.detach() for k, v in (self.loss_parts or {}).items()}
+        self.log_train({"train/loss": loss, **parts}, len(batch.rgb), prog_bar=("train/loss",))
         return loss
+
+    def on_fit_start(self) -> None:
+        """Warm start (`generator_init`, a colorizer checkpoint): not on resume, whose checkpoint holds the weights."""
+        init = getattr(self.hparams, "generator_init", None)
+        if init and not self.trainer.ckpt_path:
+            self.warm_start(init)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         hp = self.hparams

@@ -19,6 +19,7 @@ from colorgan.color_space import ColorSpace
 from colorgan.models.base import SingleLossColorizer
 from colorgan.nets.ab_bins import REBALANCE, nearest_bin, rebalancing_weights, smoothed_prior, soft_encode_sparse
 from colorgan.nets.color_classifier import TEMPERATURE, ColorClassifierUNet
+from colorgan.runs.checkpoint_io import generator_weights
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,9 @@ class ClassifyColorizer(SingleLossColorizer):
         prior_images: how many training images the colour prior is counted on, at the start of
             the first fit (kept in checkpoints, so a resumed or tested model does not count again).
         lr, betas, weight_decay: Adam's.
-        channels_last, compile, init: see ColorizerModule.
+        generator_init: a U-Net colorizer checkpoint (or the shipped photo.pt) whose generator, less its
+            output layer, starts the body; the classifier head starts from scratch.
+        channels_last, compile, init, select_classifier: see ColorizerModule.
     """
 
     def __init__(
@@ -54,6 +57,8 @@ class ClassifyColorizer(SingleLossColorizer):
         channels_last: bool = False,
         compile: bool | str = False,
         init: str = "normal",
+        generator_init: str | None = None,
+        select_classifier: str | None = None,
     ) -> None:
         if color_space != "lab":
             raise ValueError(
@@ -63,7 +68,7 @@ class ClassifyColorizer(SingleLossColorizer):
         if not 0.0 <= rebalance <= 1.0:
             raise ValueError(f"rebalance (lambda) must be in [0, 1], got {rebalance}.")
         self._temperature = temperature
-        super().__init__(color_space, generator, channels_last, compile, init)
+        super().__init__(color_space, generator, channels_last, compile, init, select_classifier)
         self.save_hyperparameters()
         self.use_memory_format()
         q = self.generator.num_bins
@@ -76,7 +81,19 @@ class ClassifyColorizer(SingleLossColorizer):
         return ColorClassifierUNet(color_space.in_channels, self._temperature, **settings)
 
     # -- the colour prior ------------------------------------------------------------------------
+    def warm_start(self, path: str) -> None:
+        """The body from a regression colorizer's generator: every weight but its output layer's."""
+        body = self.generator.body
+        weights = {k: v for k, v in generator_weights(path).items() if k in body.state_dict()}
+        missing = sorted(set(body.state_dict()) - set(weights))
+        if len(weights) < len(missing):
+            raise ValueError(f"generator_init {path}: its generator shares only {len(weights)} tensors with this "
+                             f"model's body ({len(missing)} missing, e.g. {missing[:3]}); use a checkpoint of the same generator settings.")
+        body.load_state_dict(weights, strict=False)
+        log.info("Body initialised from %s (%d tensors; %d start from scratch).", path, len(weights), len(missing))
+
     def on_fit_start(self) -> None:
+        super().on_fit_start()
         if int(self.prior_count) > 0:  # counted before this run (resume, or a fine-tuned checkpoint)
             return
         datamodule = getattr(self.trainer, "datamodule", None)

@@ -39,6 +39,7 @@ from colorgan.models.gan_training import (
 from colorgan.nets.discriminators import build_discriminator
 from colorgan.nets.ema import check_ema_decay, ema_copy, reset_ema, update_ema
 from colorgan.nets.gan_losses import GANLoss
+from colorgan.nets.semantic_loss import SemanticLoss
 from colorgan.runs.checkpoint_io import load_generator_weights
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,10 @@ class GANColorizer(ColorizerModule):
         ema_decay: None (or 0), or keep an exponential moving average of G's weights with this decay
             (e.g. 0.999, about the last 1000 steps); evaluation (`forward` in eval mode) uses it,
             and checkpoints hold it as `generator_ema.*`, which colorize and export load.
-        channels_last, compile, init: for G and D, see ColorizerModule.
+        semantic: colorgan.nets.semantic_loss.SemanticLoss settings: a frozen ImageNet classifier's
+            feature and class losses on G's RGB output join L1 in G's content loss (x lambda_semantic,
+            on the same scale as lambda_l1 x L1); None: L1 alone.
+        channels_last, compile, init, select_classifier: for G and D, see ColorizerModule.
     """
 
     def __init__(
@@ -104,8 +108,11 @@ class GANColorizer(ColorizerModule):
         channels_last: bool = False,
         compile: bool | str = False,
         init: str = "normal",
+        semantic: dict[str, Any] | None = None,
+        lambda_semantic: float = 10.0,
+        select_classifier: str | None = None,
     ) -> None:
-        super().__init__(color_space, generator, channels_last, compile, init)
+        super().__init__(color_space, generator, channels_last, compile, init, select_classifier)
         self.save_hyperparameters()
         self.automatic_optimization = False
         check_d_steps(d_steps_per_g_step)
@@ -125,6 +132,7 @@ class GANColorizer(ColorizerModule):
         self.generator_ema = ema_copy(self.generator) if ema_decay else None  # None or 0: no average
         self.use_memory_format()
         self.watch = FiniteLossWatch()
+        self.semantic_loss = SemanticLoss(**semantic) if semantic else None
 
     def networks(self) -> list[torch.nn.Module]:
         return [self.generator, self.discriminator, *([self.generator_ema] if self.generator_ema is not None else [])]
@@ -197,6 +205,10 @@ class GANColorizer(ColorizerModule):
             g_adv = self.loss.generator(self.discriminate(inputs, fake))
             g_l1 = F.l1_loss(fake.float(), targets.float())
             g_loss = g_adv + self.hparams.lambda_l1 * g_l1
+            if self.semantic_loss is not None:  # the content loss: L1 and the classifier's view (DeOldify's NoGAN)
+                space = self.color_space
+                g_loss = g_loss + self.hparams.lambda_semantic * self.semantic_loss(
+                    space.merge(inputs, fake), space.merge(inputs, targets))["total"]
             if not measure_only:
                 g_opt.zero_grad()
                 self.manual_backward(g_loss)
@@ -238,11 +250,14 @@ class GANColorizer(ColorizerModule):
         ]
 
     # -- warm start and checkpoints ------------------------------------------------------------
+    def warm_start(self, path: str) -> None:
+        load_generator_weights(self.generator, path, self.color_space, self.hparams.generator)
+        log.info("Generator initialised from %s", path)
+
     def on_fit_start(self) -> None:
         # Not on resume: the checkpoint being resumed (restored by now) holds the generator already.
         if self.hparams.generator_init and not self.trainer.ckpt_path:
-            load_generator_weights(self.generator, self.hparams.generator_init, self.color_space, self.hparams.generator)
-            log.info("Generator initialised from %s", self.hparams.generator_init)
+            self.warm_start(self.hparams.generator_init)
         if self.generator_ema is not None and not self.trainer.ckpt_path:  # resumed: the checkpoint's average
             reset_ema(self.generator_ema, self.generator)
         broadcast_from_rank_zero(self, self.discriminator)  # under DDP: D starts as rank 0's, as G does

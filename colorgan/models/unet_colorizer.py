@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from colorgan.models.base import SingleLossColorizer
+from colorgan.nets.semantic_loss import SemanticLoss
 
 LOSSES = {"l1": F.l1_loss, "l2": F.mse_loss, "smooth_l1": F.smooth_l1_loss}
 
@@ -23,7 +24,10 @@ class UNetColorizer(SingleLossColorizer):
         lr: Adam learning rate.
         betas: Adam betas.
         weight_decay: Adam weight decay.
-        channels_last, compile, init: see ColorizerModule.
+        semantic: colorgan.nets.semantic_loss.SemanticLoss settings ({classifier, feature, kl, size}),
+            added to the colour loss on the predicted RGB photo; None: the colour loss alone.
+        generator_init: a colorizer checkpoint (or the shipped photo.pt) whose generator starts this one.
+        channels_last, compile, init, select_classifier: see ColorizerModule.
     """
 
     def __init__(
@@ -37,13 +41,24 @@ class UNetColorizer(SingleLossColorizer):
         channels_last: bool = False,
         compile: bool | str = False,
         init: str = "normal",
+        semantic: dict[str, Any] | None = None,
+        generator_init: str | None = None,
+        select_classifier: str | None = None,
     ) -> None:
         if loss not in LOSSES:
             raise ValueError(f"Unknown loss {loss!r}; valid names: {', '.join(LOSSES)}.")
-        super().__init__(color_space, generator, channels_last, compile, init)
+        super().__init__(color_space, generator, channels_last, compile, init, select_classifier)
         self.save_hyperparameters()
         self.use_memory_format()
         self.loss_fn = LOSSES[loss]
+        self.semantic_loss = SemanticLoss(**semantic) if semantic else None
 
     def training_loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return self.loss_fn(self(inputs), targets)
+        pred = self(inputs)
+        colour = self.loss_fn(pred, targets)
+        if self.semantic_loss is None:
+            return colour
+        space = self.color_space
+        parts = self.semantic_loss(space.merge(inputs, pred), space.merge(inputs, targets))
+        self.loss_parts = {"colour": colour, "feature": parts["feature"], "kl": parts["kl"]}
+        return colour + parts["total"]

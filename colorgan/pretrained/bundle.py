@@ -84,3 +84,12 @@ def verified_weights(directory: str | Path | None = None) -> Path:
             f"packed it yourself, pack it again with `python -m colorgan.pretrained pack CHECKPOINT --out {folder}`."
         )
     return weights
+
+
+def register_config_resolver() -> None:
+    """`${shipped_model:}` in a config: the checked path of the shipped photo.pt (a warm start that
+    needs no run folder: model.generator_init=${shipped_model:})."""
+    from omegaconf import OmegaConf
+
+    if not OmegaConf.has_resolver("shipped_model"):
+        OmegaConf.register_new_resolver("shipped_model", lambda: str(verified_weights()))

@@ -242,6 +242,11 @@ def _generator_weights(checkpoint: dict[str, Any], path: str | Path) -> dict[str
     return weights
 
 
+def generator_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """The generator's weights (prefix removed) of a colorizer checkpoint, read and checked."""
+    return _generator_weights(read_checkpoint(path), path)
+
+
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> GeneratorCheckpoint:
     """Rebuild the generator of a U-Net or GAN colorizer checkpoint, in eval mode on `device`."""
     path = Path(path)
