@@ -6,7 +6,8 @@ photos are never copied and `data=folder` sees one tree with train/ and test/ sp
 - scenes (Intel Image Classification, 150 px): every photo of train/<class>/ and test/<class>/;
 - objects and animals (Tiny ImageNet-200, 64 px): a seeded choice of `--objects-train` photos of
   train/<wnid>/images/ (40,000 of 100,000 by default: the CPU's budget per epoch) and every photo of
-  val/images/ as the test split (its unlabelled test/ is not used).
+  val/images/ as the test split, under test/objects/<wnid>/ by val/val_annotations.txt, so that a
+  measure needing ImageNet's class ids reads them from the folder names (its unlabelled test/ is not used).
 
 Links, not several `data.root`s: one tree keeps one split rule (train/ test/ sub-folders), lets
 the seeded subset of the larger set be chosen once, and is what `evaluate` and `report` already
@@ -48,12 +49,37 @@ def mix_links(scenes: Path, objects: Path, objects_train: int = OBJECTS_TRAIN, s
                            "is --objects the tiny-imagenet-200 folder?")
     random.Random(seed).shuffle(train)
     links.update({Path("train", "objects", p.parts[-3], p.name): p for p in train[:objects_train]})
-    links.update({Path("test", "objects", p.name): p for p in test})
+    wnids = val_wnids(objects)
+    unlabelled = [p.name for p in test if p.name not in wnids]
+    if unlabelled:
+        raise DatasetError(f"{objects}/val/images/{unlabelled[0]} has no line in {objects}/val/val_annotations.txt "
+                           f"({len(unlabelled)} photos have none): use the annotations of the same tiny-imagenet-200.")
+    links.update({Path("test", "objects", wnids[p.name], p.name): p for p in test})
     return links
 
 
-def write_links(links: dict[Path, Path], out: Path) -> int:
-    """Create the links under `out` (existing ones that point elsewhere are replaced); how many were made."""
+def val_wnids(objects: Path) -> dict[str, str]:
+    """{val photo name: its ImageNet class id (wnid)} from Tiny ImageNet's val/val_annotations.txt
+    (one line a photo: name, wnid, box, tab-separated)."""
+    annotations = objects / "val" / "val_annotations.txt"
+    if not annotations.is_file():
+        raise DatasetError(f"No {annotations}: is --objects the tiny-imagenet-200 folder (with val/images/ and "
+                           "val/val_annotations.txt)?")
+    wnids = {}
+    for number, line in enumerate(annotations.read_text().splitlines(), 1):
+        fields = line.split("\t")
+        if len(fields) < 2 or not fields[1].startswith("n"):
+            raise DatasetError(f"{annotations} line {number} is not 'name<TAB>wnid<TAB>box': {line[:80]!r}.")
+        wnids[fields[0]] = fields[1]
+    return wnids
+
+
+def write_links(links: dict[Path, Path], out: Path) -> tuple[int, int]:
+    """Create the links under `out` (existing ones that point elsewhere are replaced, and links that are
+    not of this mix, an older layout's, removed): (links made, links removed)."""
+    stale = [p for p in out.rglob("*") if p.is_symlink() and p.relative_to(out) not in links] if out.is_dir() else []
+    for link in stale:
+        link.unlink()
     made = 0
     for relative, target in links.items():
         link = out / relative
@@ -64,7 +90,7 @@ def write_links(links: dict[Path, Path], out: Path) -> int:
             link.unlink()
         link.symlink_to(target.resolve())
         made += 1
-    return made
+    return made, len(stale)
 
 
 @user_command
@@ -77,9 +103,10 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"Tiny ImageNet training photos to use (default {OBJECTS_TRAIN:,})")
     args = parser.parse_args(argv)
     links = mix_links(args.scenes, args.objects, args.objects_train)
-    made = write_links(links, args.out)
+    made, removed = write_links(links, args.out)
     counts = {split: sum(1 for p in links if p.parts[0] == split) for split in ("train", "test")}
-    print(f"{args.out}: {counts['train']:,} training and {counts['test']:,} test photos ({made:,} links made).")
+    print(f"{args.out}: {counts['train']:,} training and {counts['test']:,} test photos ({made:,} links made"
+          + (f", {removed:,} stale ones removed)." if removed else ")."))
     return 0
 
 
