@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pytest
 from PIL import Image
 
 from colorgan.data.folder_splits import PhotoRoot, split_root
@@ -77,3 +79,68 @@ def test_test_photos_need_their_class_ids(tmp_path, capsys):
     assert main(["--scenes", str(scenes), "--objects", str(objects), "-o", str(tmp_path / "mix")]) == 2
     assert "val_annotations.txt)?" in capsys.readouterr().err
     assert not (tmp_path / "mix").exists()
+
+
+def _blotches(path: Path, seed: int, size=(300, 256)) -> Path:
+    """A photo of large colour blotches, a different picture for each seed (noise would not do: every
+    noise photo has the same flat gray thumbnail)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    coarse = np.random.default_rng(seed).integers(0, 256, (4, 4, 3), dtype=np.uint8)
+    Image.fromarray(coarse).resize(size, Image.Resampling.BILINEAR).save(path)
+    return path
+
+
+def _extras(root: Path) -> tuple[Path, Path]:
+    """An extra folder of two photos (one in a sub-folder) and an unlike set of two others."""
+    extra, unlike = root / "extra" / "coco", root / "unlike"
+    _blotches(extra / "a.jpg", 1)
+    _blotches(extra / "street" / "b.jpg", 2)
+    _blotches(unlike / "bsds_1.png", 3)
+    _blotches(unlike / "kodak_2.png", 4)
+    return extra, unlike
+
+
+def test_extra_photos_train_under_their_folder_name(tmp_path, capsys):
+    scenes, objects = _sets(tmp_path)
+    extra, unlike = _extras(tmp_path)
+    out = tmp_path / "mix"
+    argv = ["--scenes", str(scenes), "--objects", str(objects), "-o", str(out), "--objects-train", "4"]
+    assert main([*argv, "--extra", str(extra), "--unlike", str(unlike)]) == 0
+    assert "8 training and 4 test photos" in capsys.readouterr().out
+    linked = sorted(p.relative_to(out / "train" / "extra").as_posix() for p in (out / "train" / "extra").rglob("*")
+                    if p.is_symlink())
+    assert linked == ["coco/a.jpg", "coco/street/b.jpg"]
+    # Without --unlike the extra photos cannot be checked: refused before anything is made.
+    with pytest.raises(SystemExit) as refused:
+        main([*argv, "--extra", str(extra)])
+    assert refused.value.code == 2 and "--extra needs --unlike" in capsys.readouterr().err
+
+
+def test_an_unlike_photo_among_the_extra_ones_is_refused(tmp_path, capsys):
+    scenes, objects = _sets(tmp_path)
+    extra, unlike = _extras(tmp_path)
+    # The unlike set's Kodak photo again, made smaller and saved as a JPEG, as a copy in another repository would be.
+    Image.open(unlike / "kodak_2.png").resize((600, 512)).save(extra / "street" / "copy.jpg", quality=80)
+    out = tmp_path / "mix"
+    assert main(["--scenes", str(scenes), "--objects", str(objects), "-o", str(out),
+                 "--extra", str(extra), "--unlike", str(unlike)]) == 2
+    err = capsys.readouterr().err
+    assert f"{extra / 'street' / 'copy.jpg'} is the unlike set's kodak_2.png" in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_bad_extra_folders_say_what_was_expected(tmp_path, capsys):
+    scenes, objects = _sets(tmp_path)
+    extra, unlike = _extras(tmp_path)
+    argv = ["--scenes", str(scenes), "--objects", str(objects), "-o", str(tmp_path / "mix")]
+    assert main([*argv, "--extra", str(tmp_path / "nowhere"), "--unlike", str(unlike)]) == 2
+    assert "No photos in --extra" in capsys.readouterr().err
+    assert main([*argv, "--extra", str(extra), "--unlike", str(tmp_path / "nowhere")]) == 2
+    assert "No photos in --unlike" in capsys.readouterr().err
+    twin = tmp_path / "other" / "coco"
+    _blotches(twin / "c.jpg", 5)
+    assert main([*argv, "--extra", str(extra), "--extra", str(twin), "--unlike", str(unlike)]) == 2
+    assert "Two --extra folders are both named 'coco'" in capsys.readouterr().err
+    _blotches(extra / "ILSVRC2012_val_00000001.JPEG", 6)
+    assert main([*argv, "--extra", str(extra), "--unlike", str(unlike)]) == 2
+    assert "ILSVRC2012_val_00000001.JPEG is an ImageNet validation photo" in capsys.readouterr().err
