@@ -34,6 +34,9 @@ def test_override_mistakes_are_one_error_line(override, words, tmp_path):
     ("colorgan.colorize", ["{missing}.ckpt", "{missing}", "-o", "{tmp}/out"], "input not found"),
     ("colorgan.pretrained", ["pack", "{missing}.ckpt", "--out", "{tmp}/packed"], "Checkpoint not found"),
     ("colorgan.data.photo_mix", ["--scenes", "{missing}", "--objects", "{missing}", "-o", "{tmp}/mix"], "No scene photos"),
+    ("colorgan.data.photo_copies", ["{missing}", "-o", "{tmp}/copies"], "No folder"),
+    ("colorgan.data.unlike_set", [*(a for f in ("bsds", "kodak", "mcmaster", "set5", "set14", "sunhays")
+                                    for a in (f"--{f}", "{missing}")), "-o", "{tmp}/unlike"], "No photos in"),
     ("colorgan.retest", ["{missing}", "{missing}.ckpt", "{tmp}/retested"], "not a colorgan run folder"),
     ("colorgan.bench", ["--experiments", "no_such_experiment"], "Could not find 'experiment/no_such_experiment'"),
     ("colorgan.bench.colorize", ["{missing}.ckpt", "--megapixels", "0.01"], "Checkpoint not found"),
