@@ -117,13 +117,13 @@ def build_page(colorizer: Colorizer, work_dir: Path, max_pixels: int | None = DE
     """The Gradio page around `colorizer`; each request writes into its own folder of `work_dir`."""
     gr = import_gradio()
 
-    def colorize(uploads, size, previous):
+    def colorize(uploads, size, chroma, previous):
         if not uploads:
             remove_request(previous)
             return (None, None, "error: no photo uploaded; choose one or more image files", gr.update(choices=[]),
                     {"dir": None, "pairs": []})
         output_dir = request_dir(work_dir, previous)
-        results, messages = colorize_uploads(colorizer, uploads, size, output_dir, max_pixels, min_side)
+        results, messages = colorize_uploads(colorizer.with_chroma(chroma), uploads, size, output_dir, max_pixels, min_side)
         pairs = [(r.name, str(r.gray), str(r.colour)) for r in results]
         names = [name for name, _, _ in pairs]
         return ((pairs[0][1], pairs[0][2]) if pairs else None, [str(r.colour) for r in results] or None,
@@ -149,6 +149,8 @@ def build_page(colorizer: Colorizer, work_dir: Path, max_pixels: int | None = DE
                 size = gr.Slider(8, MAX_WORKING_SIZE, value=colorizer.size, step=1, elem_id="size",
                                  label="Working size: longer side, in pixels, of what the network sees "
                                        "(the output keeps the photo's size)")
+                chroma = gr.Slider(0.0, 2.0, value=colorizer.chroma, step=0.05, elem_id="chroma",
+                                   label="Colour: 1 as the model predicts it, higher bolder, lower safer")
                 button = gr.Button("Colorize", variant="primary", elem_id="colorize")
                 messages = gr.Textbox(label="Messages", lines=3, interactive=False, elem_id="messages")
             with gr.Column(scale=2):
@@ -159,7 +161,7 @@ def build_page(colorizer: Colorizer, work_dir: Path, max_pixels: int | None = DE
                                     elem_id="downloads", interactive=False)
         # The session's request folder and what it shows; removed when the session ends.
         request = gr.State({"dir": None, "pairs": []}, time_to_live=KEEP_RESULTS_S, delete_callback=remove_request)
-        button.click(colorize, [uploads, size, request], [slider, downloads, messages, shown, request])
+        button.click(colorize, [uploads, size, chroma, request], [slider, downloads, messages, shown, request])
         shown.change(show, [shown, request], slider)
         add_video_section(gr, colorizer, lambda previous: request_dir(work_dir, previous), remove_request,
                           KEEP_RESULTS_S)

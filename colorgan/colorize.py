@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
         "'clip' clips RGB, as training's evaluation does (then --compare reproduces the test metrics)",
     )
     parser.add_argument(
+        "--chroma", type=float, default=1.0,
+        help="how bold the colour is: a factor on the predicted colour's saturation (default 1: as the model "
+        "predicts; 1.3 bolder, 0.7 safer, 0 gray); colours pushed outside sRGB are brought back in")
+    parser.add_argument(
         "--temperature", type=float, default=None,
         help="classification models: annealed-mean temperature (default: the model's, 0.38; 1 = the mean, "
         "0 = the most likely colour)",
@@ -107,7 +111,7 @@ def load_colorizer(args: argparse.Namespace) -> Colorizer:
     """The checkpoint's colorizer, or the shipped photo colorizer when there is no checkpoint (a
     UserError says what is wrong with either, or with the device)."""
     return open_colorizer(args.checkpoint, size=args.size, device=args.device, gamut=args.gamut,
-                          temperature=args.temperature)
+                          temperature=args.temperature, chroma=args.chroma)
 
 
 def options_of(args: argparse.Namespace) -> ColorizeOptions:
@@ -163,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         metrics = engine.metrics()
         for note in engine.not_measured:
             err.print(f"not measured: {note}", markup=False, highlight=False, soft_wrap=True)
+        if engine.semantic_note:
+            err.print(f"semantic test not computed: {engine.semantic_note}", markup=False, highlight=False, soft_wrap=True)
         if metrics is None:
             err.print("no colour image to measure the predictions against", markup=False, highlight=False)
         else:

@@ -32,6 +32,7 @@ from colorgan.data.images import describe_skipped, filter_images, scan_images, w
 from colorgan.errors import UserError, exit_on_user_error
 from colorgan.image_io import find_images
 from colorgan.inference import best_device, set_temperature
+from colorgan.inference.colorizer import check_chroma
 from colorgan.metrics import AgainstGray, per_image_against_gray, semantic_means
 from colorgan.nets.unet import UNetGenerator
 from colorgan.quiet import silence_library_noise
@@ -136,6 +137,7 @@ def evaluate_folder(
     gray_chroma: float | None = 5.0,
     extra_metrics: bool = True,
     semantic: bool = True,
+    chroma: float = 1.0,
 ) -> dict[str, Any]:
     """Model and grayscale-baseline metrics over the usable images of `folder` (see module doc), with
     the semantic test (colorgan.semantic) unless `semantic` is False or its judge is not installed."""
@@ -143,6 +145,9 @@ def evaluate_folder(
     if not folder.is_dir():
         raise EvaluateError(f"Image folder not found: {folder}.")
     check_size(generator, size)
+    if chroma != 1.0 and color_space.name != "lab":
+        raise EvaluateError("--chroma scales a Lab model's predicted ab; this checkpoint predicts RGB. Leave --chroma out.")
+    chroma = check_chroma(chroma)
     min_size = size if min_size is None else min_size
     paths = find_images(folder)
     scan = filter_images(paths, scan_images(paths, num_workers), min_size, gray_chroma)
@@ -191,7 +196,7 @@ def evaluate_folder(
             continue
         rgb = batch.images.to(device).float() / 255.0  # (B, 3, S, S) in [0, 1]
         inputs, _ = color_space.split(rgb)
-        pred = color_space.merge(inputs, generator(inputs))
+        pred = color_space.merge(inputs, generator(inputs) * chroma if chroma != 1.0 else generator(inputs))
         gray = color_space.gray_rgb(inputs)
         against_gray.update(pred, gray, rgb)
         per_image.append({k: v.cpu().numpy() for k, v in per_image_against_gray(pred, gray, rgb, judge, batch_labels).items()})
@@ -299,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-extra", action="store_true", help="skip FID and LPIPS even when available")
     parser.add_argument("--no-semantic", action="store_true",
                         help="skip the semantic test (an ImageNet classifier on the colorized, gray and original photos)")
+    parser.add_argument("--chroma", type=float, default=1.0,
+                        help="a factor on the predicted colour's saturation, as colorize --chroma (default 1)")
     parser.add_argument("--temperature", type=float, default=None,
                         help="classification models: annealed-mean temperature (default: the model's, 0.38; 1 = the mean, "
                         "0 = the most likely colour); evaluate several to choose one for colorize --temperature")
@@ -344,9 +351,9 @@ def run(args: argparse.Namespace, device: str) -> dict[str, Any]:
         generator, color_space, args.folder, size,
         batch_size=args.batch_size, num_workers=args.workers, device=device,
         min_size=args.min_size, gray_chroma=None if args.keep_gray else args.gray_chroma,
-        extra_metrics=not args.no_extra, semantic=not args.no_semantic,
+        extra_metrics=not args.no_extra, semantic=not args.no_semantic, chroma=args.chroma,
     )
-    result = {"checkpoint": str(args.checkpoint), "color_space": color_space.name,
+    result = {"checkpoint": str(args.checkpoint), "color_space": color_space.name, "chroma": args.chroma,
               **({"temperature": generator.temperature} if hasattr(generator, "temperature") else {}), **result}
     print_table(result)
     output = args.output or (Path(f"eval_{Path(args.folder).resolve().name}_{size}px.json") if shipped

@@ -40,6 +40,21 @@ class TemperatureError(UserError, ValueError):
     """A temperature for a model that has none, or a negative one."""
 
 
+class ChromaError(UserError, ValueError):
+    """A chroma factor that is not a number from 0 up."""
+
+
+MAX_CHROMA = 4.0
+
+
+def check_chroma(chroma: float) -> float:
+    """The chroma factor, once it is a number in [0, MAX_CHROMA]."""
+    if not 0.0 <= chroma <= MAX_CHROMA:
+        raise ChromaError(f"--chroma must be between 0 (gray) and {MAX_CHROMA:g}; 1 is the colour as the model "
+                          f"predicts it, above 1 bolder, below 1 safer. Got {chroma:g}.")
+    return float(chroma)
+
+
 def set_temperature(generator: nn.Module, temperature: float, source: str | Path) -> None:
     """Set a classification generator's annealed-mean temperature (colorgan.nets.color_classifier)."""
     if not hasattr(generator, "temperature"):
@@ -144,6 +159,9 @@ class Colorizer:
         train_image_size: (H, W) the generator was trained on; sets the default `size`.
         gamut: "fit" (default) desaturates colours outside sRGB so the input's L is kept exactly;
             "clip" clips RGB like ColorSpace.merge, which training's evaluation uses.
+        chroma: the predicted colour's saturation, as a factor on its ab (1: as the model predicts;
+            above 1 a bolder colour, below 1 a safer one; 0 gray); colours pushed outside sRGB are
+            then brought back by `gamut`.
     """
 
     def __init__(
@@ -153,10 +171,12 @@ class Colorizer:
         device: str | torch.device | None = None,
         train_image_size: tuple[int, int] = (32, 32),
         gamut: str = "fit",
+        chroma: float = 1.0,
     ) -> None:
         if gamut not in GAMUT_MODES:
             raise ValueError(f"Unknown gamut mode {gamut!r}; valid choices: {', '.join(GAMUT_MODES)}.")
         self.gamut = gamut
+        self.chroma = check_chroma(chroma)
         self.device = torch.device(device) if device is not None else best_device()
         self.net = net.to(self.device).eval()
         self.train_image_size = tuple(train_image_size)
@@ -165,14 +185,14 @@ class Colorizer:
     @classmethod
     def from_checkpoint(
         cls, path: str | Path, size: int | None = None, device: str | torch.device | None = None, gamut: str = "fit",
-        temperature: float | None = None,
+        temperature: float | None = None, chroma: float = 1.0,
     ) -> Colorizer:
         """A Colorizer for any U-Net, GAN or classification checkpoint colorgan writes (Lab or RGB).
         `temperature` replaces a classification model's annealed-mean temperature."""
         loaded = load_generator(path)
         if temperature is not None:
             set_temperature(loaded.generator, temperature, path)
-        return cls(ColorNet(loaded.generator, loaded.color_space), size, device, loaded.train_image_size, gamut)
+        return cls(ColorNet(loaded.generator, loaded.color_space), size, device, loaded.train_image_size, gamut, chroma)
 
     @classmethod
     def pretrained(
@@ -182,12 +202,13 @@ class Colorizer:
         gamut: str = "fit",
         directory: str | Path | None = None,
         temperature: float | None = None,
+        chroma: float = 1.0,
     ) -> Colorizer:
         """The photo colorizer shipped with colorgan (colorgan/pretrained/photo.pt, or `directory`, or
         $COLORGAN_PRETRAINED_DIR), loaded like any checkpoint once its sha256 is verified."""
         from colorgan.pretrained import verified_weights
 
-        return cls.from_checkpoint(verified_weights(directory), size, device, gamut, temperature)
+        return cls.from_checkpoint(verified_weights(directory), size, device, gamut, temperature, chroma)
 
     @property
     def color_space(self) -> ColorSpace:
@@ -205,6 +226,14 @@ class Colorizer:
             return self
         other = copy.copy(self)
         other.size = working_size(size)
+        return other
+
+    def with_chroma(self, chroma: float | None) -> Colorizer:
+        """This colorizer (the same network, shared) with another chroma factor; None: this one."""
+        if chroma is None or float(chroma) == self.chroma:
+            return self
+        other = copy.copy(self)
+        other.chroma = check_chroma(float(chroma))
         return other
 
     def working_input(self, photo: Photo) -> torch.Tensor:
@@ -293,21 +322,21 @@ class Colorizer:
             ab = self.net(torch.cat([padded_inputs[i][0] for i in indices]))
             for i, prediction in zip(indices, ab, strict=True):
                 _, h, w = padded_inputs[i]
-                results[i] = prediction[:, :h, :w]
+                results[i] = prediction[:, :h, :w] * self.chroma if self.chroma != 1.0 else prediction[:, :h, :w]
         return results
 
 
 def open_colorizer(
     checkpoint: str | Path | None, size: int | None = None, device: str | torch.device | None = None,
-    gamut: str = "fit", temperature: float | None = None,
+    gamut: str = "fit", temperature: float | None = None, chroma: float = 1.0,
 ) -> Colorizer:
     """The checkpoint's Colorizer, or the shipped photo colorizer when `checkpoint` is None: what the
     colorize command and the page load. A UserError when the checkpoint or the shipped weights are
     missing, damaged or not a colorizer, or when the device cannot be used."""
     try:
         if checkpoint is None:
-            return Colorizer.pretrained(size, device, gamut, temperature=temperature)
-        return Colorizer.from_checkpoint(checkpoint, size, device, gamut, temperature)
+            return Colorizer.pretrained(size, device, gamut, temperature=temperature, chroma=chroma)
+        return Colorizer.from_checkpoint(checkpoint, size, device, gamut, temperature, chroma)
     except UserError:
         raise
     except (RuntimeError, ValueError, AssertionError) as error:  # e.g. --device cuda without CUDA

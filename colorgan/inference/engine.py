@@ -159,11 +159,17 @@ class ColorizeEngine:
                  on_fail: Callable[[Path, str], None]) -> None:
         self.colorizer, self.options, self.on_fail = colorizer, options, on_fail
         self.done, self.skipped, self.failed = 0, 0, 0
-        self.against_gray = None
+        self.against_gray, self.judge, self.semantic_note = None, None, None
+        self.semantic_columns: list[dict[str, torch.Tensor]] = []
         if options.compare:
             from colorgan.metrics import AgainstGray  # torchmetrics: only when comparing
+            from colorgan.semantic import JudgeUnavailable, SemanticJudge, label_of
 
-            self.against_gray = AgainstGray()
+            self.against_gray, self.label_of = AgainstGray(), label_of
+            try:  # the semantic test beside the other measures, when its judge is installed
+                self.judge = SemanticJudge()
+            except JudgeUnavailable as err:
+                self.semantic_note = str(err).split(" (")[0]
         self.measured = 0
         self.not_measured: list[str] = []
 
@@ -278,7 +284,10 @@ class ColorizeEngine:
             self.not_measured.append(f"{job.source} (smaller than SSIM's {MIN_METRIC_SIDE}x{MIN_METRIC_SIDE} window)")
             return
         rgb = photo.rgb[None]
-        self.against_gray.update(prediction[None], LAB.gray_of(rgb), rgb)
+        gray = LAB.gray_of(rgb)
+        self.against_gray.update(prediction[None], gray, rgb)
+        if self.judge is not None:
+            self.semantic_columns.append(self.judge(prediction[None], gray, rgb, [self.label_of(job.source)]))
         self.measured += 1
 
     def metrics(self) -> dict | None:
@@ -286,4 +295,11 @@ class ColorizeEngine:
         if not self.measured:
             return None
         model, baseline = self.against_gray.compute()
+        if self.semantic_columns:
+            from colorgan.metrics import semantic_means
+
+            columns = {k: torch.cat([c[k] for c in self.semantic_columns]) for k in self.semantic_columns[0]}
+            semantic_model, semantic_baseline = semantic_means(columns)
+            model.update(semantic_model)
+            baseline.update(semantic_baseline)
         return {"images": self.measured, "model": model, "baseline": baseline}

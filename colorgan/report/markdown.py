@@ -33,6 +33,8 @@ METRICS = (
     Metric("auc", "AuC ↑", 4, True),
     Metric("colorfulness", "colorfulness", 2, True),
     Metric("false_color", "false colour (%) ↓", 2, False),
+    # The semantic test (colorgan.semantic): % of photos whose judged class is the original's.
+    Metric("agree", "semantic agreement (%) ↑", 1, True),
 )
 METRIC_BY_KEY = {m.key: m for m in METRICS}
 
@@ -181,7 +183,8 @@ LEARNING_CURVES = "learning_curves.png"
 # -- the statistics ------------------------------------------------------------------------------
 
 STATS_METRICS = (("mae", "MAE", 2), ("psnr", "PSNR", 2), ("colorfulness", "colorfulness", 1),
-                 ("false_color", "false colour (%)", 2))
+                 ("false_color", "false colour (%)", 2), ("agree", "semantic agreement (%)", 1),
+                 ("class_acc", "class accuracy (%)", 1))
 
 
 def _has(columns: dict[str, list[float]], *keys: str) -> bool:

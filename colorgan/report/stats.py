@@ -45,8 +45,10 @@ def bootstrap_means(values: np.ndarray, resamples: int = RESAMPLES, seed: int = 
 
 def mean_interval(values: Sequence[float] | np.ndarray, level: float = LEVEL, resamples: int = RESAMPLES,
                   seed: int = 0) -> Interval:
-    """The mean of `values` and its percentile-bootstrap interval at `level`."""
+    """The mean of `values` and its percentile-bootstrap interval at `level`; NaN values (a photo
+    without what the column needs, e.g. a class label) are left out."""
     values = np.asarray(values, dtype=np.float64)
+    values = values[~np.isnan(values)]
     means = bootstrap_means(values, resamples, seed)
     tail = (1.0 - level) / 2.0
     low, high = np.quantile(means, [tail, 1.0 - tail])
