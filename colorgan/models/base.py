@@ -5,6 +5,7 @@ and the speed options (channels_last memory format, torch.compile) that apply to
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Collection, Iterable
 from typing import Any
 
@@ -299,7 +300,17 @@ class SingleLossColorizer(ColorizerModule):
         if init and not self.trainer.ckpt_path:
             self.warm_start(init)
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def configure_optimizers(self):
         hp = self.hparams
-        return torch.optim.Adam(self.param_groups(self.parameters(), hp.lr), betas=tuple(hp.betas),
-                                weight_decay=hp.weight_decay)
+        optimizer = torch.optim.Adam(self.param_groups(self.parameters(), hp.lr), betas=tuple(hp.betas),
+                                     weight_decay=hp.weight_decay)
+        schedule = hp.get("lr_schedule")
+        if not schedule:
+            return optimizer
+        if schedule != "cosine":
+            raise ValueError(f"Unknown lr_schedule {schedule!r}; valid: cosine, or null (a constant rate).")
+        # Cosine decay from lr to 1% of it over the whole fit (max_epochs x batches per epoch), step by step.
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        decay = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total)))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": decay, "interval": "step"}}

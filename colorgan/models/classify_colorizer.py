@@ -41,6 +41,7 @@ class ClassifyColorizer(SingleLossColorizer):
         lr, betas, weight_decay: Adam's.
         generator_init: a U-Net colorizer checkpoint (or the shipped photo.pt) whose generator, less its
             output layer, starts the body; the classifier head starts from scratch.
+        lr_schedule: None (a constant learning rate) or "cosine" (from lr down to 1% of it over the fit).
         channels_last, compile, init, select_classifier: see ColorizerModule.
     """
 
@@ -59,6 +60,7 @@ class ClassifyColorizer(SingleLossColorizer):
         init: str = "normal",
         generator_init: str | None = None,
         select_classifier: str | None = None,
+        lr_schedule: str | None = None,
     ) -> None:
         if color_space != "lab":
             raise ValueError(

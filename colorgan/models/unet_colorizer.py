@@ -27,6 +27,7 @@ class UNetColorizer(SingleLossColorizer):
         semantic: colorgan.nets.semantic_loss.SemanticLoss settings ({classifier, feature, kl, size}),
             added to the colour loss on the predicted RGB photo; None: the colour loss alone.
         generator_init: a colorizer checkpoint (or the shipped photo.pt) whose generator starts this one.
+        lr_schedule: None (a constant learning rate) or "cosine" (from lr down to 1% of it over the fit).
         channels_last, compile, init, select_classifier: see ColorizerModule.
     """
 
@@ -44,6 +45,7 @@ class UNetColorizer(SingleLossColorizer):
         semantic: dict[str, Any] | None = None,
         generator_init: str | None = None,
         select_classifier: str | None = None,
+        lr_schedule: str | None = None,
     ) -> None:
         if loss not in LOSSES:
             raise ValueError(f"Unknown loss {loss!r}; valid names: {', '.join(LOSSES)}.")
