@@ -60,13 +60,14 @@ class RetestError(UserError, ValueError):
 
 def retest(run_dir: str | Path, checkpoint: str | Path, out: str | Path, name: str | None = None,
            data_root: str | Path | None = None, size: int | None = None, semantic: bool = True) -> dict[str, float]:
-    """Test `checkpoint` with `run_dir`'s data and model settings (or on every photo of `data_root`,
+    """Test `checkpoint` (or a packed generator such as the shipped photo.pt, on a run of the same
+    generator) with `run_dir`'s data and model settings (or on every photo of `data_root`,
     at `size` px), writing the results to `out`; with the semantic test (colorgan.semantic) unless
     `semantic` is False (its judge not installed: one line says so, and the rest is measured)."""
     run, checkpoint, out = Run(Path(run_dir)), Path(checkpoint), Path(out)
     if run.config is None:
         raise RetestError(f"{run_dir} is not a colorgan run folder (no config.yaml).")
-    read_checkpoint(checkpoint)  # missing, empty or damaged: said before anything is written
+    saved = read_checkpoint(checkpoint)  # missing, empty or damaged: said before anything is written
     if data_root is not None and not Path(data_root).is_dir():
         raise RetestError(f"--data-root {data_root} is not a folder of photos.")
     if data_root is not None and "root" not in run.config.data:
@@ -100,7 +101,11 @@ def retest(run_dir: str | Path, checkpoint: str | Path, out: str | Path, name: s
     limit = OmegaConf.select(cfg, "trainer.limit_test_batches")
     trainer = L.Trainer(accelerator="auto", devices=1, logger=False, enable_progress_bar=False,
                         enable_model_summary=False, limit_test_batches=1.0 if limit is None else limit)
-    trainer.test(model, datamodule=datamodule, ckpt_path=str(checkpoint), verbose=False)
+    ckpt_path = str(checkpoint)
+    if "pytorch-lightning_version" not in saved:  # a packed model (the shipped photo.pt): its generator only
+        model.warm_start(ckpt_path)
+        ckpt_path = None
+    trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test")}
     write_json(out / TEST_METRICS, metrics)
     if model.test_per_image is not None:
