@@ -138,7 +138,10 @@ def main(cfg: DictConfig) -> float | list[float] | None:
 
     try:
         with own_run_dir(output_dir, accept, keep_parents_of=Path(cfg.paths.log_dir)), job_device(cfg) as cfg:
-            metrics = train(cfg, validated=True)
+            try:
+                metrics = train(cfg, validated=True)
+            finally:  # before own_run_dir removes the folder of a run refused after the data scan
+                finish_wandb()
     except Exception as error:
         user_error = user_error_in(error)
         if user_error is None:  # a bug: its traceback follows, once
@@ -149,8 +152,6 @@ def main(cfg: DictConfig) -> float | list[float] | None:
         if claimed(output_dir):
             write_job_status(output_dir, None, HydraConfig.get().overrides.task, error)
         raise UserExit(user_error) from None  # said once, by exit_on_user_error
-    finally:
-        finish_wandb()
     return objective(metrics, optimized)  # one name, or a list for a multi-objective search
 
 
