@@ -15,7 +15,7 @@ from colorgan.data import cifar10
 
 REPO = Path(__file__).resolve().parents[2]
 CONF_DIR = REPO / "conf"
-SHARED_DATA = Path(os.environ.get("COLORGAN_DATA", REPO.parent / "shared" / "data"))
+SHARED_DATA = Path(cifar10.default_data_dir(REPO))  # where the commands find CIFAR-10 from the repository
 REAL_CIFAR = SHARED_DATA / cifar10.FOLDER
 # The tiny runs train on the CPU; COLORGAN_TEST_ACCELERATOR=gpu runs them on CUDA (.ci/gpu_checks.sh).
 ACCELERATOR = os.environ.get("COLORGAN_TEST_ACCELERATOR", "cpu")
