@@ -86,6 +86,9 @@ def _lpips() -> Metric:
 
 
 OPTIONAL_METRICS: dict[str, Callable[[], Metric]] = {"fid": _fid, "lpips": _lpips}
+# What torchmetrics needs for them beyond colorgan's own dependencies (its `image` extra).
+NEEDS_EXTRA = ("needs torch-fidelity and torchvision: pip install 'colorgan[metrics]', then their pretrained "
+               "weights in the torch hub cache (never downloaded here)")
 
 
 def optional_metrics(names=tuple(OPTIONAL_METRICS)) -> tuple[dict[str, tuple[Metric, Metric]], dict[str, str]]:
@@ -95,7 +98,11 @@ def optional_metrics(names=tuple(OPTIONAL_METRICS)) -> tuple[dict[str, tuple[Met
         try:
             with no_downloads():
                 metrics[name] = (OPTIONAL_METRICS[name](), OPTIONAL_METRICS[name]())
-        except Exception as err:  # missing package, missing weights, incompatible versions
+        except ModuleNotFoundError:  # torchmetrics without its image packages
+            unavailable[name] = NEEDS_EXTRA
+        except WeightsUnavailable as err:
+            unavailable[name] = str(err)
+        except Exception as err:  # incompatible versions
             unavailable[name] = f"{type(err).__name__}: {err}"
     return metrics, unavailable
 
@@ -238,8 +245,11 @@ def print_table(result: dict[str, Any]) -> None:
         names = ", ".join(Path(f).name for f in files[:SKIPPED_NAMED])
         more = f" and {len(files) - SKIPPED_NAMED} more" if len(files) > SKIPPED_NAMED else ""
         print(f"  {labels[reason]}: {names}{more}")
+    reasons: dict[str, list[str]] = {}  # one line per reason: "FID and LPIPS not computed: ..."
     for name, reason in result["unavailable"].items():
-        print(f"{name.upper()} not computed: {reason}")
+        reasons.setdefault(reason, []).append(name.upper())
+    for reason, names in reasons.items():
+        print(f"{' and '.join(names)} not computed: {reason}.")
 
 
 def build_parser() -> argparse.ArgumentParser:
