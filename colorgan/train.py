@@ -78,7 +78,7 @@ def train(cfg: DictConfig, validated: bool = False) -> dict[str, Any]:
     """Fit and test one model as `cfg` says; returns every logged metric as floats."""
     if not validated:
         validate_config(cfg)  # before anything slow: bad values fail in a second
-    if cfg.get("print_config", True):
+    if cfg.get("print_config"):
         print_config_tree(cfg)
     started = time.time()
     L.seed_everything(cfg.seed, workers=True)

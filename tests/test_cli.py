@@ -85,6 +85,13 @@ def test_help_says_what_to_type_in_a_screenful():
     assert "lambda_l1" not in out.stdout  # not the whole config
 
 
+def test_the_composed_config_is_printed_when_asked_not_before_every_run():
+    """README: `--cfg job` prints the config without training (a run prints it only with print_config=true)."""
+    out = run([sys.executable, "-m", "colorgan.train", "--cfg", "job"])
+    assert out.returncode == 0 and "_target_: colorgan.data.cifar10.CIFAR10DataModule" in out.stdout, out.stderr[-2000:]
+    assert "print_config: false" in out.stdout
+
+
 def test_the_progress_bar_shows_three_validation_metrics_not_a_column_of_them(tiny_cifar, tmp_path):
     tiny = [o for o in TINY if o != "callbacks.progress_bar=null"]
     out = run([sys.executable, "-m", "colorgan.train", "+experiment=unet_lrelu", *tiny, f"hydra.run.dir={tmp_path}/run"],
