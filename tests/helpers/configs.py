@@ -84,7 +84,7 @@ def compose_train(overrides: list[str], run_dir: Path, data_dir: Path | None = N
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("train", overrides=overrides, return_hydra_config=True)
     with open_dict(cfg):
-        cfg.hydra.runtime.output_dir = str(run_dir)
+        cfg.hydra.run.dir = cfg.hydra.runtime.output_dir = str(run_dir)  # as Hydra's run resolved it: no new folder
         cfg.hydra.job.num = 0
         if data_dir is not None:
             cfg.paths.data_dir = str(data_dir)
