@@ -4,9 +4,8 @@ PY     := $(VENV)/bin/python
 # The CPU build of torch that this project is tested with; on a GPU machine PyPI's build of the
 # same version brings CUDA. Override with TORCH="torch==X.Y.Z".
 TORCH  ?= torch==2.13.0
-# Data: COLORGAN_DATA wins; else the shared offline copy beside the repo when present; else ./data.
-SHARED_DATA := $(abspath ../shared/data)
-export COLORGAN_DATA ?= $(if $(wildcard $(SHARED_DATA)/cifar-10-batches-py),$(SHARED_DATA),$(CURDIR)/data)
+# Data: the commands find it themselves (colorgan.data.cifar10.default_data_dir): COLORGAN_DATA wins;
+# else the offline copy ../shared/data when present; else ./data.
 
 EXPERIMENT ?= unet_lrelu
 SWEEP ?= seed_study

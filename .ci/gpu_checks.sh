@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every GPU check in one run, for a session lent a GPU machine (docs/bench.md), inside 8 minutes.
+# Every GPU check in one run on a GPU machine (docs/bench.md), inside 8 minutes.
 #
 # Prepare here (once): the GPU machine has torch, lightning and torchmetrics, not the rest:
 #   echo /.whl/ >> .git/info/exclude

@@ -1,4 +1,4 @@
-"""Colorize photos: `python -m colorgan.colorize [CHECKPOINT] INPUT [INPUT ...] -o OUTPUT_DIR [--compare]`.
+"""Colorize photos: `python -m colorgan.colorize [CHECKPOINT] INPUT [INPUT ...] [-o OUTPUT_DIR] [--compare]`.
 A video INPUT (by its suffix or, without one, its content), given alone, goes to colorgan.video.command.
 
 Without a checkpoint (no .ckpt or .pt first path, and no --checkpoint), the photo colorizer shipped
@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
         "optionally, a .ckpt written by `python -m colorgan.train` (default: the shipped photo colorizer)",
     )
     parser.add_argument("--checkpoint", type=Path, default=None, help="the checkpoint, as an option")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="folder for the outputs (created)")
+    parser.add_argument("-o", "--output", type=Path, default=Path("colorized"),
+                        help="folder for the outputs (created; default: colorized/ in the working directory)")
     parser.add_argument(
         "--size", type=int, default=None,
         help="longer side, in pixels, of the working resolution the network sees (default: its training size)",

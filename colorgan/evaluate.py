@@ -88,6 +88,9 @@ def _lpips() -> Metric:
 
 
 OPTIONAL_METRICS: dict[str, Callable[[], Metric]] = {"fid": _fid, "lpips": _lpips}
+# What torchmetrics needs for them beyond colorgan's own dependencies (its `image` extra).
+NEEDS_EXTRA = ("needs torch-fidelity and torchvision: pip install 'colorgan[metrics]', then their pretrained "
+               "weights in the torch hub cache (never downloaded here)")
 
 
 def optional_metrics(names=tuple(OPTIONAL_METRICS)) -> tuple[dict[str, tuple[Metric, Metric]], dict[str, str]]:
@@ -97,7 +100,11 @@ def optional_metrics(names=tuple(OPTIONAL_METRICS)) -> tuple[dict[str, tuple[Met
         try:
             with no_downloads():
                 metrics[name] = (OPTIONAL_METRICS[name](), OPTIONAL_METRICS[name]())
-        except Exception as err:  # missing package, missing weights, incompatible versions
+        except ModuleNotFoundError:  # torchmetrics without its image packages
+            unavailable[name] = NEEDS_EXTRA
+        except WeightsUnavailable as err:
+            unavailable[name] = str(err)
+        except Exception as err:  # incompatible versions
             unavailable[name] = f"{type(err).__name__}: {err}"
     return metrics, unavailable
 
@@ -278,8 +285,11 @@ def print_table(result: dict[str, Any]) -> None:
         print(f"Semantic test ({JUDGE}): its top-1 class of the colorized photo is the original's on "
               f"{result['model']['agree']:.1f}% of photos, of the gray input on {result['baseline']['agree']:.1f}% "
               f"(difference {d['mean']:+.1f} [{d['low']:+.1f}, {d['high']:+.1f}] points).")
+    reasons: dict[str, list[str]] = {}  # one line per reason: "FID and LPIPS not computed: ..."
     for name, reason in result["unavailable"].items():
-        print(f"{name if name == 'semantic' else name.upper()} not computed: {reason}")
+        reasons.setdefault(reason, []).append(name if name == "semantic" else name.upper())
+    for reason, names in reasons.items():
+        print(f"{' and '.join(names)} not computed: {reason.rstrip('.')}.")
 
 
 def build_parser() -> argparse.ArgumentParser:

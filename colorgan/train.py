@@ -80,7 +80,7 @@ def train(cfg: DictConfig, validated: bool = False) -> dict[str, Any]:
     """Fit and test one model as `cfg` says; returns every logged metric as floats."""
     if not validated:
         validate_config(cfg)  # before anything slow: bad values fail in a second
-    if cfg.get("print_config", True):
+    if cfg.get("print_config"):
         print_config_tree(cfg)
     started = time.time()
     L.seed_everything(cfg.seed, workers=True)
@@ -140,7 +140,10 @@ def main(cfg: DictConfig) -> float | list[float] | None:
 
     try:
         with own_run_dir(output_dir, accept, keep_parents_of=Path(cfg.paths.log_dir)), job_device(cfg) as cfg:
-            metrics = train(cfg, validated=True)
+            try:
+                metrics = train(cfg, validated=True)
+            finally:  # before own_run_dir removes the folder of a run refused after the data scan
+                finish_wandb()
     except Exception as error:
         user_error = user_error_in(error)
         if user_error is None:  # a bug: its traceback follows, once
@@ -151,8 +154,6 @@ def main(cfg: DictConfig) -> float | list[float] | None:
         if claimed(output_dir):
             write_job_status(output_dir, None, HydraConfig.get().overrides.task, error)
         raise UserExit(user_error) from None  # said once, by exit_on_user_error
-    finally:
-        finish_wandb()
     return objective(metrics, optimized)  # one name, or a list for a multi-objective search
 
 

@@ -117,6 +117,35 @@ def test_a_damaged_checkpoint_alone_says_to_copy_it_again(bad, tmp_path):
         read_checkpoint(alone)
 
 
+def test_a_damaged_checkpoint_names_only_an_intact_sibling_of_the_same_run(tiny_checkpoint, tmp_path):
+    """Newer than the intact copy, beside the damaged last.ckpt: a valid torch zip that is no colorgan
+    checkpoint, a file carrying code, and a colorgan checkpoint of another run (trained in RGB). None of
+    them is named; the copy of the same run is, and without it none is."""
+    import os
+
+    from colorgan.runs.checkpoint_io import read_checkpoint
+
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    damaged = flip_byte_in_largest_tensor(tiny_checkpoint("lab"), folder / "last.ckpt")
+    same_run = folder / "best-epoch0.ckpt"
+    same_run.write_bytes(tiny_checkpoint("lab").read_bytes())
+    torch.save({"state_dict": {"generator.w": torch.zeros(2)}, "pytorch-lightning_version": "2.5.0",
+                "hyper_parameters": {"color_space": "lab"}}, folder / "evil.ckpt")
+    torch.save({"state_dict": {}, "payload": RunsCode(tmp_path / "code_ran")}, folder / "code.ckpt")
+    (folder / "other_run.ckpt").write_bytes(tiny_checkpoint("rgb").read_bytes())
+    for age, name in enumerate(["other_run.ckpt", "code.ckpt", "evil.ckpt", "best-epoch0.ckpt"]):
+        os.utime(folder / name, (1_000_000 - age, 1_000_000 - age))  # the hostile ones are the newest
+    with pytest.raises(UserError, match=r"Use the intact \S*best-epoch0.ckpt of the same folder instead") as said:
+        read_checkpoint(damaged)
+    assert "evil" not in str(said.value) and "other_run" not in str(said.value) and "code.ckpt" not in str(said.value)
+    same_run.unlink()
+    with pytest.raises(UserError, match=r"is damaged: .*Copy last.ckpt again from where it was written") as said:
+        read_checkpoint(damaged)
+    assert "Use the intact" not in str(said.value)
+    assert not (tmp_path / "code_ran").exists()
+
+
 def test_a_legacy_checkpoint_still_loads_with_a_note(tmp_path, caplog):
     """PyTorch's pre-zip format has no CRCs: read as before, with a warning that it cannot be verified."""
     from colorgan.runs.checkpoint_io import read_checkpoint

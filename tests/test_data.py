@@ -104,6 +104,24 @@ def test_missing_folder_says_how_to_get_the_data(tmp_path):
         cifar10.load_split(tmp_path, train=True)
 
 
+def test_every_command_finds_the_data_by_one_rule(tmp_path, monkeypatch):
+    """paths.data_dir: $COLORGAN_DATA when set, else ../shared/data when it holds the copy, else ./data."""
+    from helpers.configs import compose_train
+
+    clone = tmp_path / "colorgan"
+    clone.mkdir()
+    monkeypatch.delenv("COLORGAN_DATA", raising=False)
+    assert cifar10.default_data_dir(clone) == str(clone / "data")
+    (tmp_path / "shared" / "data" / cifar10.FOLDER).mkdir(parents=True)
+    assert cifar10.default_data_dir(clone) == str(clone / "../shared/data")
+    monkeypatch.setenv("COLORGAN_DATA", str(tmp_path / "mine"))
+    assert cifar10.default_data_dir(clone) == str(tmp_path / "mine")
+    monkeypatch.chdir(clone)  # conf/paths: the same rule, from the working directory
+    assert compose_train([], tmp_path / "run").paths.data_dir == str(tmp_path / "mine")
+    monkeypatch.delenv("COLORGAN_DATA")
+    assert compose_train([], tmp_path / "run").paths.data_dir == "../shared/data"
+
+
 def test_missing_batch_file_is_named(tmp_path):
     write_cifar(tmp_path)
     (tmp_path / cifar10.FOLDER / "data_batch_3").unlink()

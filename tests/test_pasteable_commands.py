@@ -1,11 +1,18 @@
-"""Printed commands paste into a POSIX shell as they are, and resume= restores a run's own
-settings, whatever its folder's name holds (spaces, quotes, $, unicode)."""
+"""README's commands paste into a fresh clone as they are written; printed commands paste into a POSIX
+shell as they are, and resume= restores a run's own settings, whatever its folder's name holds
+(spaces, quotes, $, unicode)."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from helpers.cli import failure_text, fresh_clone, readme_block
+from helpers.configs import REAL_CIFAR, TINY
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from colorgan.runs.resume import original_command, resume_command, resume_command_line
@@ -46,3 +53,33 @@ def test_a_hydra_escaped_resume_value_is_the_same_run(tmp_path):
     escaped = "resume='" + str(run).replace("'", "\\'") + "'"
     values = hydra_values(resume_command_line(["train.py", escaped])[1:])
     assert values["data.color_space"] == "rgb" and values["hydra.run.dir"] == str(run)
+
+
+@pytest.mark.skipif(sys.prefix == sys.base_prefix, reason="needs a virtual environment to stand for make's .venv")
+@pytest.mark.parametrize("data", ["tiny", "real"])
+def test_readme_quick_try_pasted_into_a_fresh_clone(data, tiny_cifar, tmp_path):
+    """After the set-up command made .venv: README's quick-try block pasted into bash in a fresh clone
+    with ../shared/data beside it, no COLORGAN_DATA and no environment active. 'real' pastes it word for
+    word on the CIFAR-10 copy (a minute); 'tiny' adds the tiny settings to its command, on synthetic data."""
+    if data == "real" and not REAL_CIFAR.is_dir():
+        pytest.skip("needs the offline CIFAR-10 copy")
+    clone = fresh_clone(tmp_path)
+    venv = Path(sys.prefix)
+    (clone / ".venv").symlink_to(venv)  # what `make train` leaves: this environment, with colorgan's dependencies
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "data").symlink_to(REAL_CIFAR.parent if data == "real" else tiny_cifar)
+    lines = readme_block("A quick try")
+    assert lines[0] == "source .venv/bin/activate"
+    if data == "tiny":
+        lines = [f"{line} {' '.join(TINY)}" if line.startswith("python ") else line for line in lines]
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("COLORGAN_DATA", "COLORGAN_LOG_DIR", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if Path(p) != venv / "bin")
+    env.update(WANDB_MODE="offline", WANDB_SILENT="true")
+    out = subprocess.run(["bash", "-e", "-c", "\n".join(lines)], cwd=clone, env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, failure_text(out)
+    (run,) = (clone / "logs" / "runs").glob("*/*")
+    assert json.loads((run / "test_metrics.json").read_text())["test/mae"] > 0
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    assert "data_dir: ../shared/data" in (run / "config.yaml").read_text()  # found beside the clone by itself

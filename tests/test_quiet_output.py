@@ -28,13 +28,14 @@ def run(cmd: list[str], **env: str) -> str:
 
 def test_a_run_says_what_matters_once(tiny_cifar, tmp_path):
     shown = [o for o in TINY if not o.startswith(("logger=", "callbacks.progress_bar", "trainer.enable_model_summary",
-                                                    "callbacks.model_summary"))]
+                                                    "callbacks.model_summary", "print_config"))]
     output = run([sys.executable, "-m", "colorgan.train", "+experiment=gan", *shown, "model.discriminator.channels=8",
                   "logger=wandb", f"hydra.run.dir={tmp_path}/run"],
                  COLORGAN_DATA=str(tiny_cifar), WANDB_MODE="offline")
     for noise in NOISE:
         assert noise not in output, noise
     assert output.count("test metrics (RGB output vs truth)") == 1
+    assert "_target_" not in output  # no config tree by default (print_config=true shows it)
     assert "Epoch 1/1" in output and "Epoch 0" not in output  # the progress bar counts from 1
     assert "Params:" in output and "generator" in output  # the model summary is still there
     assert (tmp_path / "run" / "checkpoints" / "best-epoch001.ckpt").is_file()  # the first epoch's best

@@ -80,6 +80,50 @@ def test_user_errors_are_said_once_and_leave_no_directory(tiny_cifar, tmp_path):
     assert developer.returncode != 0 and "Traceback" in developer.stderr and "ConfigError" in developer.stderr
 
 
+@pytest.mark.parametrize("logger", ["csv", "wandb"])
+def test_a_run_refused_after_the_photo_scan_leaves_no_run_folder(logger, tmp_path):
+    """The files pass the config check (they are counted, not decoded), then the scan finds every one
+    gray: the run stops before its first step, said once, and its folder (config, Hydra's record,
+    train.log, an offline W&B run) is removed with its empty parents."""
+    from PIL import Image
+
+    gray = tmp_path / "gray"
+    gray.mkdir()
+    for i in range(12):
+        Image.new("RGB", (40, 40), (i * 20,) * 3).save(gray / f"{i}.png")
+    env = {"COLORGAN_LOG_DIR": str(tmp_path / "logs"), "COLORGAN_CACHE_DIR": str(tmp_path / "cache"),
+           "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    out = train_cli("+experiment=unet", *TINY, f"logger={logger}", "data=folder", f"data.root={gray}",
+                    "data.image_size=32", "data.val_size=1", "data.test_size=1", "data.num_workers=0", env=env)
+    assert out.returncode == 2, out.stderr[-3000:]
+    (line,) = [line for line in out.stderr.splitlines() if line.startswith("error: ")]
+    assert "No usable train images" in line and "Traceback" not in out.stderr + out.stdout
+    assert not (tmp_path / "logs" / "runs").exists(), sorted((tmp_path / "logs").rglob("*"))
+
+
+def test_two_runs_started_in_the_same_second_get_folders_of_their_own(tiny_cifar, tmp_path):
+    """conf/hydra names a run's folder with colorgan.new_run_dir over its time stamp; here the stamp is
+    fixed, so the two processes certainly ask for the same name, as runs started in one second do."""
+    from omegaconf import OmegaConf
+
+    rule = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "hydra" / "default.yaml"))["run"]["dir"]
+    assert rule == "${colorgan.new_run_dir:${paths.log_dir}/runs/${name}/${now:%Y-%m-%d_%H-%M-%S}}"
+    same_second = rule.replace("${now:%Y-%m-%d_%H-%M-%S}", "2026-01-01_12-00-00")
+    env = {**os.environ, "COLORGAN_DATA": str(tiny_cifar), "COLORGAN_LOG_DIR": str(tmp_path / "logs")}
+    runs = [subprocess.Popen([sys.executable, "-m", "colorgan.train", "+experiment=unet", *TINY, "name=x",
+                              f"seed={seed}", f"hydra.run.dir='{same_second}'"], cwd=REPO, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for seed in (1, 2)]
+    for run in runs:
+        _, err = run.communicate(timeout=300)
+        assert run.returncode == 0, err[-3000:]
+    folders = sorted(p.name for p in (tmp_path / "logs" / "runs" / "x").iterdir())
+    assert folders == ["2026-01-01_12-00-00", "2026-01-01_12-00-00_2"]
+    seeds = {OmegaConf.load(tmp_path / "logs" / "runs" / "x" / name / "config.yaml").seed for name in folders}
+    assert seeds == {1, 2}  # each run wrote its own folder
+    for name in folders:
+        assert (tmp_path / "logs" / "runs" / "x" / name / "test_metrics.json").is_file()
+
+
 def test_a_stale_lock_is_taken_over_and_a_live_one_named(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     lock = tmp_path / LOCK

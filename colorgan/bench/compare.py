@@ -54,6 +54,7 @@ from colorgan.bench.cpu_usage import CPUUsage
 from colorgan.bench.folder import folder_report, folder_vs_memory
 from colorgan.bench.report import report
 from colorgan.bench.shared import shared_slowdown
+from colorgan.data import cifar10  # noqa: F401  registers ${colorgan.data_dir:}, which conf/paths composes with
 from colorgan.data.datamodule import ColorizationDataModule
 from colorgan.errors import exit_on_user_error
 from colorgan.models.base import ColorizerModule

@@ -7,6 +7,7 @@ each batch a pickled dict with b"data" (N, 3072) uint8 (1024 R, 1024 G, 1024 B, 
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 import shutil
 import tarfile
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from omegaconf import OmegaConf
 
 from colorgan.data.datamodule import ColorizationDataModule
 from colorgan.data.errors import DatasetError, folder_exists, permission_denied
@@ -27,11 +29,26 @@ FOLDER = "cifar-10-batches-py"
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILES = ("test_batch",)
 
-MAKEFILE_COPY = "../shared/data"  # the shared offline copy beside the repository, as the Makefile looks for it
+SHARED_COPY = "../shared/data"  # the offline copy beside the repository, where a clone looks for it
+DATA_VARIABLE = "COLORGAN_DATA"
 HOW_TO_GET = (
     "Point COLORGAN_DATA (or `paths.data_dir=...`) at the folder that contains {folder}/, "
     "or let colorgan fetch the official archive with `data.download=true`."
 )
+
+
+def default_data_dir(root_dir: str | Path = ".") -> str:
+    """The folder that holds cifar-10-batches-py/ (conf/paths: `paths.data_dir`), for every command, make
+    or python -m: $COLORGAN_DATA when set; else ../shared/data when that offline copy is there; else ./data
+    (where `data.download=true` puts it). Paths are relative to `root_dir` (the working directory)."""
+    if os.environ.get(DATA_VARIABLE):
+        return os.environ[DATA_VARIABLE]
+    beside = Path(root_dir) / SHARED_COPY
+    return str(beside if (beside / FOLDER).is_dir() else Path(root_dir) / "data")
+
+
+if not OmegaConf.has_resolver("colorgan.data_dir"):
+    OmegaConf.register_new_resolver("colorgan.data_dir", default_data_dir)
 
 
 # The only globals a CIFAR-10 batch needs: numpy arrays (how numpy 1 and 2 pickle them, and
@@ -90,9 +107,9 @@ def batch_folder(root: str | Path) -> Path:
     """`root`/cifar-10-batches-py, or a DatasetError saying it is missing (and how to get it) or unreadable."""
     folder = Path(root) / FOLDER
     if not folder_exists(folder):
-        beside = Path(MAKEFILE_COPY) / FOLDER  # where `make train` finds it (COLORGAN_DATA in the Makefile)
-        found = (f" A copy is at {MAKEFILE_COPY}, which the Makefile uses: export COLORGAN_DATA={MAKEFILE_COPY} "
-                 "before running `python -m colorgan...` yourself." if beside.is_dir() and beside.resolve() != folder.resolve()
+        beside = Path(SHARED_COPY) / FOLDER  # where colorgan looks when COLORGAN_DATA is not set
+        found = (f" A copy is at {SHARED_COPY}, which is used when {DATA_VARIABLE} is not set: unset it, or "
+                 f"export {DATA_VARIABLE}={SHARED_COPY}." if beside.is_dir() and beside.resolve() != folder.resolve()
                  else "")
         raise DatasetError(f"CIFAR-10 folder not found: {folder}.{found} " + HOW_TO_GET.format(folder=FOLDER))
     return folder

@@ -11,7 +11,8 @@ the weights it was validated and tested with), else `generator.*`. A GAN's discr
 Every read is verified: torch.save writes a zip archive with a CRC-32 of every record, but torch's
 reader never checks them, so a flipped byte inside a tensor would load silently. `read_checkpoint`
 checks them all with Python's zipfile (about 0.06 s for a 200 MB file, docs/resume.md) and refuses a
-damaged file, naming an intact checkpoint of the same folder to use instead when there is one. Files
+damaged file, naming an intact checkpoint of the same folder and the same run to use instead when
+there is one (it loads, and records the same model class and hyper-parameters). Files
 in PyTorch's legacy (pre-1.6, non-zip) format carry no CRCs: they load, with a warning.
 """
 
@@ -110,7 +111,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
         raise CheckpointError(describe_load_error(path, err)) from None
-    verify_checkpoint(path)
+    verify_checkpoint(path, checkpoint)
     if not isinstance(checkpoint, dict):
         raise CheckpointError(
             f"{path} holds a {type(checkpoint).__name__}, not a checkpoint dict. "
@@ -130,23 +131,43 @@ def damage_in(path: Path) -> str | None:
     return f"record {bad} fails its CRC-32 check" if bad else None
 
 
-def verify_checkpoint(path: Path) -> None:
-    """Raise CheckpointDamaged unless every record of the checkpoint's archive has the CRC-32 saved with it."""
+def verify_checkpoint(path: Path, loaded: Any = None) -> None:
+    """Raise CheckpointDamaged unless every record of the checkpoint's archive has the CRC-32 saved with it;
+    `loaded` (what torch.load read from it, if anything) says which run it is, to name a sibling of that run."""
     if not zipfile.is_zipfile(path):
         log.warning("Checkpoint %s is in PyTorch's legacy (non-zip) format: it holds no checksums, so it cannot be "
                     "verified; it is read as it is.", path)
         return
     what = damage_in(path)
     if what is not None:
-        raise CheckpointDamaged(path, what, _intact_sibling(path))
+        raise CheckpointDamaged(path, what, _intact_sibling(path, run_record(loaded)))
 
 
-def _intact_sibling(path: Path) -> Path | None:
-    """The newest other checkpoint in the same folder that passes the check (a run's last or best)."""
+def run_record(checkpoint: Any) -> tuple[str, dict[str, Any]] | None:
+    """What says which run wrote a checkpoint: the model class colorgan recorded in it and its
+    hyper-parameters; None when it has no such record (not a colorgan checkpoint, or an old one)."""
+    if not isinstance(checkpoint, dict):
+        return None
+    model, hparams = checkpoint.get(MODEL_CLASS_KEY), checkpoint.get("hyper_parameters")
+    return (model, hparams) if model in MODEL_CLASSES and isinstance(hparams, dict) else None
+
+
+def _intact_sibling(path: Path, record: tuple[str, dict[str, Any]] | None) -> Path | None:
+    """The newest other checkpoint in the same folder (a run's last or best) that passes the check and
+    loads as a checkpoint of the same run: the same `record`. None without a record to match: a file
+    is never named for being intact alone."""
+    if record is None:
+        return None
     others = [p for p in path.parent.glob("*.ckpt") if p.is_file() and p.resolve() != path.resolve()]
     for other in sorted(others, key=lambda p: p.stat().st_mtime, reverse=True):
-        if zipfile.is_zipfile(other) and damage_in(other) is None:
-            return other
+        if not zipfile.is_zipfile(other) or damage_in(other) is not None:
+            continue
+        try:  # mmap: the tensors are not read, only the record
+            loaded = torch.load(other, map_location="cpu", weights_only=True, mmap=True)
+            if run_record(loaded) == record:
+                return other
+        except Exception:  # unreadable, refused (code), or hyper-parameters that do not compare: not named
+            continue
     return None
 
 

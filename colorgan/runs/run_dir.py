@@ -50,6 +50,28 @@ MULTIRUN_RECORD = "multirun.yaml"  # Hydra's record of a sweep, in its sweep dir
 NOT_RUNS = {HYDRA_RECORD, ".submitit", ".device_slots", "wandb", METRICS_CSV.parent.name, CHECKPOINTS, "images"}
 
 
+def new_run_dir(stamped: str) -> str:
+    """A folder of its own for a new run: `stamped` (logs/runs/NAME/TIME), or `stamped`_2, _3, ... when
+    another run took it (two runs started in the same second). Made here, with an exclusive mkdir, so
+    no two processes get the same one; conf/hydra/default.yaml names `hydra.run.dir` with it
+    (`${colorgan.new_run_dir:...}`, cached: resolved once per run). A folder that cannot be made at
+    all is left to the run-dir check (config_validation), which says why."""
+    path, number = Path(stamped), 1
+    while True:
+        try:
+            path.mkdir(parents=True)
+            return str(path)
+        except FileExistsError:
+            number += 1
+            path = Path(f"{stamped}_{number}")
+        except OSError:
+            return stamped
+
+
+if not OmegaConf.has_resolver("colorgan.new_run_dir"):
+    OmegaConf.register_new_resolver("colorgan.new_run_dir", new_run_dir, use_cache=True)
+
+
 def run_dir_of_checkpoint(checkpoint: Path) -> Path:
     """The run directory of `<run>/checkpoints/x.ckpt`; the folder of a checkpoint kept elsewhere."""
     checkpoint = Path(checkpoint)

@@ -13,6 +13,7 @@ import errno
 import json
 import logging
 import os
+import shutil
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -20,8 +21,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from colorgan.errors import UserError
-from colorgan.runs.run_dir import LOCK
+from colorgan.errors import UserError, user_error_in
+from colorgan.runs.run_dir import LOCK, Run
 
 log = logging.getLogger(__name__)
 
@@ -155,11 +156,16 @@ def own_run_dir(run_dir: Path, accept: Callable[[], None], keep_parents_of: Path
     """Make `run_dir` this process's for the block: take its lock, then `accept()` (which checks
     the config and records it, raising to refuse). A refusal releases the lock and removes the
     directory when it is empty (Hydra made it for this job), with its empty parents inside
-    `keep_parents_of`; a directory with anything in it is left exactly as it was."""
+    `keep_parents_of`; a directory with anything in it is left exactly as it was.
+
+    A new run (its directory was empty when taken) that the block then refuses with a user error
+    before any checkpoint (a photo folder with no usable photo once scanned) is removed whole, the
+    same way: a refusal leaves no run folder behind."""
     if not first_process():  # other ranks write into the directory rank 0 owns
         yield
         return
     lock = None
+    new_run = not run_dir.is_dir() or not any(run_dir.iterdir())
     try:
         lock = acquire(run_dir)
         accept()
@@ -171,6 +177,13 @@ def own_run_dir(run_dir: Path, accept: Callable[[], None], keep_parents_of: Path
     _claimed.add(run_dir.resolve())
     try:
         yield
+    except Exception as error:
+        if new_run and user_error_in(error) is not None and Run(run_dir).checkpoint() is None:
+            release(lock)
+            _claimed.discard(run_dir.resolve())
+            shutil.rmtree(run_dir, ignore_errors=True)
+            _remove_if_empty(run_dir, keep_parents_of)
+        raise
     finally:
         release(lock)
 
@@ -181,6 +194,8 @@ def _remove_if_empty(folder: Path, root: Path | None) -> None:
     while True:
         try:
             folder.rmdir()  # only ever removes an empty directory
+        except FileNotFoundError:
+            pass  # removed already (a refused run's folder): its empty parents go too
         except OSError:
             return
         folder = folder.parent

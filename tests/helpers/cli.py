@@ -4,6 +4,7 @@ this checkout's code, the tiny settings on the command line."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -26,6 +27,27 @@ def train_cli(*overrides: str, data_dir: Path, log_dir: Path, tiny: list[str] = 
         "colorgan.train", *tiny, *overrides, f"paths.data_dir={data_dir}", f"paths.log_dir={log_dir}",
         f"paths.cache_dir={log_dir / 'cache'}", env=env, timeout=timeout,
     )
+
+
+def fresh_clone(folder: Path) -> Path:
+    """`folder`/colorgan holding this checkout's files as a fresh clone has them: tracked and new files,
+    nothing git ignores (no .venv, logs, data, build outputs)."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            capture_output=True, check=True).stdout.decode()
+    clone = folder / "colorgan"
+    for name in filter(None, listed.split("\0")):
+        if (REPO / name).is_file():  # a tracked file deleted in the checkout is not there
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, clone / name)
+    return clone
+
+
+def readme_block(paragraph_start: str) -> list[str]:
+    """The lines of README.md's first ```bash block after the paragraph that starts with `paragraph_start`."""
+    text = (REPO / "README.md").read_text()
+    after = text[text.index("\n" + paragraph_start):]
+    block = after[after.index("```bash\n") + len("```bash\n"):]
+    return block[:block.index("```")].strip().splitlines()
 
 
 def only_sweep_dir(log_dir: Path, sweep: str) -> Path:

@@ -15,7 +15,7 @@ from colorgan.data import cifar10
 
 REPO = Path(__file__).resolve().parents[2]
 CONF_DIR = REPO / "conf"
-SHARED_DATA = Path(os.environ.get("COLORGAN_DATA", REPO.parent / "shared" / "data"))
+SHARED_DATA = Path(cifar10.default_data_dir(REPO))  # where the commands find CIFAR-10 from the repository
 REAL_CIFAR = SHARED_DATA / cifar10.FOLDER
 # The tiny runs train on the CPU; COLORGAN_TEST_ACCELERATOR=gpu runs them on CUDA (.ci/gpu_checks.sh).
 ACCELERATOR = os.environ.get("COLORGAN_TEST_ACCELERATOR", "cpu")
@@ -84,7 +84,7 @@ def compose_train(overrides: list[str], run_dir: Path, data_dir: Path | None = N
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("train", overrides=overrides, return_hydra_config=True)
     with open_dict(cfg):
-        cfg.hydra.runtime.output_dir = str(run_dir)
+        cfg.hydra.run.dir = cfg.hydra.runtime.output_dir = str(run_dir)  # as Hydra's run resolved it: no new folder
         cfg.hydra.job.num = 0
         if data_dir is not None:
             cfg.paths.data_dir = str(data_dir)
