@@ -98,8 +98,11 @@ def bare_step(model: ColorizerModule, optimizers: list, inputs: torch.Tensor, ta
 
 
 def optimizer_list(model: ColorizerModule) -> list[torch.optim.Optimizer]:
-    """Fresh optimizers of the model, as a list (the U-Net returns one, the GAN a list of two)."""
+    """Fresh optimizers of the model, as a list (the U-Net returns one, the GAN a list of two, a model
+    with a learning-rate schedule a dict; the bare loop times steps, not the schedule)."""
     optimizers = model.configure_optimizers()
+    if isinstance(optimizers, dict):
+        optimizers = optimizers["optimizer"]
     return optimizers if isinstance(optimizers, list) else [optimizers]
 
 
