@@ -207,6 +207,11 @@ class ColorizerModule(L.LightningModule):
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Checkpoints written while validation's classifier was a registered submodule carry its frozen
+        # ImageNet weights, which are not the model's: they are dropped, not loaded.
+        state = checkpoint.get("state_dict") or {}
+        for key in [k for k in state if k.startswith("_val_classifier.")]:
+            del state[key]
         self.train_image_size = checkpoint.get("train_image_size", self.train_image_size)
         self._epoch_sums = {name: list(sums) for name, sums in checkpoint.get("train_epoch_sums", {}).items()}
 
@@ -234,7 +239,8 @@ class ColorizerModule(L.LightningModule):
             if self.select_classifier == JUDGE:
                 raise ValueError(f"select_classifier {JUDGE} is the semantic test's judge: choosing checkpoints by it "
                                  "would fit the model to its grader. Use efficientnet_lite0 or efficientnet_lite1.")
-            self._val_classifier = FrozenClassifier(self.select_classifier).to(pred_rgb.device)
+            # object.__setattr__: not a registered submodule, so its weights stay out of checkpoints.
+            object.__setattr__(self, "_val_classifier", FrozenClassifier(self.select_classifier).to(pred_rgb.device))
         net = self._val_classifier
         self._val_agree.append((net(pred_rgb).argmax(1) == net(target).argmax(1)).float())
 
