@@ -218,7 +218,7 @@ def test_ctrl_c_exits_130_and_leaves_nothing_at_the_output(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not any(name.endswith(".tmp") for name in left_in(tmp_path / "out")):  # the output has begun
+    while not any(name.endswith(".tmp") for name in left_in(tmp_path / "out" / ".long.mp4.parts")):  # frames written
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 from pathlib import Path
 
 from rich.console import Console
@@ -18,6 +19,15 @@ from colorgan.video.stabilize import DEFAULT_STRENGTH
 from colorgan.video.streams import MAX_FRAME_PIXELS
 
 EXIT_INTERRUPTED = 130  # as a shell reports a command ended by Ctrl-C (128 + SIGINT)
+EXIT_TERMINATED = 143  # and by SIGTERM (128 + SIGTERM): `timeout`, `kill`, a scheduler's stop
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is, so the partial output is cleaned up as for Ctrl-C."""
+
+
+def raise_terminated(signum, frame) -> None:
+    raise Terminated()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +68,8 @@ def print_metrics(metrics: dict, out: Console) -> None:
 def colorize_video_file(args: argparse.Namespace, load_colorizer, out: Console, err: Console) -> int:
     """Colorize args.input (a video) into args.output/NAME.mp4; exit status 0, 2 (a UserError, raised)
     or 130 (interrupted: nothing written at the output path)."""
-    from colorgan.video.pipeline import colorize_video
+    from colorgan.video.parts import folder_of
+    from colorgan.video.pipeline import colorize_video, prepare_output
     from colorgan.video.stabilize import Stabilizer
     from colorgan.video.streams import VideoError, open_video, output_path, same_file
 
@@ -72,29 +83,42 @@ def colorize_video_file(args: argparse.Namespace, load_colorizer, out: Console, 
         return 0
     container, _ = open_video(args.input, args.max_frame_pixels)  # a bad input is said before the model loads
     container.close()
+    prepare_output(output)  # and an output that cannot be written
     stabilizer = Stabilizer(args.stabilize) if args.stabilize > 0 else None
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), FramesPerSecond(),
                TimeRemainingColumn())
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
     try:
         colorizer = load_colorizer(args)
         with Progress(*columns, console=err) as progress:
             task = progress.add_task("colorize", total=None)
 
-            def start(info) -> None:
+            def start(info, resumed: int) -> None:
+                sound = f"{info.audio_streams} audio stream(s), the first {info.audio}" if info.audio else "no audio"
                 say(err, f"colorizing {args.input} ({info.width}x{info.height}, {float(info.rate):.3g} frames/s, "
-                         f"{info.duration:.1f} s, {'audio ' + info.audio if info.audio else 'no audio'}) on "
-                         f"{colorizer.device} at working size {colorizer.size}px, "
-                         f"stabilizer {args.stabilize if stabilizer else 'off'}")
-                progress.update(task, total=info.frames or None)
+                         f"{info.duration:.1f} s, {sound}) on {colorizer.device} at working size "
+                         f"{colorizer.size}px, stabilizer {args.stabilize if stabilizer else 'off'}")
+                if resumed:
+                    say(err, f"resuming a stopped run: its first {resumed} frames are colorized already "
+                             f"({folder_of(output)})")
+                progress.update(task, total=info.frames or None, completed=resumed)
 
             result = colorize_video(
                 colorizer, args.input, output, batch_size=args.batch_size, stabilizer=stabilizer,
                 compare=args.compare, max_frame_pixels=args.max_frame_pixels, on_start=start,
                 on_frames=lambda n: progress.advance(task, n),
             )
-    except KeyboardInterrupt:
-        say(err, f"interrupted: nothing written at {output}")
-        return EXIT_INTERRUPTED
+    except (KeyboardInterrupt, Terminated) as stop:
+        kept = folder_of(output)
+        resume = (f"; the colorized parts are kept in {kept}: the same command resumes from them "
+                  "(delete that folder to start afresh)") if kept.is_dir() else ""
+        say(err, f"{'interrupted' if isinstance(stop, KeyboardInterrupt) else 'terminated'}: "
+                 f"nothing written at {output}{resume}")
+        return EXIT_INTERRUPTED if isinstance(stop, KeyboardInterrupt) else EXIT_TERMINATED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    for note in result.notes:
+        say(err, f"note: {note}")
     if result.metrics is not None:
         write_text(args.output / "metrics.json", json.dumps(result.metrics, indent=2, sort_keys=True))
         print_metrics(result.metrics, out)

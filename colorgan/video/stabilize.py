@@ -54,3 +54,11 @@ class Stabilizer:
             self.lightness, self.ab = frame_l, stable
             out.append(stable)
         return torch.stack(out)
+
+    def state(self) -> dict:
+        """Its memory of the frame before (a resumed run goes on from it): CPU tensors or None."""
+        return {"lightness": None if self.lightness is None else self.lightness.cpu(),
+                "ab": None if self.ab is None else self.ab.cpu()}
+
+    def load(self, state: dict) -> None:
+        self.lightness, self.ab = state["lightness"], state["ab"]
