@@ -15,6 +15,7 @@ from rich.text import Text
 from colorgan.errors import UserError
 from colorgan.system.atomic_io import write_text
 from colorgan.video.flicker import DARK_L, MEASURE_SIDE, STILL_L
+from colorgan.video.parts import PART_SECONDS, folder_of
 from colorgan.video.stabilize import DEFAULT_STRENGTH
 from colorgan.video.streams import MAX_FRAME_PIXELS
 
@@ -37,6 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stabilize", type=float, default=DEFAULT_STRENGTH, metavar="STRENGTH",
         help=f"frame-to-frame colour smoothing where lightness stands still, in [0, 1) (default: {DEFAULT_STRENGTH}; "
         "0: off). See docs/video.md for the flicker it removes and its cost",
+    )
+    group.add_argument(
+        "--part-seconds", type=float, default=PART_SECONDS, metavar="SECONDS",
+        help=f"film written per resumable part (default: {PART_SECONDS:g}): a stopped run, run again, "
+        "redoes at most this much",
     )
     group.add_argument(
         "--max-frame-pixels", type=int, default=MAX_FRAME_PIXELS,
@@ -68,13 +74,14 @@ def print_metrics(metrics: dict, out: Console) -> None:
 def colorize_video_file(args: argparse.Namespace, load_colorizer, out: Console, err: Console) -> int:
     """Colorize args.input (a video) into args.output/NAME.mp4; exit status 0, 2 (a UserError, raised)
     or 130 (interrupted: nothing written at the output path)."""
-    from colorgan.video.parts import folder_of
     from colorgan.video.pipeline import colorize_video, prepare_output
     from colorgan.video.stabilize import Stabilizer
     from colorgan.video.streams import VideoError, open_video, output_path, same_file
 
     if not 0.0 <= args.stabilize < 1.0:
         raise UserError(f"--stabilize must be in [0, 1) (0: off), got {args.stabilize}")
+    if not args.part_seconds > 0:
+        raise UserError(f"--part-seconds must be positive, got {args.part_seconds}")
     output = output_path(args.input, args.output)
     if same_file(output, args.input):
         raise VideoError(f"{args.input}: its output {output} would replace it; choose another output folder")
@@ -106,7 +113,7 @@ def colorize_video_file(args: argparse.Namespace, load_colorizer, out: Console, 
             result = colorize_video(
                 colorizer, args.input, output, batch_size=args.batch_size, stabilizer=stabilizer,
                 compare=args.compare, max_frame_pixels=args.max_frame_pixels, on_start=start,
-                on_frames=lambda n: progress.advance(task, n),
+                on_frames=lambda n: progress.advance(task, n), part_seconds=args.part_seconds,
             )
     except (KeyboardInterrupt, Terminated) as stop:
         kept = folder_of(output)

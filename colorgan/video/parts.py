@@ -60,7 +60,7 @@ class Part:
         self.writer.write(rgb, pts)
 
     def discard(self) -> None:
-        self.writer.container.close()
+        self.writer.abandon()
         self.tmp.unlink(missing_ok=True)
 
 

@@ -249,12 +249,12 @@ def colorize_video(
                 for rgb, pts in zip(colours, batch.pts, strict=True):
                     part.write(rgb, pts)
                 result.frames += len(batch.pts)
-                if on_frames is not None:
-                    on_frames(len(batch.pts))
                 if (batch.pts[-1] - part.first) * clock.time_base >= part_seconds:
                     parts.finish(part, {"done": result.resumed + result.frames, "clock": clock.state(),
                                         "frames": colorize_frames.state()})
                     part = None
+                if on_frames is not None:
+                    on_frames(len(batch.pts))
             if part is not None:
                 parts.finish(part, {"done": result.resumed + result.frames, "clock": clock.state(),
                                     "frames": colorize_frames.state()})

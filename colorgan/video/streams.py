@@ -357,8 +357,15 @@ class VideoWriter:
             self.container.mux(self.video.encode(None))
             self.container.close()
         except (av.FFmpegError, OSError) as error:
-            self.container.close()
+            self.abandon()
             raise writing(self.path, error) from None
+
+    def abandon(self) -> None:
+        """Close without flushing, the file being thrown away; a failure to close is not news then."""
+        try:
+            self.container.close()
+        except (av.FFmpegError, OSError):
+            pass
 
     def __enter__(self) -> VideoWriter:
         return self
@@ -366,8 +373,8 @@ class VideoWriter:
     def __exit__(self, *exc) -> None:
         if exc[0] is None:
             self.close()
-        else:  # the output is thrown away: no need to flush it
-            self.container.close()
+        else:
+            self.abandon()
 
 
 class AudioOut:
