@@ -21,7 +21,7 @@ from helpers.video import decoded, frame_times, photo_frames, probe, write_clip
 from colorgan.colorize import main
 from colorgan.inference import Colorizer
 from colorgan.video.pipeline import colorize_video
-from colorgan.video.stabilize import Stabilizer
+from colorgan.video.stabilize import ColourMemory, Stabilizer
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
 
@@ -134,7 +134,8 @@ class Stop(KeyboardInterrupt):
 def test_a_resumed_run_writes_the_film_an_unbroken_run_writes(tmp_path, colorizer):
     clip = write_clip(tmp_path / "film.mp4", photo_frames(60, 64, 48, grain=4.0, exposure=0.03), rate=12)
     whole = tmp_path / "whole" / "film.mp4"
-    colorize_video(colorizer, clip, whole, batch_size=4, stabilizer=Stabilizer(), part_seconds=1.0)
+    colorize_video(colorizer, clip, whole, batch_size=4, stabilizer=Stabilizer(), memory=ColourMemory(0.9),
+                   part_seconds=1.0)
     resumed = tmp_path / "resumed" / "film.mp4"
     done = []
 
@@ -144,14 +145,15 @@ def test_a_resumed_run_writes_the_film_an_unbroken_run_writes(tmp_path, colorize
             raise Stop()
 
     with pytest.raises(Stop):
-        colorize_video(colorizer, clip, resumed, batch_size=4, stabilizer=Stabilizer(), part_seconds=1.0,
-                       on_frames=stop_after_30)
+        colorize_video(colorizer, clip, resumed, batch_size=4, stabilizer=Stabilizer(), memory=ColourMemory(0.9),
+                       part_seconds=1.0, on_frames=stop_after_30)
     kept = everything_in(resumed.parent / ".film.mp4.parts")
     assert "000001.mp4" in kept and not any(name.endswith(".tmp") for name in kept)
-    result = colorize_video(colorizer, clip, resumed, batch_size=4, stabilizer=Stabilizer(), part_seconds=1.0)
+    result = colorize_video(colorizer, clip, resumed, batch_size=4, stabilizer=Stabilizer(), memory=ColourMemory(0.9),
+                            part_seconds=1.0)
     assert result.resumed == 32 and result.frames == 28  # parts end on batches: 2 parts of 16 frames (12 a second)
     assert everything_in(resumed.parent) == ["film.mp4"]
-    assert np.array_equal(np.stack(decoded(resumed)), np.stack(decoded(whole)))  # the stabilizer went on as before
+    assert np.array_equal(np.stack(decoded(resumed)), np.stack(decoded(whole)))  # stabilizer and memory went on
     assert probe(resumed) == probe(whole)
 
 

@@ -27,9 +27,9 @@ from kornia.color import rgb_to_linear_rgb
 
 from colorgan.inference import LAB, Colorizer, merge_in_gamut, row_bands, upsample_rows, working_shape
 from colorgan.system.atomic_io import atomic_path, remove_dead_temporaries, temporary_beside
-from colorgan.video.flicker import Flicker, measured
+from colorgan.video.flicker import GRAY_CHROMA, Drift, Flicker, measured
 from colorgan.video.parts import PART_SECONDS, Parts, weights_digest
-from colorgan.video.stabilize import Stabilizer
+from colorgan.video.stabilize import ColourMemory, Stabilizer
 from colorgan.video.streams import (
     MAX_FRAME_PIXELS,
     FrameClock,
@@ -60,35 +60,46 @@ class VideoResult:
 
 @dataclass
 class Comparison:
-    """--compare on a video: colorgan's photo metrics, frame by frame, and the flicker of the
-    prediction and of the colour original, all at flicker.MEASURE_SIDE px."""
+    """--compare on a video: colorgan's photo metrics, frame by frame, of the prediction and (beside
+    it) of the gray input, against the colour original; the flicker and drift of the prediction and
+    of the original (the gray input has neither); all at flicker.MEASURE_SIDE px. A video whose
+    original has no colour (mean chroma under GRAY_CHROMA in every frame) is not measured."""
 
     model_flicker: Flicker = field(default_factory=Flicker)
     original_flicker: Flicker = field(default_factory=Flicker)
+    model_drift: Drift = field(default_factory=Drift)
+    original_drift: Drift = field(default_factory=Drift)
     frames: int = 0
+    chroma: float = 0.0  # the most colourful original frame's mean chroma
 
     def __post_init__(self) -> None:
-        from colorgan.metrics import colorization_metrics  # torchmetrics: only when comparing
+        from colorgan.metrics import AgainstGray  # torchmetrics: only when comparing
 
-        self.model, self.baseline = colorization_metrics(), colorization_metrics()
+        self.against_gray = AgainstGray()
 
     def update(self, prediction: torch.Tensor, original: torch.Tensor) -> None:
         """Full-resolution RGB (1, 3, H, W) in [0, 1] of one frame, in order."""
         prediction, original = measured(prediction), measured(original)
         self.model_flicker.update(prediction)
         self.original_flicker.update(original)
-        self.model.update(prediction, original)
-        self.baseline.update(LAB.gray_of(original), original)
+        self.model_drift.update(prediction)
+        self.original_drift.update(original)
+        self.chroma = max(self.chroma, float(LAB.split(original)[1].mul(110.0).norm(dim=1).mean()))
+        self.against_gray.update(prediction, LAB.gray_of(original), original)
         self.frames += 1
 
-    def compute(self) -> dict:
-        model = {k: float(v) for k, v in self.model.compute().items()}
-        model["flicker"] = self.model_flicker.compute()
+    def compute(self) -> dict | None:
+        """{frames, model, baseline, original} as metrics.json holds them; None for a gray original."""
+        if self.chroma < GRAY_CHROMA:
+            return None
+        model, baseline = self.against_gray.compute()
+        model.update(flicker=self.model_flicker.compute(), drift=self.model_drift.compute())
+        baseline.update(flicker=0.0, drift=0.0)
         return {
             "frames": self.frames,
             "model": model,
-            "baseline": {k: float(v) for k, v in self.baseline.compute().items()},
-            "original": {"flicker": self.original_flicker.compute()},
+            "baseline": baseline,
+            "original": {"flicker": self.original_flicker.compute(), "drift": self.original_drift.compute()},
         }
 
 
@@ -128,8 +139,9 @@ def lightness_of(frame: torch.Tensor) -> torch.Tensor:
 class FrameColorizer:
     """Colorizes consecutive batches of frames: network on the batch, stabilizer, then merge frame by frame."""
 
-    def __init__(self, colorizer: Colorizer, stabilizer: Stabilizer | None, comparison: Comparison | None) -> None:
-        self.colorizer, self.stabilizer, self.comparison = colorizer, stabilizer, comparison
+    def __init__(self, colorizer: Colorizer, stabilizer: Stabilizer | None, comparison: Comparison | None,
+                 memory: ColourMemory | None = None) -> None:
+        self.colorizer, self.stabilizer, self.comparison, self.memory = colorizer, stabilizer, comparison, memory
 
     @torch.no_grad()
     def __call__(self, frames: np.ndarray) -> list[np.ndarray]:
@@ -137,9 +149,14 @@ class FrameColorizer:
         frames = torch.from_numpy(frames)
         small = working_inputs(frames, self.colorizer.size).to(self.colorizer.device)
         ab = torch.stack(self.colorizer.predict_working(list(small)))  # (B, 2, h, w), ColorSpace("lab") scaling
-        if self.stabilizer is not None:
+        if self.stabilizer is not None or self.memory is not None:
             lightness = (LAB.split(small)[0] + 1.0) * 50.0  # (B, 1, h, w), L in [0, 100]
-            ab = self.stabilizer(lightness, ab * 110.0) / 110.0
+            ab = ab * 110.0  # Lab units
+            if self.stabilizer is not None:
+                ab = self.stabilizer(lightness, ab)
+            if self.memory is not None:
+                ab = self.memory(lightness, ab)
+            ab = ab / 110.0
         out = []
         for frame, frame_ab in zip(frames, ab, strict=True):
             colour = self.merge(frame, frame_ab)
@@ -151,11 +168,13 @@ class FrameColorizer:
 
     def state(self) -> dict:
         """What the next frame's colour depends on (the stabilizer's memory of the frame before)."""
-        return {"stabilizer": None if self.stabilizer is None else self.stabilizer.state()}
+        return {name: None if stage is None else stage.state()
+                for name, stage in (("stabilizer", self.stabilizer), ("memory", self.memory))}
 
     def load(self, state: dict) -> None:
-        if self.stabilizer is not None and state.get("stabilizer") is not None:
-            self.stabilizer.load(state["stabilizer"])
+        for stage, saved in ((self.stabilizer, state.get("stabilizer")), (self.memory, state.get("memory"))):
+            if stage is not None and saved is not None:
+                stage.load(saved)
 
     def merge(self, frame: torch.Tensor, ab: torch.Tensor) -> np.ndarray:
         """One 8-bit frame (H, W, 3) and its ab (2, h, w) -> the colorized 8-bit frame (H, W, 3):
@@ -197,6 +216,7 @@ def settings_of(source: Path, colorizer: Colorizer, frame_colorizer: FrameColori
         "weights": weights_digest(colorizer.net), "size": colorizer.size, "gamut": colorizer.gamut,
         "temperature": getattr(colorizer, "temperature", None), "part_seconds": part_seconds,
         "stabilizer": None if stabilizer is None else [stabilizer.strength, stabilizer.motion, stabilizer.cut],
+        "memory": None if frame_colorizer.memory is None else [frame_colorizer.memory.weight, frame_colorizer.memory.cut],
     }
 
 
@@ -206,6 +226,7 @@ def colorize_video(
     output: str | Path,
     batch_size: int = DEFAULT_BATCH,
     stabilizer: Stabilizer | None = None,
+    memory: ColourMemory | None = None,
     compare: bool = False,
     max_frame_pixels: int | None = MAX_FRAME_PIXELS,
     on_start: Callable[[VideoInfo, int], None] | None = None,
@@ -228,7 +249,7 @@ def colorize_video(
     with container:
         result = VideoResult(info)
         comparison = Comparison() if compare else None
-        colorize_frames = FrameColorizer(colorizer, stabilizer, comparison)
+        colorize_frames = FrameColorizer(colorizer, stabilizer, comparison, memory)
         prepare_output(output)
         parts = Parts(output, settings_of(source, colorizer, colorize_frames, part_seconds))
         part, turned = None, []
