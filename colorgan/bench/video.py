@@ -28,9 +28,10 @@ import torch.nn.functional as F
 from colorgan.errors import user_command
 from colorgan.inference import Colorizer
 from colorgan.quiet import silence_library_noise
+from colorgan.video.mp4 import VideoWriter
 from colorgan.video.pipeline import DEFAULT_BATCH, FrameColorizer, colorize_video, working_inputs
 from colorgan.video.stabilize import Stabilizer
-from colorgan.video.streams import FrameClock, VideoWriter, open_video, read_batches, video_stream
+from colorgan.video.streams import FrameClock, open_video, read_batches, video_stream
 
 
 def scaled_clip(source: Path, target: Path, height: int, frames: int) -> tuple[int, int]:

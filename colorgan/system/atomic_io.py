@@ -36,6 +36,14 @@ def atomic_path(path: str | Path, tmp: Path | None = None, durable: bool = False
         fsync_dir(path.parent)
 
 
+def check_writable(path: str | Path) -> None:
+    """Create and remove this process's temporary file beside `path`: the OSError a write there would
+    meet, now (before hours of work) rather than at the end."""
+    tmp = temporary_beside(Path(path))
+    tmp.open("wb").close()
+    tmp.unlink()
+
+
 def write_text(path: str | Path, text: str) -> None:
     """Write `text` to `path` atomically."""
     with atomic_path(path) as tmp:

@@ -1,6 +1,7 @@
 """Videos: `python -m colorgan.colorize film.mp4 -o out/` (docs/video.md).
 
-streams.py   PyAV: probe, batches of upright, timed frames, MP4 writer, the join with every audio stream
+streams.py   PyAV in: probe, batches of upright, timed frames
+mp4.py       PyAV out: the H.264 writer, the join of the parts with every audio stream
 parts.py     a film written in resumable parts: a stopped run goes on where it stopped
 pipeline.py  colorize_video: frames streamed through the network, merged at full resolution
 stabilize.py temporal smoothing of predicted colour guided by lightness change; a shot's colour memory

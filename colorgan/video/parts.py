@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from colorgan.system.atomic_io import atomic_path, fsync_dir, remove_dead_temporaries, temporary_beside, write_text
-from colorgan.video.streams import VideoWriter, WriteError, writing
+from colorgan.video.mp4 import VideoWriter, WriteError, writing
 
 PART_SECONDS = 60.0  # of film a part holds: at most this much colorizing is redone after a stop
 

@@ -26,20 +26,12 @@ import torch.nn.functional as F
 from kornia.color import rgb_to_linear_rgb
 
 from colorgan.inference import LAB, Colorizer, merge_in_gamut, row_bands, upsample_rows, working_shape
-from colorgan.system.atomic_io import atomic_path, remove_dead_temporaries, temporary_beside
+from colorgan.system.atomic_io import atomic_path, check_writable, remove_dead_temporaries
 from colorgan.video.flicker import GRAY_CHROMA, Drift, Flicker, measured
+from colorgan.video.mp4 import join, writing
 from colorgan.video.parts import PART_SECONDS, Parts, weights_digest
 from colorgan.video.stabilize import ColourMemory, Stabilizer
-from colorgan.video.streams import (
-    MAX_FRAME_PIXELS,
-    FrameClock,
-    VideoInfo,
-    join,
-    open_video,
-    read_batches,
-    video_stream,
-    writing,
-)
+from colorgan.video.streams import MAX_FRAME_PIXELS, FrameClock, VideoInfo, open_video, read_batches, video_stream
 
 DEFAULT_BATCH = 16  # frames per batch, as colorize's --batch-size: 16 frames of 1080p are 100 MB as 8-bit RGB
 
@@ -200,9 +192,7 @@ def prepare_output(output: Path) -> None:
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         remove_dead_temporaries(output.parent, output.name)
-        probe = temporary_beside(output)
-        probe.open("wb").close()
-        probe.unlink()
+        check_writable(output)
     except OSError as error:
         raise writing(output.parent, error) from None
 

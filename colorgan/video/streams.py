@@ -1,6 +1,5 @@
-"""Videos in and out with PyAV (FFmpeg's libraries, carried by its wheels): probe a file, stream
-its frames in batches (turned upright, each with its presentation time), write them as H.264 in
-MP4, and join the written parts with the input's sound.
+"""Videos in with PyAV (FFmpeg's libraries, carried by its wheels): probe a file, stream its frames
+in batches, turned upright, each with its presentation time. (Out: colorgan.video.mp4.)
 
 Every video read goes through `open_video`, which refuses what cannot be colorized (not a video,
 damaged, audio only, no frames, frames too large) with one line saying so, before any work.
@@ -10,7 +9,6 @@ clip comes out upright, as players show it) and its time made strictly increasin
 
 from __future__ import annotations
 
-import heapq
 import math
 import os
 from collections.abc import Iterator
@@ -30,12 +28,7 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".m
 # Largest frame colorized by default: 4K UHD. An 8K frame takes 100 MB as 8-bit RGB and about
 # 1.6 GB as the float tensors of its Lab merge, and runs at a few seconds a frame on a CPU.
 MAX_FRAME_PIXELS = 3840 * 2160
-# Audio an MP4 holds as it is; anything else (PCM from an AVI, Vorbis...) is re-encoded as AAC.
-MP4_AUDIO = frozenset({"aac", "mp3", "alac", "opus", "ac3", "eac3", "flac"})
 RAISE_LIMIT = " (or raise --max-frame-pixels if memory and time allow)"
-# Visually lossless and fast; no B-frames, so every packet's dts is its pts and parts written one
-# after another join into one stream in order (join).
-VIDEO_CODEC, VIDEO_OPTIONS = "libx264", {"crf": "18", "preset": "veryfast", "bf": "0"}
 NOT_VIDEO_FORMATS = ("image2", "_pipe", "gif", "tty")  # FFmpeg demuxers of still images and text
 
 
@@ -126,7 +119,7 @@ def open_video(path: Path, max_frame_pixels: int | None = MAX_FRAME_PIXELS):
     except av.EOFError:
         raise VideoError(f"{path}: ends before its first frame: a zero-length or truncated video") from None
     except (av.FFmpegError, UnicodeDecodeError) as error:
-        raise VideoError(f"{path}: not a video FFmpeg can read, or damaged/truncated ({_reason(error)})") from None
+        raise VideoError(f"{path}: not a video FFmpeg can read, or damaged/truncated ({reason_of(error)})") from None
     try:
         return container, _info(container, path, max_frame_pixels)
     except BaseException:
@@ -134,7 +127,7 @@ def open_video(path: Path, max_frame_pixels: int | None = MAX_FRAME_PIXELS):
         raise
 
 
-def _reason(error: Exception) -> str:
+def reason_of(error: Exception) -> str:
     return getattr(error, "strerror", None) or str(error)
 
 
@@ -293,7 +286,7 @@ def read_batches(container, path: Path, batch_size: int, clock: FrameClock | Non
                     yield Frames(buffer, pts)
                     pts = []
     except av.FFmpegError as error:
-        raise VideoError(f"{path}: cannot decode frame {decoded + len(pts) + 1}: {_reason(error)}; "
+        raise VideoError(f"{path}: cannot decode frame {decoded + len(pts) + 1}: {reason_of(error)}; "
                          "the file is damaged or truncated") from None
     if pts:
         decoded += len(pts)
@@ -315,158 +308,6 @@ def _ends_early(video, last: int | None) -> bool:
     rate = video.average_rate or video.guessed_rate or video.base_rate
     return last * video.time_base + 2 / rate + end / 100 < end
 
-
-class WriteError(VideoError):
-    """An output file could not be written (no space, no permission...); the message names it."""
-
-
-def writing(path: Path, error: BaseException) -> WriteError:
-    return WriteError(f"cannot write {path}: {_reason(error)}")
-
-
-class VideoWriter:
-    """A silent H.264 MP4 being written, frames at given times (no B-frames: see VIDEO_OPTIONS).
-    Close it (or use `with`) to flush; WriteError (one line) when the file cannot be written."""
-
-    def __init__(self, path: Path, width: int, height: int, rate: Fraction, time_base: Fraction) -> None:
-        """Frames come with times in `time_base`; `rate` is the nominal frame rate (for x264's rate control)."""
-        self.path = path
-        try:
-            self.container = av.open(str(path), "w", format="mp4")
-        except (av.FFmpegError, OSError) as error:
-            raise writing(path, error) from None
-        self.video = self.container.add_stream(VIDEO_CODEC, rate=rate, options=dict(VIDEO_OPTIONS))
-        self.video.width, self.video.height = width, height
-        # x264's 4:2:0 needs even sides; an odd-sized film keeps its size in 4:4:4 instead.
-        self.video.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
-        # The encoder's own clock too: PyAV rebases each frame's time into it, and a coarser one (1 / rate)
-        # would round two close frames of a variable-rate clip onto one time.
-        self.video.time_base = self.video.codec_context.time_base = self.time_base = time_base
-
-    def write(self, rgb: np.ndarray, pts: int) -> None:
-        """One RGB (H, W, 3) uint8 frame at `pts` (in the writer's time base)."""
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-        frame.pts, frame.time_base = pts, self.time_base
-        try:
-            self.container.mux(self.video.encode(frame))
-        except (av.FFmpegError, OSError) as error:
-            raise writing(self.path, error) from None
-
-    def close(self) -> None:
-        try:
-            self.container.mux(self.video.encode(None))
-            self.container.close()
-        except (av.FFmpegError, OSError) as error:
-            self.abandon()
-            raise writing(self.path, error) from None
-
-    def abandon(self) -> None:
-        """Close without flushing, the file being thrown away; a failure to close is not news then."""
-        try:
-            self.container.close()
-        except (av.FFmpegError, OSError):
-            pass
-
-    def __enter__(self) -> VideoWriter:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if exc[0] is None:
-            self.close()
-        else:
-            self.abandon()
-
-
-class AudioOut:
-    """One audio stream of the input carried into the output: its packets copied when MP4 holds its
-    codec, else decoded and re-encoded as AAC. MP4 needs strictly increasing times: a packet whose
-    time does not move on (a broken file) is dropped, and when the times jump back by a second or
-    more (joined recordings) the packets after the jump are shifted to follow on."""
-
-    def __init__(self, container, stream) -> None:
-        self.container, self.source, self.last_dts = container, stream, None
-        self.dropped = self.jumps = self.offset = 0
-        self.encoder = None
-        if stream.codec_context.name in MP4_AUDIO:
-            self.stream = container.add_stream_from_template(stream)
-        else:
-            rate = stream.codec_context.sample_rate or 48000
-            self.stream = self.encoder = container.add_stream("aac", rate=rate)
-            self.encoder.layout = "mono" if stream.codec_context.channels == 1 else "stereo"
-        if stream.language:
-            self.stream.metadata["language"] = stream.language
-
-    def write(self, packet) -> None:
-        if self.encoder is not None:  # PyAV's encoder resamples and re-frames for AAC
-            for frame in packet.decode():
-                frame.pts = None
-                self.container.mux(self.encoder.encode(frame))
-            return
-        dts = packet.dts + self.offset
-        if self.last_dts is not None and dts <= self.last_dts:
-            if (self.last_dts - dts) * packet.time_base < 1:  # a packet out of step: dropped
-                self.dropped += 1
-                return
-            self.jumps += 1  # the times start again (joined recordings): follow on, as the frames do
-            self.offset += self.last_dts + (packet.duration or 1) - dts
-            dts = packet.dts + self.offset
-        packet.dts, packet.pts = dts, None if packet.pts is None else packet.pts + self.offset
-        self.last_dts = dts
-        packet.stream = self.stream
-        self.container.mux(packet)
-
-    def close(self) -> None:
-        if self.encoder is not None:
-            self.container.mux(self.encoder.encode(None))
-
-
-def _seconds(packet) -> float:
-    return float(packet.dts * packet.time_base)
-
-
-def _packets(parts: list[Path]) -> Iterator:
-    """The video packets of each part in turn (each part's file open while it is read)."""
-    for part in parts:
-        with av.open(str(part)) as container:
-            for packet in container.demux(container.streams.video[0]):
-                if packet.dts is not None:
-                    yield packet
-
-
-def join(parts: list[Path], source: Path, output: Path) -> list[str]:
-    """Write `output` (MP4): the video packets of `parts` (VideoWriter's files, in order: one stream,
-    copied) and every audio stream of `source` (copied, or AAC: AudioOut), interleaved by time so
-    memory does not grow with the length. Returns notes of what was left out or changed."""
-    notes = []
-    try:
-        with av.open(str(output), "w", format="mp4") as out, av.open(str(source)) as src:
-            with av.open(str(parts[0])) as first:
-                video = out.add_stream_from_template(first.streams.video[0])
-            audio = {}
-            for stream in src.streams.audio:
-                try:
-                    audio[stream.index] = AudioOut(out, stream)
-                except (av.FFmpegError, ValueError) as error:  # e.g. a stream with no sample rate
-                    notes.append(f"audio stream {stream.index} left out: {_reason(error)}")
-            sound = (p for p in src.demux(*[src.streams[i] for i in audio]) if p.dts is not None) if audio else iter(())
-            for packet in heapq.merge(_packets(parts), sound, key=_seconds):
-                if packet.stream.type == "video":
-                    packet.stream = video
-                    out.mux(packet)
-                else:
-                    audio[packet.stream.index].write(packet)
-            for carried in audio.values():
-                carried.close()
-    except av.FFmpegError as error:
-        if isinstance(error, OSError) and error.errno is not None:
-            raise writing(output, error) from None
-        raise VideoError(f"{source}: cannot copy its sound: {_reason(error)}") from None
-    except OSError as error:
-        raise writing(output, error) from None
-    dropped = sum(carried.dropped for carried in audio.values())
-    if dropped:
-        notes.append(f"{dropped} audio packet(s) whose times did not move on were dropped")
-    return notes
 
 def output_path(source: Path, output_dir: Path) -> Path:
     """OUTPUT_DIR/NAME.mp4 for a video NAME.ext (H.264 in MP4 whatever the input's container)."""
