@@ -93,12 +93,12 @@ class ColorizeError(UserError, ValueError):
 def split_paths(args: argparse.Namespace) -> None:
     """Set args.checkpoint (None: the shipped model) and args.inputs from the positional paths: the
     first is the checkpoint when it is named .ckpt or .pt, or when there are two paths and it is not an
-    image or a folder (CHECKPOINT INPUT, as always); every other path is an INPUT."""
+    image, a video or a folder (CHECKPOINT INPUT, as always); every other path is an INPUT."""
     paths = args.paths
     first = paths[0]
     named = first.suffix.lower() in CHECKPOINT_SUFFIXES
     if len(paths) > 1 and (named or (len(paths) == 2 and not first.is_dir()
-                                     and first.suffix.lower() not in readable_formats())):
+                                     and first.suffix.lower() not in readable_formats() and not is_video(first))):
         if args.checkpoint is not None:
             raise ColorizeError("a checkpoint was given twice (--checkpoint and a first path); give one of them.")
         args.checkpoint, paths = first, paths[1:]
@@ -135,8 +135,9 @@ def main(argv: list[str] | None = None) -> int:
         raise ColorizeError(f"input not found: {', '.join(missing)}")
     videos = [path for path in args.inputs if not path.is_dir() and is_video(path)]  # docs/video.md
     if videos and len(args.inputs) > 1:
-        raise ColorizeError(f"{videos[0]} is a video: colorize a video alone (python -m colorgan.colorize "
-                            f"{videos[0]} -o {args.output}); several INPUTs are photos and folders.")
+        raise ColorizeError(f"{videos[0]} is a video, given with other inputs: a video is colorized alone, "
+                            f"one per command (python -m colorgan.colorize {videos[0]} -o {args.output}); "
+                            "several INPUTs are photos and folders.")
     if videos:
         args.input = videos[0]
         return colorize_video_file(args, load_colorizer, out, err)

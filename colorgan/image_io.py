@@ -151,6 +151,16 @@ def _own_pixel_limit():
         Image.MAX_IMAGE_PIXELS = saved
 
 
+def animation_frames(path: str | Path) -> int:
+    """How many frames an image file holds (an animated GIF, PNG or WebP: more than 1); 1 when it
+    cannot be opened (reading it then says why)."""
+    try:
+        with _own_pixel_limit(), open_regular(Path(path)) as file, Image.open(file) as image:
+            return int(getattr(image, "n_frames", 1)) if getattr(image, "is_animated", False) else 1
+    except Exception:
+        return 1
+
+
 def read_photo(
     path: str | Path,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,

@@ -19,6 +19,7 @@ import pytest
 import torch
 from helpers.configs import REPO
 from helpers.video import decoded, photo_frames, probe, write_clip
+from PIL import Image
 
 from colorgan.colorize import main
 from colorgan.inference import Colorizer
@@ -126,7 +127,30 @@ def test_a_video_among_several_inputs_is_one_line_saying_to_give_it_alone(tmp_pa
     (tmp_path / "photos").mkdir()
     assert main([str(tmp_path / "photos"), str(clip), "-o", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith(f"error: {clip} is a video: colorize a video alone") and len(err.splitlines()) == 1
+    assert err.startswith(f"error: {clip} is a video, given with other inputs: a video is colorized alone")
+    assert len(err.splitlines()) == 1
+
+
+def test_a_video_first_with_one_photo_is_not_taken_for_a_checkpoint(tmp_path, capsys):
+    clip = write_clip(tmp_path / "film.mp4", 6)
+    photo = tmp_path / "photo.png"
+    Image.fromarray(photo_frames(1, 64, 48)[0]).save(photo)
+    assert main([str(clip), str(photo), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {clip} is a video, given with other inputs") and len(err.splitlines()) == 1
+
+
+def test_an_animated_gif_is_refused_in_one_line_and_the_other_photos_are_done(tmp_path, capsys):
+    frames = [Image.fromarray(f) for f in photo_frames(5, 64, 48)]
+    frames[0].save(tmp_path / "dance.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    frames[0].save(tmp_path / "still.png")
+    assert main([str(tmp_path / "dance.gif"), str(tmp_path / "still.png"), "-o", str(tmp_path / "out")]) == 1
+    captured = capsys.readouterr()
+    errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: {tmp_path / 'dance.gif'}: an animated image (5 frames): colorgan colorizes still photos "
+                      "and videos, and would keep only its first frame; make it a video first (ffmpeg -i NAME.gif "
+                      "NAME.mp4) and colorize that"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["still.png"]
 
 
 def test_an_existing_output_is_kept_unless_overwrite(tmp_path, capsys):
@@ -218,7 +242,7 @@ def test_ctrl_c_exits_130_and_leaves_nothing_at_the_output(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not any(name.endswith(".tmp") for name in left_in(tmp_path / "out")):  # the output has begun
+    while not any(name.endswith(".tmp") for name in left_in(tmp_path / "out" / ".long.mp4.parts")):  # frames written
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)

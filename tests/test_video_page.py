@@ -3,8 +3,10 @@ a clip over the page's stated limits, or not a video, gets one `error:` line and
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
-from helpers.video import photo_frames, probe, write_clip
+from helpers.video import frame_times, photo_frames, probe, write_clip
 
 from colorgan.inference import Colorizer
 from colorgan.video import page
@@ -22,6 +24,21 @@ def test_a_short_clip_comes_back_in_colour_with_its_sound(colorizer, tmp_path):
     after = probe(output)
     assert after["frames"] == 12 and after["audio"] == pytest.approx(1.0, abs=0.03)
     assert line.startswith("home movie.mp4: 12 frames")
+
+
+def test_a_phones_portrait_clip_comes_back_upright(colorizer, tmp_path):
+    clip = write_clip(tmp_path / "phone.mp4", 6, rotation=-90)  # stored 64x48, shown 48x64
+    output, line = page.colorize_clip(colorizer, clip, tmp_path)
+    assert probe(output)["size"] == (48, 64)
+    assert "turned 90 degrees clockwise, as its display matrix says players show it" in line
+
+
+def test_a_variable_frame_rate_clip_keeps_its_times_on_the_page(colorizer, tmp_path):
+    times = [0, 10, 15, 40, 41, 42, 70, 100]
+    clip = write_clip(tmp_path / "screen.mp4", photo_frames(8, 64, 48), rate=30, times=times, time_base=Fraction(1, 300))
+    output, line = page.colorize_clip(colorizer, clip, tmp_path)
+    assert frame_times(output) == [Fraction(t, 300) for t in times]
+    assert line.startswith("screen.mp4: 8 frames")
 
 
 def test_clips_over_the_stated_limits_are_refused_in_one_line(colorizer, tmp_path, monkeypatch):

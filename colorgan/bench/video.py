@@ -18,7 +18,6 @@ import os
 import sys
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -29,9 +28,10 @@ import torch.nn.functional as F
 from colorgan.errors import user_command
 from colorgan.inference import Colorizer
 from colorgan.quiet import silence_library_noise
+from colorgan.video.mp4 import VideoWriter
 from colorgan.video.pipeline import DEFAULT_BATCH, FrameColorizer, colorize_video, working_inputs
 from colorgan.video.stabilize import Stabilizer
-from colorgan.video.streams import VideoWriter, open_video, read_batches
+from colorgan.video.streams import FrameClock, open_video, read_batches, video_stream
 
 
 def scaled_clip(source: Path, target: Path, height: int, frames: int) -> tuple[int, int]:
@@ -58,8 +58,9 @@ def aged_clip(source: Path, target: Path, grain: float = 4.0, exposure: float = 
     rng = np.random.default_rng(seed)
     container, info = open_video(source)
     frames = 0
-    with container, VideoWriter(target, info, container.streams.video[0].time_base) as writer:
-        for batch in read_batches(container, source, 8):
+    clock = FrameClock(video_stream(container).time_base, info.rate)
+    with container, VideoWriter(target, info.width, info.height, info.rate, clock.time_base) as writer:
+        for batch in read_batches(container, source, 8, clock):
             for rgb, pts in zip(batch.rgb, batch.pts, strict=True):
                 noisy = rgb * (1.0 + exposure * rng.standard_normal()) + grain * rng.standard_normal(rgb.shape[:2])[..., None]
                 writer.write(np.clip(noisy, 0, 255).round().astype(np.uint8), pts)
@@ -128,7 +129,7 @@ def measure(colorizer: Colorizer, clip: Path, frames: int, batch: int) -> dict:
         colour = FrameColorizer(colorizer, Stabilizer(), None)(decoded[0])
 
         def encode():
-            with VideoWriter(Path(folder) / "enc.mp4", info, Fraction(1, 1) / info.rate) as writer:
+            with VideoWriter(Path(folder) / "enc.mp4", info.width, info.height, info.rate, 1 / info.rate) as writer:
                 for i in range(batches):
                     for j, rgb in enumerate(colour):
                         writer.write(rgb, i * len(colour) + j)

@@ -22,6 +22,7 @@ from colorgan.image_io import (
     DEFAULT_MAX_PIXELS,
     ImageReadError,
     Photo,
+    animation_frames,
     find_images,
     make_grid,
     output_format,
@@ -208,6 +209,12 @@ class ColorizeEngine:
         )
 
     def read(self, job: Job) -> Photo | None:
+        frames = animation_frames(job.source)
+        if frames > 1:
+            self.fail(job.source, f"an animated image ({frames} frames): colorgan colorizes still photos and videos, "
+                      "and would keep only its first frame; make it a video first (ffmpeg -i NAME.gif NAME.mp4) "
+                      "and colorize that")
+            return None
         try:
             photo = read_photo(job.source, max_pixels=self.options.max_pixels, check_size=self.check_memory)
         except ImageReadError as err:

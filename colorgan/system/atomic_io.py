@@ -36,6 +36,14 @@ def atomic_path(path: str | Path, tmp: Path | None = None, durable: bool = False
         fsync_dir(path.parent)
 
 
+def check_writable(path: str | Path) -> None:
+    """Create and remove this process's temporary file beside `path`: the OSError a write there would
+    meet, now (before hours of work) rather than at the end."""
+    tmp = temporary_beside(Path(path))
+    tmp.open("wb").close()
+    tmp.unlink()
+
+
 def write_text(path: str | Path, text: str) -> None:
     """Write `text` to `path` atomically."""
     with atomic_path(path) as tmp:
@@ -54,3 +62,28 @@ def fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def process_alive(pid: int) -> bool:
+    """True when a process of this id runs (on this machine; another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_dead_temporaries(folder: Path, name: str | None = None) -> list[Path]:
+    """Remove the temporary files of `temporary_beside` in `folder` (of `name` only, when given) whose
+    process is gone (killed, or the machine restarted): a live process's are left alone. Returns
+    what was removed."""
+    removed = []
+    pattern = f".{name}.*.tmp" if name is not None else ".*.tmp"
+    for tmp in Path(folder).glob(pattern):
+        pid = tmp.name[: -len(".tmp")].rsplit(".", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed

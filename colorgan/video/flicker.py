@@ -1,4 +1,5 @@
-"""Flicker: how much colour changes from frame to frame where the picture stands still.
+"""Flicker: how much colour changes from frame to frame where the picture stands still; drift: how
+far a shot's mean colour wanders over its frames (Drift).
 
     flicker = mean over consecutive frames and over their still pixels of |d(a, b)|
     still: |dL| < STILL_L and L >= DARK_L in both frames (near black, colour is not seen)
@@ -17,9 +18,10 @@ import torch
 import torch.nn.functional as F
 
 from colorgan.color_space import rgb_to_lab
+from colorgan.video.stabilize import CUT_L, DARK_L  # near black, colour is not seen: not counted
 
 STILL_L = 2.0  # L units (0-100): a pixel whose lightness moved less than this is "still"
-DARK_L = 10.0  # pixels darker than this (a black background, night) show no colour and are not counted
+GRAY_CHROMA = 1.0  # a video whose frames' mean chroma (Lab) stays under this has no colour to compare with
 MEASURE_SIDE = 320  # longer side, in pixels, of the frames flicker and --compare's metrics are taken on
 
 
@@ -54,3 +56,42 @@ class Flicker:
     def compute(self) -> float:
         """Mean |d(a, b)| over still pixels; NaN when no pixel stood still (or one frame only)."""
         return self.total / self.pixels if self.pixels else math.nan
+
+
+class Drift:
+    """Streaming colour drift of one video: how far each frame's mean colour wanders from its shot's.
+
+        drift = sqrt(mean over frames of |mean_ab(frame) - mean_ab(its shot)|^2)
+
+    mean_ab over the frame's pixels with L >= DARK_L; a new shot starts where the mean |dL| between
+    two frames is over CUT_L (the stabilizer's cut). Where the true colour holds still over a shot,
+    the original's drift is near 0 and a colorized copy's is the model changing its mind slowly,
+    which flicker (frame to frame, pixel by pixel) does not see."""
+
+    def __init__(self) -> None:
+        self.previous_l: torch.Tensor | None = None
+        self.shot: list[torch.Tensor] = []  # the current shot's mean ab per frame, (2,) each
+        self.squares, self.frames = 0.0, 0
+
+    def update(self, rgb: torch.Tensor) -> None:
+        """RGB (B, 3, h, w) in [0, 1], the frames that follow those seen before, in order."""
+        for lab in rgb_to_lab(rgb.float()):
+            lightness = lab[0]
+            if self.previous_l is not None and (lightness - self.previous_l).abs().mean() > CUT_L:
+                self.end_shot()
+            self.previous_l = lightness
+            lit = lightness >= DARK_L
+            if lit.any():
+                self.shot.append(lab[1:, lit].mean(dim=1))
+
+    def end_shot(self) -> None:
+        if len(self.shot) > 1:
+            means = torch.stack(self.shot)
+            self.squares += float((means - means.mean(dim=0)).pow(2).sum())
+            self.frames += len(self.shot)
+        self.shot = []
+
+    def compute(self) -> float:
+        """Drift in Lab units; NaN when no shot had two lit frames."""
+        self.end_shot()
+        return math.sqrt(self.squares / self.frames) if self.frames else math.nan

@@ -32,8 +32,9 @@ def colorize_clip(colorizer: Colorizer, upload: str | Path, output_dir: Path) ->
     except UserError as error:
         text = str(error).replace(str(upload), upload.name).replace(RAISE_LIMIT, f" (the page takes {LIMIT})")
         return None, f"error: {text}"
+    notes = "".join(f"; {note}" for note in result.notes)
     return output, (f"{upload.name}: {result.frames} frames ({info.width}x{info.height}, {float(info.rate):.3g} "
-                    f"frames/s, {'with' if info.audio else 'no'} sound) colorized in {result.seconds:.1f} s")
+                    f"frames/s, {'with' if info.audio else 'no'} sound) colorized in {result.seconds:.1f} s{notes}")
 
 
 def add_video_section(gr, colorizer: Colorizer, new_folder, remove_folder, keep_s: float) -> None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import torch
 
+DEFAULT_HOLD = 0.0  # ColourMemory's weight of the past; 0: off (docs/video.md, "Drift", for why)
+DARK_L = 10.0  # pixels darker than this show no colour: left out of a frame's mean colour
 DEFAULT_STRENGTH = 0.8  # the weight of the past where nothing moves: an exponential average of about 9 frames
 MOTION_L = 6.0  # L units (0-100) of change, exposure taken off, at which a pixel takes its new colour
 CUT_L = 12.0  # mean |dL| over a frame that starts a new shot
@@ -54,3 +56,54 @@ class Stabilizer:
             self.lightness, self.ab = frame_l, stable
             out.append(stable)
         return torch.stack(out)
+
+    def state(self) -> dict:
+        """Its memory of the frame before (a resumed run goes on from it): CPU tensors or None."""
+        return {"lightness": None if self.lightness is None else self.lightness.cpu(),
+                "ab": None if self.ab is None else self.ab.cpu()}
+
+    def load(self, state: dict) -> None:
+        self.lightness, self.ab = state["lightness"], state["ab"]
+
+
+class ColourMemory:
+    """A shot's colour held over its frames: each frame's predicted ab is shifted so that its mean
+    (over pixels with L >= DARK_L) is an exponential running mean of the shot's frames' means,
+
+        held_t = weight * held_(t-1) + (1 - weight) * mean_ab(predicted_t),   ab_t += held_t - mean_ab(predicted_t)
+
+    held starting at the first frame's mean at each new shot (mean |dL| over `cut`). Local colour
+    (what differs within a frame) is the model's own; only the frame's overall tint is held, which
+    stops the slow wandering of tint over a shot (drift) that the per-pixel stabilizer cannot see.
+
+    Args:
+        weight: in [0, 1); 0.96 holds a mean of about the last 25 frames (a second at 25 frames/s).
+        cut: mean |dL| at which a frame starts a new shot.
+    """
+
+    def __init__(self, weight: float, cut: float = CUT_L) -> None:
+        if not 0.0 <= weight < 1.0:
+            raise ValueError(f"The colour memory's weight must be in [0, 1), got {weight}.")
+        self.weight, self.cut = weight, cut
+        self.lightness: torch.Tensor | None = None  # (1, h, w) of the previous frame, L in [0, 100]
+        self.held: torch.Tensor | None = None  # (2,) the shot's held mean ab
+
+    def __call__(self, lightness: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        """Lightness (B, 1, h, w) in L units and ab (B, 2, h, w) of B consecutive frames -> ab held."""
+        out = []
+        for frame_l, frame_ab in zip(lightness, ab, strict=True):
+            lit = (frame_l >= DARK_L).expand_as(frame_ab)
+            mean = (frame_ab * lit).sum(dim=(1, 2)) / lit[0].sum().clamp(min=1)
+            new_shot = (self.lightness is None or self.lightness.shape != frame_l.shape
+                        or (frame_l - self.lightness).abs().mean() > self.cut)
+            self.held = mean if new_shot else self.weight * self.held + (1.0 - self.weight) * mean
+            self.lightness = frame_l
+            out.append(frame_ab + (self.held - mean)[:, None, None])
+        return torch.stack(out)
+
+    def state(self) -> dict:
+        return {"lightness": None if self.lightness is None else self.lightness.cpu(),
+                "held": None if self.held is None else self.held.cpu()}
+
+    def load(self, state: dict) -> None:
+        self.lightness, self.held = state["lightness"], state["held"]

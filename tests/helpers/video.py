@@ -33,26 +33,49 @@ def photo_frames(count: int, width: int, height: int, pan: int = 1, grain: float
 
 
 def write_clip(path: Path, frames: list[np.ndarray] | int, rate: int = 12, audio: str | None = "aac",
-               fmt: str | None = None, codec: str = "libx264", width: int = 64, height: int = 48) -> Path:
+               fmt: str | None = None, codec: str = "libx264", width: int = 64, height: int = 48,
+               times: list[int] | None = None, time_base: Fraction | None = None, rotation: float | None = None,
+               audio_streams: int = 1, subtitles: bool = False) -> Path:
     """Write `frames` (or that many panned photo frames of width x height) at `rate` frames/s, with a
-    440 Hz tone as long as the picture in `audio` ("aac", "pcm_s16le"; None: silent)."""
+    440 Hz tone as long as the picture in `audio` ("aac", "pcm_s16le"; None: silent).
+
+    times: each frame's timestamp in `time_base` (default 1 / rate), as phones and screen recorders
+    write a variable frame rate (the encoder is given them; x264 keeps them). rotation: a display
+    matrix turning the picture that many degrees counterclockwise (PyAV's set_display_rotation: -90 is
+    a phone held upright). audio_streams: that many tones (an octave apart). subtitles: one SubRip cue
+    (Matroska)."""
     if isinstance(frames, int):
         frames = photo_frames(frames, width, height)
     height, width = frames[0].shape[:2] if frames else (height, width)
+    time_base = time_base or Fraction(1, rate)
     with av.open(str(path), "w", format=fmt) as container:
         video = container.add_stream(codec, rate=rate)
         video.width, video.height = width, height
         video.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
-        sound = None
-        if audio is not None:
-            sound = container.add_stream(audio, rate=48000)
-            sound.layout = "mono"
-        for frame in frames:
-            container.mux(video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        if times is not None:
+            video.time_base = video.codec_context.time_base = time_base
+        if rotation is not None:
+            video.set_display_rotation(rotation)
+        sounds = []
+        for _ in range(audio_streams if audio is not None else 0):
+            sounds.append(container.add_stream(audio, rate=48000))
+            sounds[-1].layout = "mono"
+        if subtitles:
+            cue = container.add_mux_stream("subrip", time_base=Fraction(1, 1000))
+        for i, frame in enumerate(frames):
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            if times is not None:
+                picture.pts, picture.time_base = times[i], time_base
+            container.mux(video.encode(picture))
         container.mux(video.encode(None))
-        if sound is not None:
-            samples = int(48000 * len(frames) / rate)
-            tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(samples) / 48000)).astype(np.float32)
+        if subtitles:
+            packet = av.Packet(b"a subtitle")
+            packet.stream, packet.pts, packet.dts, packet.duration, packet.time_base = cue, 0, 0, 500, Fraction(1, 1000)
+            container.mux(packet)
+        end = len(frames) / rate if times is None else float((times[-1] - times[0]) * time_base) + 1 / rate
+        for octave, sound in enumerate(sounds):
+            samples = int(48000 * end)
+            tone = (0.3 * np.sin(2 * np.pi * 440 * 2**octave * np.arange(samples) / 48000)).astype(np.float32)
             chunk = 1024
             for start in range(0, samples, chunk):
                 piece = tone[start : start + chunk][None]
@@ -61,6 +84,12 @@ def write_clip(path: Path, frames: list[np.ndarray] | int, rate: int = 12, audio
                 container.mux(sound.encode(frame))
             container.mux(sound.encode(None))
     return path
+
+
+def frame_times(path: Path) -> list[Fraction]:
+    """Each frame's presentation time in seconds, exactly, in decoding order's presentation order."""
+    with av.open(str(path)) as container:
+        return [frame.pts * frame.time_base for frame in container.decode(video=0)]
 
 
 def probe(path: Path) -> dict:
@@ -79,7 +108,9 @@ def probe(path: Path) -> dict:
             last = [p for p in container.demux(stream) if p.pts is not None]
             end = max(p.pts + p.duration for p in last)
             audio = float((end - (stream.start_time or 0)) * stream.time_base)
-        return {"frames": frames, "rate": rate, "size": size, "duration": duration, "audio": audio, "audio_codec": container.streams.audio[0].codec_context.name if audio is not None else None}
+        return {"frames": frames, "rate": rate, "size": size, "duration": duration, "audio": audio,
+                "audio_codec": container.streams.audio[0].codec_context.name if audio is not None else None,
+                "audio_streams": len(container.streams.audio)}
 
 
 def decoded(path: Path) -> list[np.ndarray]:
