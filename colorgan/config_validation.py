@@ -150,8 +150,10 @@ def _check_model(c: _Checker) -> None:
         c.choice("model.discriminator.spectral_norm", (False, True))
 
     model = cfg.get("model") or {}
+    if c.has("model.lr_schedule"):
+        c.choice("model.lr_schedule", (None, "cosine"))
     for key in model:
-        if key == "lr" or key.startswith("lr_"):
+        if key == "lr" or (key.startswith("lr_") and key != "lr_schedule"):
             c.number(f"model.{key}", lambda v: v > 0, "a learning rate must be a number > 0")
         elif key.startswith("lambda"):
             c.number(f"model.{key}", lambda v: v >= 0, "a loss weight must be a number >= 0")
