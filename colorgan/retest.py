@@ -78,7 +78,10 @@ def retest(run_dir: str | Path, checkpoint: str | Path, out: str | Path, name: s
         raise RetestError(f"{out} already holds files; pick a new folder for the retested run.")
     name = name or f"{run.experiment}_{checkpoint.stem}"
     overrides = [o for o in run.overrides or [] if override_key(o) != "name"]
-    shutil.copytree(run.path, out, ignore=shutil.ignore_patterns(*NOT_COPIED), dirs_exist_ok=True)
+    packed = "pytorch-lightning_version" not in saved  # a packed model (the shipped photo.pt): its generator only
+    # A packed model was not trained by this run: its training history (logs, images, times) is not copied.
+    not_copied = (*NOT_COPIED, "csv", "images", "run_info.json", "train.log") if packed else NOT_COPIED
+    shutil.copytree(run.path, out, ignore=shutil.ignore_patterns(*not_copied), dirs_exist_ok=True)
     (out / HYDRA_RECORD).mkdir(exist_ok=True)
     write_text(out / HYDRA_RECORD / OVERRIDES, yaml.safe_dump([*overrides, f"name={name}"]))
     (out / CHECKPOINTS).mkdir()
@@ -102,7 +105,7 @@ def retest(run_dir: str | Path, checkpoint: str | Path, out: str | Path, name: s
     trainer = L.Trainer(accelerator="auto", devices=1, logger=False, enable_progress_bar=False,
                         enable_model_summary=False, limit_test_batches=1.0 if limit is None else limit)
     ckpt_path = str(checkpoint)
-    if "pytorch-lightning_version" not in saved:  # a packed model (the shipped photo.pt): its generator only
+    if packed:
         model.warm_start(ckpt_path)
         ckpt_path = None
     trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False)

@@ -265,12 +265,16 @@ class Run:
         return str(self.config.get("name", self.path.name)) if self.config is not None else self.path.name
 
     def checkpoint(self) -> Path | None:
-        """The best checkpoint (what was tested), else the last one."""
+        """The best checkpoint (what was tested), else the last one, else the one file a retest copied
+        there (a packed model such as the shipped photo.pt)."""
         best = sorted((self.path / CHECKPOINTS).glob("best-*.ckpt"))
         if best:
             return best[-1]
         last = self.path / CHECKPOINTS / LAST_CHECKPOINT
-        return last if last.is_file() else None
+        if last.is_file():
+            return last
+        others = sorted(p for p in (self.path / CHECKPOINTS).glob("*") if p.suffix in (".ckpt", ".pt"))
+        return others[0] if len(others) == 1 else None
 
 
 def is_run_dir(path: Path) -> bool:
