@@ -76,9 +76,10 @@ class WorkingResolutionColorizer(nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+    def forward(self, rgb: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+        """`hints`: a hint model's hint map (B, 3, h, w) (colorgan.nets.hint_unet), None for none."""
         lightness, _ = LAB.split(rgb)
-        return merge_in_gamut_dense(lightness, self.net(rgb))
+        return merge_in_gamut_dense(lightness, self.net(rgb, hints))
 
 
 def row_bands(width: int, height: int) -> list[tuple[int, int]]:
