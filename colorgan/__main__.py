@@ -25,6 +25,7 @@ COMMANDS = {  # COMMAND: what `python -m colorgan.COMMAND` does
     "bench.threads": "which OpenMP waiting suits a shared CPU",
     "bench.colorize": "peak memory of colorizing one large photo",
     "bench.video": "frames/s of colorizing a video, and where the time goes",
+    "hints": "a hint model's PSNR, MAE and share beating gray against its number of colour hints",
     "pretrained": "pack or verify the shipped photo colorizer",
     "data.photo_mix": "the shipped photo model's training folder: links to two public photo sets",
 }

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from colorgan.errors import UserError, exit_on_user_error
+from colorgan.hints.page import add_hint_section
 from colorgan.image_io import DEFAULT_MAX_PIXELS
 from colorgan.inference import ColorizeEngine, ColorizeOptions, Colorizer, open_colorizer
 from colorgan.quiet import silence_library_noise
@@ -163,6 +164,9 @@ def build_page(colorizer: Colorizer, work_dir: Path, max_pixels: int | None = DE
         request = gr.State({"dir": None, "pairs": []}, time_to_live=KEEP_RESULTS_S, delete_callback=remove_request)
         button.click(colorize, [uploads, size, chroma, request], [slider, downloads, messages, shown, request])
         shown.change(show, [shown, request], slider)
+        if colorizer.takes_hints:  # a hint model (docs/hints.md): click, pick a colour, see the photo follow
+            add_hint_section(gr, colorizer, lambda previous: request_dir(work_dir, previous), remove_request,
+                             KEEP_RESULTS_S, max_pixels, min_side)
         add_video_section(gr, colorizer, lambda previous: request_dir(work_dir, previous), remove_request,
                           KEEP_RESULTS_S)
     return page

@@ -16,12 +16,24 @@ import json
 import sys
 from pathlib import Path
 
+from PIL import Image
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from colorgan.errors import EXIT_USER_ERROR, UserError, user_command
 from colorgan.image_io import DEFAULT_MAX_PIXELS, readable_formats
-from colorgan.inference import GAMUT_MODES, ColorizeEngine, ColorizeOptions, Colorizer, find_inputs, open_colorizer
+from colorgan.inference import (
+    GAMUT_MODES,
+    ColorizeEngine,
+    ColorizeOptions,
+    Colorizer,
+    Hint,
+    find_inputs,
+    open_colorizer,
+    parse_hint,
+    read_hints_file,
+)
+from colorgan.inference.hints import check_inside
 from colorgan.quiet import silence_library_noise
 from colorgan.report.tables import print_comparison
 from colorgan.system.atomic_io import write_text
@@ -82,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-side", type=int, default=8,
         help="refuse images whose shorter side is below this many pixels (default: 8; 1 accepts any)",
     )
+    parser.add_argument(
+        "--hint", action="append", default=[], metavar="X,Y,COLOUR",
+        help="a colour hint for a hint model (docs/hints.md): the point X,Y in the photo's pixels (0,0 top-left) "
+        "should be COLOUR (#rrggbb or a CSS name such as red); repeat for more; one photo at a time")
+    parser.add_argument("--hints", type=Path, default=None, metavar="FILE.json",
+                        help='colour hints from a JSON file: [{"x": X, "y": Y, "colour": COLOUR}, ...]')
     add_video_arguments(parser)
     return parser
 
@@ -115,10 +133,27 @@ def load_colorizer(args: argparse.Namespace) -> Colorizer:
                           temperature=args.temperature, chroma=args.chroma)
 
 
+def hints_of(args: argparse.Namespace) -> tuple[Hint, ...]:
+    """The hints of --hint and --hints, parsed (a HintError says what is wrong with one)."""
+    hints = [parse_hint(text) for text in args.hint]
+    return tuple(hints + (read_hints_file(args.hints) if args.hints is not None else []))
+
+
+def check_hints_inside(hints: tuple[Hint, ...], path: Path) -> None:
+    """Refuse hints outside the photo before anything starts (its header has its size); a photo that
+    cannot be opened is left to the engine, which says why."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return
+    check_inside(hints, width, height, path)
+
+
 def options_of(args: argparse.Namespace) -> ColorizeOptions:
     """The engine's options from the command's flags."""
     return ColorizeOptions(compare=args.compare, overwrite=args.overwrite, max_pixels=args.max_pixels,
-                           min_side=args.min_side)
+                           min_side=args.min_side, hints=hints_of(args))
 
 
 @user_command
@@ -138,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         raise ColorizeError(f"{videos[0]} is a video, given with other inputs: a video is colorized alone, "
                             f"one per command (python -m colorgan.colorize {videos[0]} -o {args.output}); "
                             "several INPUTs are photos and folders.")
+    if videos and (args.hint or args.hints):
+        raise ColorizeError(f"{videos[0]} is a video: colour hints are points of a photo; leave --hint and --hints out.")
     if videos:
         args.input = videos[0]
         return colorize_video_file(args, load_colorizer, out, err)
@@ -145,12 +182,17 @@ def main(argv: list[str] | None = None) -> int:
     if not inputs:
         where = " or ".join(map(str, args.inputs))
         raise ColorizeError(f"no image files in {where} (looked for {', '.join(sorted(readable_formats()))})")
+    options = options_of(args)
+    if options.hints and len(inputs) > 1:
+        raise ColorizeError(f"hints are points of one photo: give one photo with --hint or --hints, not {len(inputs)}.")
+    if options.hints:
+        check_hints_inside(options.hints, inputs[0][0])
     colorizer = load_colorizer(args)
 
     def report_failure(path: Path, reason: str) -> None:
         err.print(f"error: {path}: {reason}", markup=False, highlight=False, soft_wrap=True)
 
-    engine = ColorizeEngine(colorizer, options_of(args), report_failure)
+    engine = ColorizeEngine(colorizer, options, report_failure)
     todo = engine.plan(inputs, args.output)
     err.print(
         f"colorizing {len(todo)} image(s) on {colorizer.device} at working size {colorizer.size}px "

@@ -7,6 +7,8 @@ graph pads the input (edge pixels repeated) to multiples of the generator's stri
 prediction back (batch, height and width are dynamic; with --fixed-shape the graph takes exactly
 (1, 3, S, S), S = --size, and exports several times faster). Resizing a photo to a working
 resolution near the training size and back, which `colorgan.colorize` does, is left to the caller.
+A hint model's graph (docs/hints.md) also takes `hints` (N, 3, H, W): Lab ab / 110 where a hint
+is and 0 elsewhere, then a mask of 1 where a hint is (all zeros: no hints, the automatic colorizer).
 ONNX only: TorchScript is deprecated in PyTorch 2.13. Needs `pip install 'colorgan[export]'`.
 """
 
@@ -25,11 +27,14 @@ from torch import nn
 from colorgan.errors import UserError, user_command
 from colorgan.inference import WorkingResolutionColorizer
 from colorgan.nets.color_net import ColorNet
+from colorgan.nets.generators import takes_hints
+from colorgan.nets.hint_unet import HINT_CHANNELS
 from colorgan.quiet import silence_library_noise
 from colorgan.runs.checkpoint_io import load_generator
 
 FORMATS = ("onnx",)
 INPUT_NAME, OUTPUT_NAME = "rgb", "colorized"
+HINTS_NAME = "hints"  # a hint model's second input
 PRETRAINED_ONNX = "colorgan_photo.onnx"  # in the working directory, never inside the installed package
 
 
@@ -46,23 +51,42 @@ class PaddedColorizer(nn.Module):
         self.colorizer = WorkingResolutionColorizer(net)
         self.net, self.stride = net, net.stride
 
-    def forward(self, rgb: torch.Tensor) -> torch.Tensor:  # (N, 3, H, W) -> (N, 3, H, W)
+    @property
+    def takes_hints(self) -> bool:
+        return takes_hints(self.net.generator)
+
+    def forward(self, rgb: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:  # (N, 3, H, W) -> (N, 3, H, W)
         height, width, s = rgb.shape[-2], rgb.shape[-1], self.stride
-        padded = F.pad(rgb, (0, (s - width % s) % s, 0, (s - height % s) % s), mode="replicate")
-        return self.colorizer(padded)[..., :height, :width]
+        pad = (0, (s - width % s) % s, 0, (s - height % s) % s)
+        padded = F.pad(rgb, pad, mode="replicate")
+        if hints is not None:
+            hints = F.pad(hints, pad)  # zeros: no hint in the padding
+        return self.colorizer(padded, hints)[..., :height, :width]
+
+    def example_inputs(self, shape: tuple[int, ...], seed: int | None = None) -> tuple[torch.Tensor, ...]:
+        """(rgb,) of `shape`, and for a hint model a hint map with a few hints beside it."""
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        rgb = torch.rand(shape, generator=generator)
+        if not self.takes_hints:
+            return (rgb,)
+        mask = (torch.rand(shape[0], 1, *shape[2:], generator=generator) < 0.02).float()
+        ab = torch.rand(shape[0], 2, *shape[2:], generator=generator) * 1.2 - 0.6
+        return rgb, torch.cat([ab * mask, mask], dim=1)
 
 
 def build_module(checkpoint: str | Path) -> tuple[PaddedColorizer, dict[str, str]]:
     """The module to export (eval, CPU) and the metadata written beside its graph."""
     loaded = load_generator(checkpoint)
     net = ColorNet(loaded.generator, loaded.color_space)
+    hints = (f" and {HINTS_NAME}: (N, {HINT_CHANNELS}, H, W) float32, Lab ab / 110 where a hint is and 0 elsewhere, "
+             "then a mask of 1 where a hint is" if takes_hints(loaded.generator) else "")
     metadata = {
         "colorgan.checkpoint": Path(checkpoint).name,
         "colorgan.color_space": loaded.color_space.name,
         "colorgan.stride": str(net.stride),
         "colorgan.train_image_size": json.dumps(list(loaded.train_image_size)),
         "colorgan.io": f"{INPUT_NAME}: (N, 3, H, W) float32 RGB in [0, 1], any H and W (padded to multiples of "
-        f"stride inside the graph) -> {OUTPUT_NAME}: (N, 3, H, W) float32 RGB in [0, 1], lightness of the input kept",
+        f"stride inside the graph){hints} -> {OUTPUT_NAME}: (N, 3, H, W) float32 RGB in [0, 1], lightness of the input kept",
     }
     return PaddedColorizer(net).eval(), metadata
 
@@ -77,11 +101,13 @@ def export_onnx(checkpoint: str | Path, path: str | Path, size: int | None = Non
     module, metadata = build_module(checkpoint)
     side = size or int(json.loads(metadata["colorgan.train_image_size"])[0])
     # Batch 2 when dynamic: the exporter would fix a dimension of size 1 to 1.
-    example = torch.rand(1 if fixed_shape else 2, 3, side, side)
-    dynamic = None if fixed_shape else {"rgb": {0: "batch", 2: "height", 3: "width"}}
+    example = module.example_inputs((1 if fixed_shape else 2, 3, side, side))
+    names = [INPUT_NAME, HINTS_NAME][: len(example)]
+    axes = {0: "batch", 2: "height", 3: "width"}
+    dynamic = None if fixed_shape else {"rgb": axes, **({"hints": axes} if module.takes_hints else {})}
     with torch.no_grad():
         program = torch.onnx.export(
-            module, (example,), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+            module, example, input_names=names, output_names=[OUTPUT_NAME],
             dynamic_shapes=dynamic, dynamo=True, verbose=False,
         )
     program.model.metadata_props.update(metadata)
@@ -91,22 +117,25 @@ def export_onnx(checkpoint: str | Path, path: str | Path, size: int | None = Non
     return path
 
 
-def run_onnx(path: str | Path, rgb: torch.Tensor) -> torch.Tensor:
-    """Run an exported graph with onnxruntime on (N, 3, H, W) RGB."""
+def run_onnx(path: str | Path, rgb: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+    """Run an exported graph with onnxruntime on (N, 3, H, W) RGB (and a hint model's hint map)."""
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    (output,) = session.run([OUTPUT_NAME], {INPUT_NAME: rgb.float().numpy()})
+    feed = {INPUT_NAME: rgb.float().numpy()}
+    if hints is not None:
+        feed[HINTS_NAME] = hints.float().numpy()
+    (output,) = session.run([OUTPUT_NAME], feed)
     return torch.from_numpy(np.asarray(output))
 
 
 def check_onnx(checkpoint: str | Path, path: str | Path, shape: tuple[int, int, int, int]) -> float:
     """Largest |ONNX - PyTorch| over a random input of `shape`; raises ExportError above 1e-4."""
     module, _ = build_module(checkpoint)
-    rgb = torch.rand(shape, generator=torch.Generator().manual_seed(0))
+    inputs = module.example_inputs(shape, seed=0)
     with torch.no_grad():
-        expected = module(rgb)
-    error = float((run_onnx(path, rgb) - expected).abs().max())
+        expected = module(*inputs)
+    error = float((run_onnx(path, *inputs) - expected).abs().max())
     if not error <= 1e-4:
         raise ExportError(f"The ONNX graph {path} differs from PyTorch by up to {error:.2e} on a {shape} input.")
     return error
@@ -133,8 +162,9 @@ def describe_export(checkpoint: str | Path, path: Path) -> str:
     dims = [d.dim_param or str(d.dim_value) for d in model.graph.input[0].type.tensor_type.shape.dim]
     size = "x".join(map(str, json.loads(metadata["colorgan.train_image_size"])))
     megabytes = sum(p.stat().st_size for p in path.parent.glob(f"{path.name}*")) / 1e6  # with external data
+    hints = f" and {HINTS_NAME} (a hint map, docs/hints.md)" if len(model.graph.input) > 1 else ""
     return (f"wrote {path} ({megabytes:.1f} MB, ONNX) from {checkpoint}: input {INPUT_NAME} ({', '.join(dims)}) "
-            f"float32 RGB in [0, 1] -> {OUTPUT_NAME}, same shape, lightness kept; {metadata['colorgan.color_space']} "
+            f"float32 RGB in [0, 1]{hints} -> {OUTPUT_NAME}, same shape, lightness kept; {metadata['colorgan.color_space']} "
             f"model trained at {size} px, sides padded to multiples of {metadata['colorgan.stride']} inside the graph. "
             "Resize a photo near the training size first and its colours back up, as colorize does.")
 

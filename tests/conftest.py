@@ -92,3 +92,13 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_hint_checkpoint(tmp_path_factory) -> Path:
+    """last.ckpt of a tiny hint model (tests/helpers/hints.py) the real trainer fits for 40 batches of
+    flat-colour patchworks, once per session."""
+    from helpers.hints import train_tiny_hint_model
+
+    folder = tmp_path_factory.mktemp("hint_model")
+    return train_tiny_hint_model(folder / "photos", folder / "run")

@@ -8,7 +8,8 @@ exactly as sharp as the input and its lightness is the input's. Colours that the
 out of the sRGB gamut are desaturated (at constant L) until they fit, instead of being clipped.
 
 colorizer.py holds Colorizer (one photo, any size), gamut.py the merge inside sRGB, engine.py
-the engine the colorize command and the page run over files (ColorizeEngine, ColorizeOptions).
+the engine the colorize command and the page run over files (ColorizeEngine, ColorizeOptions),
+hints.py a user's colour hints (Hint) for a hint model.
 """
 
 from colorgan.inference.colorizer import (
@@ -26,11 +27,12 @@ from colorgan.inference.colorizer import (
 )
 from colorgan.inference.engine import ColorizeEngine, ColorizeOptions, find_inputs
 from colorgan.inference.gamut import GAMUT_MODES, LAB, merge_in_gamut, merge_in_gamut_dense
+from colorgan.inference.hints import Hint, HintError, parse_hint, read_hints_file
 from colorgan.nets.color_net import ColorNet
 
 __all__ = [
-    "GAMUT_MODES", "LAB", "ColorNet", "ColorizeEngine", "ColorizeOptions", "Colorizer", "DeviceError",
-    "TemperatureError", "WorkingResolutionColorizer", "best_device", "find_inputs", "merge_in_gamut",
+    "GAMUT_MODES", "LAB", "ColorNet", "ColorizeEngine", "ColorizeOptions", "Colorizer", "DeviceError", "Hint",
+    "HintError", "TemperatureError", "parse_hint", "read_hints_file", "WorkingResolutionColorizer", "best_device", "find_inputs", "merge_in_gamut",
     "merge_in_gamut_dense", "open_colorizer", "row_bands", "set_temperature", "shrink_photo", "upsample_rows",
     "working_shape",
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -17,7 +18,9 @@ from colorgan.color_space import ColorSpace
 from colorgan.errors import UserError
 from colorgan.image_io import Photo, photo_from_pil, read_photo, to_pil
 from colorgan.inference.gamut import GAMUT_MODES, LAB, merge_in_gamut, merge_in_gamut_dense
+from colorgan.inference.hints import Hint, HintError, check_inside, render_hints
 from colorgan.nets.color_net import ColorNet
+from colorgan.nets.generators import takes_hints
 from colorgan.runs.checkpoint_io import load_generator
 
 BAND_PIXELS = 1 << 18  # a full-resolution photo is shrunk and merged this many pixels at a time
@@ -73,9 +76,10 @@ class WorkingResolutionColorizer(nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+    def forward(self, rgb: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+        """`hints`: a hint model's hint map (B, 3, h, w) (colorgan.nets.hint_unet), None for none."""
         lightness, _ = LAB.split(rgb)
-        return merge_in_gamut_dense(lightness, self.net(rgb))
+        return merge_in_gamut_dense(lightness, self.net(rgb, hints))
 
 
 def row_bands(width: int, height: int) -> list[tuple[int, int]]:
@@ -214,11 +218,33 @@ class Colorizer:
     def color_space(self) -> ColorSpace:
         return self.net.color_space
 
-    def __call__(self, image: Image.Image | str | Path) -> Image.Image:
-        """A Pillow image or an image file -> the colorized Pillow image, same size, alpha kept."""
+    @property
+    def takes_hints(self) -> bool:
+        """Whether the model reads colour hints (a hint model, colorgan.nets.hint_unet)."""
+        return takes_hints(self.net.generator)
+
+    def __call__(self, image: Image.Image | str | Path, hints: Sequence[Hint] = ()) -> Image.Image:
+        """A Pillow image or an image file -> the colorized Pillow image, same size, alpha kept;
+        `hints` in the photo's pixels (a hint model only)."""
         photo = read_photo(image) if isinstance(image, (str, Path)) else photo_from_pil(image)
-        ab = self.predict_working([self.working_input(photo)])[0]
+        working = self.working_input(photo)
+        ab = self.predict_working([working], [self.working_hints(hints, photo.size, working.shape[-2:])])[0]
         return self.colorize_photo(photo, ab, in_place=True)
+
+    def require_hint_model(self) -> None:
+        """A HintError unless this model takes hints: what giving hints to an automatic model gets."""
+        if not self.takes_hints:
+            raise HintError("this model takes no colour hints: give them to a hint model "
+                            "(+experiment=photo_hints, docs/hints.md), or leave the hints out.")
+
+    def working_hints(self, hints: Sequence[Hint], photo_size: tuple[int, int],
+                      shape: tuple[int, int]) -> torch.Tensor | None:
+        """The hint map (3, h, w) of a photo's hints at its working shape; None without hints."""
+        if not hints:
+            return None
+        self.require_hint_model()
+        check_inside(hints, *photo_size)
+        return render_hints(hints, photo_size, tuple(shape))
 
     def at_size(self, size: int | None) -> Colorizer:
         """This colorizer (the same network, shared) at another working size; None: this one."""
@@ -297,31 +323,41 @@ class Colorizer:
         return self.predict_working(inputs)
 
     @torch.no_grad()
-    def predict_working(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+    def predict_working(self, inputs: list[torch.Tensor],
+                        hints: Sequence[torch.Tensor | None] | None = None) -> list[torch.Tensor]:
         """RGB (3, h, w) tensors already at their working shapes (working_input's) -> predicted ab
-        (2, h, w), with no resizing.
+        (2, h, w), with no resizing. `hints`: per input, its hint map (3, h, w) (working_hints') or
+        None (a hint model then colorizes on its own).
 
-        Inputs are padded (edge pixels repeated) to multiples of the network's stride, batched by
-        padded shape, and the padding is cropped off the prediction. A photo's result does not
-        depend on what it is batched with.
+        Inputs are padded (edge pixels repeated; hint maps with zeros: no hint) to multiples of the
+        network's stride, batched by padded shape, and the padding is cropped off the prediction. A
+        photo's result does not depend on what it is batched with.
         """
         stride = self.net.stride
+        hints = list(hints) if hints is not None else [None] * len(inputs)
+        with_hints = any(h is not None for h in hints)
         groups: dict[tuple[int, int], list[int]] = defaultdict(list)
         padded_inputs = []
         for i, rgb in enumerate(inputs):
             check_rgb(rgb)
             h, w = rgb.shape[1:]
             x = rgb.to(self.device, torch.float32)[None]
+            hint = hints[i].to(self.device, torch.float32)[None] if hints[i] is not None else x.new_zeros(1, 3, h, w)
             padded = (math.ceil(h / stride) * stride, math.ceil(w / stride) * stride)
             if padded != (h, w):
                 x = F.pad(x, (0, padded[1] - w, 0, padded[0] - h), mode="replicate")
-            padded_inputs.append((x, h, w))
+                hint = F.pad(hint, (0, padded[1] - w, 0, padded[0] - h))
+            padded_inputs.append((x, h, w, hint))
             groups[padded].append(i)
+        if with_hints:
+            self.require_hint_model()
         results: list[torch.Tensor | None] = [None] * len(inputs)
         for indices in groups.values():
-            ab = self.net(torch.cat([padded_inputs[i][0] for i in indices]))
+            batch = torch.cat([padded_inputs[i][0] for i in indices])
+            hint_maps = torch.cat([padded_inputs[i][3] for i in indices]) if with_hints else None
+            ab = self.net(batch, hint_maps)
             for i, prediction in zip(indices, ab, strict=True):
-                _, h, w = padded_inputs[i]
+                _, h, w, _ = padded_inputs[i]
                 results[i] = prediction[:, :h, :w] * self.chroma if self.chroma != 1.0 else prediction[:, :h, :w]
         return results
 

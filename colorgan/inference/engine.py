@@ -34,6 +34,7 @@ from colorgan.image_io import (
 )
 from colorgan.inference.colorizer import Colorizer, paint_bands
 from colorgan.inference.gamut import LAB
+from colorgan.inference.hints import Hint, check_inside
 from colorgan.system.memory import available_memory, gigabytes
 
 # Memory a photo takes to colorize, measured (BENCHMARKS.md, "colorize memory"): its 8-bit pixels
@@ -57,6 +58,9 @@ class ColorizeOptions:
         overwrite: replace outputs that exist; otherwise a photo whose outputs all exist is skipped.
         max_pixels: refuse larger photos, a guard against decompression bombs (None: no limit).
         min_side: refuse photos whose shorter side is below this many pixels.
+        hints: colour hints (colorgan.inference.hints.Hint, in the photo's pixels) for a hint model,
+            given to every photo: meant for one photo at a time. A hint outside a photo, or hints for
+            a model without hint inputs, raise a HintError (nothing of that photo is written).
     """
 
     compare: bool = False
@@ -64,6 +68,7 @@ class ColorizeOptions:
     overwrite: bool = False
     max_pixels: int | None = DEFAULT_MAX_PIXELS
     min_side: int = 8
+    hints: tuple[Hint, ...] = ()
 
 
 @dataclass
@@ -159,6 +164,8 @@ class ColorizeEngine:
     def __init__(self, colorizer: Colorizer, options: ColorizeOptions,
                  on_fail: Callable[[Path, str], None]) -> None:
         self.colorizer, self.options, self.on_fail = colorizer, options, on_fail
+        if options.hints:
+            colorizer.require_hint_model()
         self.done, self.skipped, self.failed = 0, 0, 0
         self.against_gray, self.judge, self.semantic_note = None, None, None
         self.semantic_columns: list[dict[str, torch.Tensor]] = []
@@ -224,6 +231,7 @@ class ColorizeEngine:
         if min(width, height) < self.options.min_side:
             self.fail(job.source, f"too small to colorize ({width}x{height}; --min-side is {self.options.min_side})")
             return None
+        check_inside(self.options.hints, width, height, job.source)
         return photo
 
     def process(self, jobs: list[Job]) -> None:
@@ -245,7 +253,9 @@ class ColorizeEngine:
     def colorize(self, loaded: list[tuple[Job, Photo]]) -> None:
         try:  # the network sees each photo at its small working size, shrunk once
             working = [self.colorizer.working_input(photo) for _, photo in loaded]
-            predicted_ab = self.colorizer.predict_working(working)
+            hints = [self.colorizer.working_hints(self.options.hints, photo.size, rgb.shape[-2:])
+                     for (_, photo), rgb in zip(loaded, working, strict=True)]
+            predicted_ab = self.colorizer.predict_working(working, hints)
         except (RuntimeError, ValueError) as err:  # e.g. out of memory: retry one at a time to name the culprit
             if len(loaded) == 1:
                 self.fail(loaded[0][0].source, f"colorization failed: {type(err).__name__}: {err}")

@@ -183,9 +183,12 @@ class ColorizerModule(L.LightningModule):
             self.log(f"{name}_epoch", total / count, on_step=False, on_epoch=True, batch_size=count)
         self._epoch_sums = {}
 
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Network inputs (B, 1, H, W) in [-1, 1] -> targets (B, C, H, W) in [-1, 1]."""
-        return self.generator(self.in_memory_format(inputs))
+    def forward(self, inputs: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+        """Network inputs (B, 1, H, W) in [-1, 1] -> targets (B, C, H, W) in [-1, 1]; `hints` (B, 3, H, W),
+        a hint model's hint map (colorgan.nets.hint_unet), None for none."""
+        if hints is None:
+            return self.generator(self.in_memory_format(inputs))
+        return self.generator(self.in_memory_format(inputs), self.in_memory_format(hints))
 
     @torch.no_grad()
     def colorize(self, inputs: torch.Tensor) -> torch.Tensor:

@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from colorgan.models.base import SingleLossColorizer
+from colorgan.models.simulated_user import SimulatedUser
+from colorgan.nets.generators import takes_hints
 from colorgan.nets.semantic_loss import SemanticLoss
 
 LOSSES = {"l1": F.l1_loss, "l2": F.mse_loss, "smooth_l1": F.smooth_l1_loss}
@@ -28,6 +30,9 @@ class UNetColorizer(SingleLossColorizer):
             added to the colour loss on the predicted RGB photo; None: the colour loss alone.
         generator_init: a colorizer checkpoint (or the shipped photo.pt) whose generator starts this one.
         lr_schedule: None (a constant learning rate) or "cosine" (from lr down to 1% of it over the fit).
+        hints: a hint model's simulated users (colorgan.models.simulated_user.SimulatedUser settings):
+            each training photo gets hints from its original; None: no hints (validation and test
+            always colorize without hints, as the automatic models do).
         channels_last, compile, init, select_classifier: see ColorizerModule.
     """
 
@@ -46,6 +51,7 @@ class UNetColorizer(SingleLossColorizer):
         generator_init: str | None = None,
         select_classifier: str | None = None,
         lr_schedule: str | None = None,
+        hints: dict[str, Any] | None = None,
     ) -> None:
         if loss not in LOSSES:
             raise ValueError(f"Unknown loss {loss!r}; valid names: {', '.join(LOSSES)}.")
@@ -54,9 +60,14 @@ class UNetColorizer(SingleLossColorizer):
         self.use_memory_format()
         self.loss_fn = LOSSES[loss]
         self.semantic_loss = SemanticLoss(**semantic) if semantic else None
+        self.simulated_user = SimulatedUser(**hints) if hints else None
+        if hints and (self.color_space.name != "lab" or not takes_hints(self.generator)):
+            raise ValueError("model.hints (simulated users) train a hint model: a Lab model whose generator "
+                             "takes hints (model/generator=hint_unet, data.color_space=lab).")
 
     def training_loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        pred = self(inputs)
+        hints = self.simulated_user(targets) if self.simulated_user is not None else None
+        pred = self(inputs, hints)
         colour = self.loss_fn(pred, targets)
         if self.semantic_loss is None:
             return colour

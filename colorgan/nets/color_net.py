@@ -24,9 +24,10 @@ class ColorNet(nn.Module):
     def stride(self) -> int:
         return self.generator.stride
 
-    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+    def forward(self, rgb: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+        """`hints`: a hint model's hint map (B, 3, h, w) (colorgan.nets.hint_unet), None for none."""
         inputs, _ = self.color_space.split(rgb)
-        prediction = self.generator(inputs)
+        prediction = self.generator(inputs) if hints is None else self.generator(inputs, hints)
         if self.color_space.name == "lab":
             return prediction
         return LAB.split(self.color_space.merge(inputs, prediction))[1]  # (B, 2, h, w)

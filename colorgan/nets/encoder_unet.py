@@ -140,14 +140,25 @@ class EncoderUNet(nn.Module):
                 part.eval()
         return self
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    takes_hints = False  # colour hints beside the gray input: colorgan.nets.hint_unet
+
+    def steer(self, h: torch.Tensor, level: int, hints: torch.Tensor) -> torch.Tensor:
+        """Where a hint-taking subclass adds the hints into the decoder's level `level` (0-3 the
+        decoder's, 4 the full-resolution layer); this U-Net takes none."""
+        return h
+
+    def forward(self, x: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
         self.check_input_size(*x.shape[-2:])
+        if hints is not None and not self.takes_hints:
+            raise ValueError("this generator takes no colour hints; a hint model does (model/generator=hint_unet).")
+        steer = self.steer if hints is not None else (lambda h, level, hints: h)
         maps = self.encoder.features(encoder_input(x[:, :1]))
         h = maps.pop()
-        for layer in self.decoder:
+        for level, layer in enumerate(self.decoder):
             skip = maps.pop()
             h = layer(torch.cat([F.interpolate(h, size=skip.shape[-2:], mode="bilinear", align_corners=False), skip], 1))
+            h = steer(h, level, hints)
         if self.output_layer == "none":
             return h
         h = F.interpolate(h, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        return self.head(self.full(torch.cat([h, x], dim=1)))
+        return self.head(steer(self.full(torch.cat([h, x], dim=1)), len(self.decoder), hints))

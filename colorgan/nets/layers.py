@@ -55,12 +55,14 @@ def init_weights(module: nn.Module, scheme: str) -> None:
 
     "default" keeps PyTorch's (Kaiming-uniform); "normal" is pix2pix's and the seed paper's:
     convolution weights ~ N(0, 0.02), norm scales ~ N(1, 0.02), biases 0. Sub-modules marked
-    `is_pretrained` (an ImageNet encoder, colorgan.nets.encoder_unet) keep the weights they loaded.
+    `is_pretrained` (an ImageNet encoder, colorgan.nets.encoder_unet) keep the weights they loaded,
+    and those marked `keeps_init` their own start (a hint branch's zeros, colorgan.nets.hint_unet).
     """
     _lookup({name: name for name in INITS}, "init", scheme)
     if scheme == "default":
         return
-    kept = [name + "." for name, layer in module.named_modules() if getattr(layer, "is_pretrained", False)]
+    kept = [name + "." for name, layer in module.named_modules()
+            if getattr(layer, "is_pretrained", False) or getattr(layer, "keeps_init", False)]
     for name, layer in module.named_modules():
         if any((name + ".").startswith(prefix) for prefix in kept):
             continue

@@ -315,7 +315,9 @@ def load_generator_weights(
     generator: UNetGenerator, path: str | Path, color_space: ColorSpace, settings: dict[str, Any] | None = None
 ) -> None:
     """Copy a colorizer checkpoint's (U-Net or GAN) `generator.*` weights into `generator`, e.g. to
-    warm-start a GAN (`model.generator_init`); a mismatch names both configurations."""
+    warm-start a GAN (`model.generator_init`); a mismatch names both configurations. The parts a
+    generator names in `new_in_warm_start` (a hint model's side branches) may be absent from the
+    checkpoint: they keep their own start, so a hint model starts as the automatic model it came from."""
     checkpoint = read_checkpoint(path)
     weights = _generator_weights(checkpoint, path)
     hparams = checkpoint.get("hyper_parameters") or {}
@@ -323,9 +325,13 @@ def load_generator_weights(
     fits = trained in (None, color_space.name)
     if fits:
         try:
-            generator.load_state_dict(weights)
+            loaded = generator.load_state_dict(weights, strict=False)
         except RuntimeError:
             fits = False
+        else:
+            new = tuple(getattr(generator, "new_in_warm_start", ()))
+            missing = [key for key in loaded.missing_keys if not key.startswith(new)] if new else loaded.missing_keys
+            fits = not missing and not loaded.unexpected_keys
     if not fits:
         raise CheckpointError(
             f"The generator in {path} does not fit this model's generator.\n"

@@ -71,9 +71,11 @@ EXPERIMENT_NAMES = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml
 
 def experiment_spaces(experiments: list[str]) -> list[tuple[str, str]]:
     """(experiment, colour space) pairs to test: both spaces, but Lab only for Lab-only models (the
-    classification colorizer predicts ab bins)."""
+    classification colorizer predicts ab bins; the hint model reads ab hints) and for the experiments
+    warm-started from the shipped photo model, a Lab model."""
     def lab_only(name: str) -> bool:
-        return "override /model: classify" in (CONF_DIR / "experiment" / f"{name}.yaml").read_text()
+        text = (CONF_DIR / "experiment" / f"{name}.yaml").read_text()
+        return "override /model: classify" in text or "${shipped_model:}" in text or "hint_unet" in text
 
     return [(e, space) for e in experiments for space in ("lab", "rgb") if space == "lab" or not lab_only(e)]
 

@@ -1,0 +1,50 @@
+"""`python -m colorgan.hints` (colorgan/hints/measure.py) on the tiny hint model: the table of
+random-hint counts and the "user" test, and where the user test puts its hints."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+from helpers.hints import patchwork
+from PIL import Image
+
+from colorgan.hints.__main__ import main
+from colorgan.hints.measure import REGION_CELL, user_hints
+
+
+def test_the_user_test_puts_hints_in_the_largest_wrong_regions_with_the_originals_colour():
+    true_ab = torch.zeros(2, 64, 64)
+    true_ab[0, 8:40, 8:40] = 0.5   # a large region the prediction misses
+    true_ab[1, 48:56, 48:60] = -0.4  # a smaller one
+    predicted = torch.zeros_like(true_ab)
+    one = user_hints(predicted, true_ab, 1)
+    rows, cols = one[2].nonzero(as_tuple=True)
+    assert 8 <= rows.min() and rows.max() < 40 and 8 <= cols.min() and cols.max() < 40  # inside the large region
+    torch.testing.assert_close(one[:2, rows, cols], true_ab[:, rows, cols])
+    two = user_hints(predicted, true_ab, 2)
+    rows, _ = two[2].nonzero(as_tuple=True)
+    assert (rows >= 48).any() and two[1][two[2] > 0].min() < -0.3  # and then in the smaller one
+    assert user_hints(true_ab, true_ab, 5).abs().sum() == 0  # nothing wrong, no hint
+    assert REGION_CELL <= 8
+
+
+def test_the_command_measures_hints_against_their_number(tiny_hint_checkpoint, tmp_path, one_thread, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(3):
+        Image.fromarray(patchwork(2000 + i)).save(photos / f"p{i}.png")
+    Image.new("L", (64, 64), 90).save(photos / "gray.png")  # no colour: skipped, said
+    out = tmp_path / "eval"
+    assert main([str(tiny_hint_checkpoint), str(photos), "-o", str(out), "--device", "cpu", "--counts", "0,2,20",
+                 "--user", "2"]) == 0
+    captured = capsys.readouterr()
+    assert "skipped: " in captured.err and "gray.png" in captured.err
+    table = json.loads((out / "hints.json").read_text())["table"]
+    assert list(table) == ["random 0", "random 2", "random 20", "user 1", "user 2"]
+    assert all(row["photos"] == 3 for row in table.values())
+    # the tiny model learnt to follow hints: 20 of them from the original beat none
+    assert table["random 20"]["psnr"] > table["random 0"]["psnr"] + 0.5
+    assert table["random 20"]["mae"] < table["random 0"]["mae"]
+    assert table["random 0"]["baseline_psnr"] == table["random 20"]["baseline_psnr"]
+    assert "| random 20 | 3 |" in (out / "hints.md").read_text() and "| user 2 | 3 |" in captured.out
