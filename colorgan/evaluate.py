@@ -34,13 +34,13 @@ from colorgan.image_io import find_images
 from colorgan.inference import best_device, set_temperature
 from colorgan.inference.colorizer import check_chroma
 from colorgan.metrics import AgainstGray, per_image_against_gray, semantic_means
+from colorgan.nets.judge import JUDGE, JudgeUnavailable, SemanticJudge, label_of
 from colorgan.nets.unet import UNetGenerator
 from colorgan.quiet import silence_library_noise
 from colorgan.report.stats import paired_difference, share_better
 from colorgan.report.tables import print_comparison
 from colorgan.runs.checkpoint_io import load_generator
 from colorgan.runs.run_dir import run_dir_of_checkpoint
-from colorgan.semantic import JUDGE, JudgeUnavailable, SemanticJudge, label_of
 from colorgan.system.atomic_io import write_text
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ def evaluate_folder(
     chroma: float = 1.0,
 ) -> dict[str, Any]:
     """Model and grayscale-baseline metrics over the usable images of `folder` (see module doc), with
-    the semantic test (colorgan.semantic) unless `semantic` is False or its judge is not installed."""
+    the semantic test (colorgan.nets.judge) unless `semantic` is False or its judge is not installed."""
     folder = Path(folder)
     if not folder.is_dir():
         raise EvaluateError(f"Image folder not found: {folder}.")

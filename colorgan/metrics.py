@@ -255,7 +255,7 @@ def per_image_against_gray(pred: torch.Tensor, gray: torch.Tensor, target: torch
                            labels: Sequence[int] | None = None) -> dict[str, torch.Tensor]:
     """per_image_metrics of the prediction and, under `baseline_*`, of the gray input it was made
     from: the one form in which testing and evaluate keep "model against gray" image by image.
-    `semantic` (colorgan.semantic.SemanticJudge) adds the semantic test's columns (agree, ...;
+    `semantic` (colorgan.nets.judge.SemanticJudge) adds the semantic test's columns (agree, ...;
     class_acc with `labels`, the ImageNet class of each photo or -1)."""
     both = per_image_metrics(pred, target)
     both.update({f"baseline_{k}": v for k, v in per_image_metrics(gray, target).items()})

@@ -27,6 +27,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from colorgan.errors import UserError, exit_on_user_error
+from colorgan.nets.judge import JudgeUnavailable, SemanticJudge
 from colorgan.pretrained.bundle import register_config_resolver
 from colorgan.quiet import silence_library_noise
 from colorgan.report.tables import logged_comparison, print_comparison
@@ -45,7 +46,6 @@ from colorgan.runs.run_dir import (
     write_json,
     write_per_image,
 )
-from colorgan.semantic import JudgeUnavailable, SemanticJudge
 from colorgan.system.atomic_io import write_text
 
 register_config_resolver()  # a run warm-started from ${shipped_model:} rebuilds its model
@@ -62,7 +62,7 @@ def retest(run_dir: str | Path, checkpoint: str | Path, out: str | Path, name: s
            data_root: str | Path | None = None, size: int | None = None, semantic: bool = True) -> dict[str, float]:
     """Test `checkpoint` (or a packed generator such as the shipped photo.pt, on a run of the same
     generator) with `run_dir`'s data and model settings (or on every photo of `data_root`,
-    at `size` px), writing the results to `out`; with the semantic test (colorgan.semantic) unless
+    at `size` px), writing the results to `out`; with the semantic test (colorgan.nets.judge) unless
     `semantic` is False (its judge not installed: one line says so, and the rest is measured)."""
     run, checkpoint, out = Run(Path(run_dir)), Path(checkpoint), Path(out)
     if run.config is None:

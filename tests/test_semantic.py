@@ -1,4 +1,4 @@
-"""The semantic test (colorgan.semantic) and the losses that look through an ImageNet classifier
+"""The semantic test (colorgan.nets.judge) and the losses that look through an ImageNet classifier
 (colorgan.nets.semantic_loss): the judge agrees with itself on originals and less on wrong colour,
 reads true classes from wnid folders, refuses to load without its wheel in one line, and no loss
 may use it; each loss moves a prediction the way it should on a tiny batch."""
@@ -18,8 +18,8 @@ from colorgan import evaluate
 from colorgan.color_space import LAB
 from colorgan.nets.efficientnet_lite import VARIANTS
 from colorgan.nets.imagenet_classifier import JUDGE, FrozenClassifier, imagenet_wnids, wnid_index
+from colorgan.nets.judge import JudgeUnavailable, SemanticJudge, label_of
 from colorgan.nets.semantic_loss import SemanticLoss
-from colorgan.semantic import JudgeUnavailable, SemanticJudge, label_of
 
 SAMPLES = Path(matplotlib.get_data_path()) / "sample_data"
 GRACE_HOPPER = SAMPLES / "grace_hopper.jpg"

@@ -171,7 +171,7 @@ class ColorizeEngine:
         self.semantic_columns: list[dict[str, torch.Tensor]] = []
         if options.compare:
             from colorgan.metrics import AgainstGray  # torchmetrics: only when comparing
-            from colorgan.semantic import JudgeUnavailable, SemanticJudge, label_of
+            from colorgan.nets.judge import JudgeUnavailable, SemanticJudge, label_of
 
             self.against_gray, self.label_of = AgainstGray(), label_of
             try:  # the semantic test beside the other measures, when its judge is installed

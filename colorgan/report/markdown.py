@@ -33,7 +33,7 @@ METRICS = (
     Metric("auc", "AuC ↑", 4, True),
     Metric("colorfulness", "colorfulness", 2, True),
     Metric("false_color", "false colour (%) ↓", 2, False),
-    # The semantic test (colorgan.semantic): % of photos whose judged class is the original's.
+    # The semantic test (colorgan.nets.judge): % of photos whose judged class is the original's.
     Metric("agree", "semantic agreement (%) ↑", 1, True),
 )
 METRIC_BY_KEY = {m.key: m for m in METRICS}
