@@ -37,7 +37,9 @@ from colorgan.runs.run_dir import (
     CONFIG,
     HYDRA_RECORD,
     JOB_STATUS,
+    METRICS_CSV,
     OVERRIDES,
+    RUN_INFO,
     TEST_METRICS,
     TEST_PER_IMAGE,
     WANDB_ID,
@@ -80,7 +82,7 @@ def retest(run_dir: str | Path, checkpoint: str | Path, out: str | Path, name: s
     overrides = [o for o in run.overrides or [] if override_key(o) != "name"]
     packed = "pytorch-lightning_version" not in saved  # a packed model (the shipped photo.pt): its generator only
     # A packed model was not trained by this run: its training history (logs, images, times) is not copied.
-    not_copied = (*NOT_COPIED, "csv", "images", "run_info.json", "train.log") if packed else NOT_COPIED
+    not_copied = (*NOT_COPIED, METRICS_CSV.parent.name, "images", RUN_INFO, "train.log") if packed else NOT_COPIED
     shutil.copytree(run.path, out, ignore=shutil.ignore_patterns(*not_copied), dirs_exist_ok=True)
     (out / HYDRA_RECORD).mkdir(exist_ok=True)
     write_text(out / HYDRA_RECORD / OVERRIDES, yaml.safe_dump([*overrides, f"name={name}"]))

@@ -200,11 +200,14 @@ def test_compare_metrics_match_the_test_step_on_real_cifar(tiny_checkpoint, tmp_
     model = UNetColorizer.load_from_checkpoint(tiny_checkpoint("lab"), map_location="cpu")
     trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False)
     (expected,) = trainer.test(model, datamodule=TheseImages(color_space="lab", batch_size=8), verbose=False)
+    semantic = {"agree", "class_acc", "truth_class_acc"}  # the judge's columns: the test step here ran without it
     for name, value in measured["clip"]["model"].items():
-        assert value == pytest.approx(expected[f"test/{name}"], rel=1e-5, abs=1e-6), name
+        if name not in semantic:
+            assert value == pytest.approx(expected[f"test/{name}"], rel=1e-5, abs=1e-6), name
     for gamut in ("clip", "fit"):
         for name, value in measured[gamut]["baseline"].items():
-            assert value == pytest.approx(expected[f"test_baseline/{name}"], rel=1e-5, abs=1e-6), name
+            if name not in semantic:
+                assert value == pytest.approx(expected[f"test_baseline/{name}"], rel=1e-5, abs=1e-6), name
     # Fitting the gamut instead of clipping changes only the pixels that fall outside it.
     assert measured["fit"]["model"]["mae"] == pytest.approx(expected["test/mae"], rel=0.2)
 
