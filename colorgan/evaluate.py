@@ -175,7 +175,7 @@ def evaluate_folder(
         try:
             judge = SemanticJudge()
         except JudgeUnavailable as err:
-            unavailable["semantic"] = str(err).split(" (")[0]
+            unavailable["semantic"] = str(err)
     labels = [label_of(p) for p in scan.paths] if judge is not None and any(label_of(p) >= 0 for p in scan.paths) else None
     extra = {name: (m.to(device), b.to(device)) for name, (m, b) in extra.items()}
 
@@ -203,7 +203,7 @@ def evaluate_folder(
             continue
         rgb = batch.images.to(device).float() / 255.0  # (B, 3, S, S) in [0, 1]
         inputs, _ = color_space.split(rgb)
-        pred = color_space.merge(inputs, generator(inputs) * chroma if chroma != 1.0 else generator(inputs))
+        pred = color_space.merge(inputs, generator(inputs) * chroma)
         gray = color_space.gray_rgb(inputs)
         against_gray.update(pred, gray, rgb)
         per_image.append({k: v.cpu().numpy() for k, v in per_image_against_gray(pred, gray, rgb, judge, batch_labels).items()})

@@ -102,7 +102,7 @@ def retest(run_dir: str | Path, checkpoint: str | Path, out: str | Path, name: s
         try:
             model.judge = SemanticJudge()
         except JudgeUnavailable as err:
-            print(f"semantic test not computed: {str(err).split(' (')[0]}")
+            print(f"semantic test not computed: {err}")
     limit = OmegaConf.select(cfg, "trainer.limit_test_batches")
     trainer = L.Trainer(accelerator="auto", devices=1, logger=False, enable_progress_bar=False,
                         enable_model_summary=False, limit_test_batches=1.0 if limit is None else limit)

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from helpers.cli import free_port
+from helpers.cli import running_app
 from helpers.configs import REPO
 from PIL import Image
 from test_colorize import photo
@@ -32,22 +29,9 @@ def server(tiny_checkpoint, tmp_path_factory):
     """`python -m colorgan.app CHECKPOINT --port P` running; yields its URL and process.
     COLORGAN_APP_CHECKPOINT swaps the tiny test model for a real one (for the docs screenshot)."""
     checkpoint = os.environ.get("COLORGAN_APP_CHECKPOINT") or str(tiny_checkpoint("lab"))
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = tmp_path_factory.mktemp("app") / "app.log"  # a file, not a pipe: a full pipe would stall the server
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    with open(log, "w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "colorgan.app", checkpoint, "--port", str(port),
-                                    "--device", "cpu"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while url not in log.read_text():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the app did not start:\n{log.read_text()}")
-        time.sleep(0.2)
-    yield url, process
-    process.terminate()
-    process.wait(timeout=30)
+    log = tmp_path_factory.mktemp("app") / "app.log"
+    with running_app(checkpoint, log) as (url, process):
+        yield url, process
     work_dir = Path(re.search(r"outputs in (\S+)", log.read_text()).group(1))
     assert not work_dir.exists(), f"the page left {work_dir} behind"  # removed at shutdown, requests and all
 

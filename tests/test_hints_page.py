@@ -4,17 +4,12 @@ click on the colour photo bring the pixels near the click towards that colour; u
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from helpers.cli import free_port
-from helpers.configs import REPO
+from helpers.cli import running_app
 from helpers.hints import patchwork
 from PIL import Image
 
@@ -29,22 +24,8 @@ PICKED = "#2838c8"  # a blue, far from what the tiny model paints on its own
 
 @pytest.fixture(scope="module")
 def server(tiny_hint_checkpoint, tmp_path_factory):
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = tmp_path_factory.mktemp("hint_app") / "app.log"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    with open(log, "w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "colorgan.app", str(tiny_hint_checkpoint), "--port", str(port),
-                                    "--device", "cpu"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while url not in log.read_text():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the app did not start:\n{log.read_text()}")
-        time.sleep(0.2)
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
+    with running_app(tiny_hint_checkpoint, tmp_path_factory.mktemp("hint_app") / "app.log") as (url, _):
+        yield url
 
 
 def wait_for_message(page, pattern: str) -> str:

@@ -177,7 +177,7 @@ class ColorizeEngine:
             try:  # the semantic test beside the other measures, when its judge is installed
                 self.judge = SemanticJudge()
             except JudgeUnavailable as err:
-                self.semantic_note = str(err).split(" (")[0]
+                self.semantic_note = str(err)
         self.measured = 0
         self.not_measured: list[str] = []
 

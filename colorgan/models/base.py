@@ -70,8 +70,8 @@ class ColorizerModule(L.LightningModule):
         self._epoch_sums: dict[str, list] = {}  # name -> [sum of value * batch size, images], see log_train
         # (H, W) of the training images, saved in checkpoints: inference's default working resolution.
         self.train_image_size: list[int] | None = None
-        # The semantic test's judge (colorgan.nets.judge.SemanticJudge), set by whoever tests with it (retest,
-        # train's test=true with test_semantic): a plain attribute, so its weights stay out of checkpoints.
+        # The semantic test's judge (colorgan.nets.judge.SemanticJudge), set by whoever tests with it (retest):
+        # a plain attribute, so its weights stay out of checkpoints.
         self.judge = None
         # Per-image test metrics (model and baseline) of the last test, in test-set order; see on_test_epoch_end.
         self.test_per_image: dict[str, torch.Tensor] | None = None

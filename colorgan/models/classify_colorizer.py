@@ -86,8 +86,9 @@ class ClassifyColorizer(SingleLossColorizer):
     def warm_start(self, path: str) -> None:
         """The body from a regression colorizer's generator: every weight but its output layer's."""
         body = self.generator.body
-        weights = {k: v for k, v in generator_weights(path).items() if k in body.state_dict()}
-        missing = sorted(set(body.state_dict()) - set(weights))
+        own = body.state_dict()
+        weights = {k: v for k, v in generator_weights(path).items() if k in own}
+        missing = sorted(set(own) - set(weights))
         if len(weights) < len(missing):
             raise ValueError(f"generator_init {path}: its generator shares only {len(weights)} tensors with this "
                              f"model's body ({len(missing)} missing, e.g. {missing[:3]}); use a checkpoint of the same generator settings.")

@@ -40,7 +40,6 @@ from colorgan.nets.discriminators import build_discriminator
 from colorgan.nets.ema import check_ema_decay, ema_copy, reset_ema, update_ema
 from colorgan.nets.gan_losses import GANLoss
 from colorgan.nets.semantic_loss import SemanticLoss
-from colorgan.runs.checkpoint_io import load_generator_weights
 
 log = logging.getLogger(__name__)
 
@@ -250,10 +249,6 @@ class GANColorizer(ColorizerModule):
         ]
 
     # -- warm start and checkpoints ------------------------------------------------------------
-    def warm_start(self, path: str) -> None:
-        load_generator_weights(self.generator, path, self.color_space, self.hparams.generator)
-        log.info("Generator initialised from %s", path)
-
     def on_fit_start(self) -> None:
         # Not on resume: the checkpoint being resumed (restored by now) holds the generator already.
         if self.hparams.generator_init and not self.trainer.ckpt_path:

