@@ -30,6 +30,7 @@ from colorgan.hints.page import add_hint_section
 from colorgan.image_io import DEFAULT_MAX_PIXELS
 from colorgan.inference import ColorizeEngine, ColorizeOptions, Colorizer, open_colorizer
 from colorgan.quiet import silence_library_noise
+from colorgan.video.animation import colorize_animation
 from colorgan.video.page import add_video_section
 
 DEFAULT_HOST = "127.0.0.1"  # this machine only; --host 0.0.0.0 serves the network
@@ -61,7 +62,7 @@ def colorize_uploads(
         messages.append(f"error: {Path(path).name}: {reason}")
 
     options = ColorizeOptions(gray=True, max_pixels=max_pixels, min_side=min_side)
-    engine = ColorizeEngine(colorizer.at_size(size), options, keep_failure)
+    engine = ColorizeEngine(colorizer.at_size(size), options, keep_failure, animate=colorize_animation)
     inputs = [(Path(p), Path(f"{Path(p).stem}_colorized{Path(p).suffix}")) for p in uploads]
     jobs = engine.plan(inputs, output_dir)
     engine.process(jobs)

@@ -5,7 +5,8 @@ Without a checkpoint (no .ckpt or .pt first path, and no --checkpoint), the phot
 inside the package is used (colorgan.pretrained); two paths are CHECKPOINT INPUT, as they always were.
 
 Each INPUT is one image or a folder (searched recursively); outputs mirror the input names under
-OUTPUT_DIR at the input's exact size. Files that cannot be used get one line on stderr each and
+OUTPUT_DIR at the input's exact size. An animated GIF, PNG or WebP is colorized frame by frame into
+an animation of its own format (colorgan.video.animation). Files that cannot be used get one line on stderr each and
 the rest are still done; the exit code is 1 when any failed, 2 when nothing could start.
 """
 
@@ -38,6 +39,7 @@ from colorgan.quiet import silence_library_noise
 from colorgan.report.tables import print_comparison
 from colorgan.system.atomic_io import write_text
 from colorgan.video import add_video_arguments, colorize_video_file, is_video
+from colorgan.video.animation import colorize_animation
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_CANNOT_START = 0, 1, EXIT_USER_ERROR
 CHECKPOINT_SUFFIXES = (".ckpt", ".pt")  # a first path named so is the checkpoint
@@ -192,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     def report_failure(path: Path, reason: str) -> None:
         err.print(f"error: {path}: {reason}", markup=False, highlight=False, soft_wrap=True)
 
-    engine = ColorizeEngine(colorizer, options, report_failure)
+    engine = ColorizeEngine(colorizer, options, report_failure, animate=colorize_animation)
     todo = engine.plan(inputs, args.output)
     err.print(
         f"colorizing {len(todo)} image(s) on {colorizer.device} at working size {colorizer.size}px "

@@ -62,6 +62,10 @@ class ImageReadError(ValueError):
     """A file could not be read as a photo; the message says why (and the CLI adds the file name)."""
 
 
+class DamagedAnimation(ImageReadError):
+    """An animated image whose frames cannot all be read."""
+
+
 FILE_KINDS = {stat.S_IFIFO: "a named pipe", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
               stat.S_IFBLK: "a block device", stat.S_IFDIR: "a folder"}
 
@@ -153,12 +157,29 @@ def _own_pixel_limit():
 
 def animation_frames(path: str | Path) -> int:
     """How many frames an image file holds (an animated GIF, PNG or WebP: more than 1); 1 when it
-    cannot be opened (reading it then says why)."""
+    cannot be opened (reading it then says why). ImageReadError when it opens but its frames cannot
+    be counted (an animation cut short): read as a still, it would lose them silently."""
     try:
         with _own_pixel_limit(), open_regular(Path(path)) as file, Image.open(file) as image:
-            return int(getattr(image, "n_frames", 1)) if getattr(image, "is_animated", False) else 1
+            try:
+                return int(getattr(image, "n_frames", 1)) if getattr(image, "is_animated", False) else 1
+            except Exception as err:
+                raise DamagedAnimation(f"cannot read its frames: a damaged or cut-short animation ({type(err).__name__}: {err})") from err
+    except DamagedAnimation:
+        raise
     except Exception:
         return 1
+
+
+def header_size(path: str | Path) -> tuple[int, int]:
+    """An image file's (width, height) from its header, nothing decoded; ImageReadError when it cannot be opened."""
+    try:
+        with _own_pixel_limit(), open_regular(Path(path)) as file, Image.open(file) as image:
+            return image.size
+    except ImageReadError:
+        raise
+    except (OSError, ValueError) as err:
+        raise ImageReadError(f"cannot open it as an image ({type(err).__name__}: {err})") from err
 
 
 def read_photo(

@@ -140,19 +140,6 @@ def test_a_video_first_with_one_photo_is_not_taken_for_a_checkpoint(tmp_path, ca
     assert err.startswith(f"error: {clip} is a video, given with other inputs") and len(err.splitlines()) == 1
 
 
-def test_an_animated_gif_is_refused_in_one_line_and_the_other_photos_are_done(tmp_path, capsys):
-    frames = [Image.fromarray(f) for f in photo_frames(5, 64, 48)]
-    frames[0].save(tmp_path / "dance.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
-    frames[0].save(tmp_path / "still.png")
-    assert main([str(tmp_path / "dance.gif"), str(tmp_path / "still.png"), "-o", str(tmp_path / "out")]) == 1
-    captured = capsys.readouterr()
-    errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
-    assert errors == [f"error: {tmp_path / 'dance.gif'}: an animated image (5 frames): colorgan colorizes still photos "
-                      "and videos, and would keep only its first frame; make it a video first (ffmpeg -i NAME.gif "
-                      "NAME.mp4) and colorize that"]
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["still.png"]
-
-
 def test_an_existing_output_is_kept_unless_overwrite(tmp_path, capsys):
     clip = write_clip(tmp_path / "film.mp4", 6)
     (tmp_path / "out").mkdir()

@@ -24,6 +24,7 @@ from colorgan.image_io import (
     Photo,
     animation_frames,
     find_images,
+    header_size,
     make_grid,
     output_format,
     output_suffix,
@@ -43,6 +44,9 @@ from colorgan.system.memory import available_memory, gigabytes
 BYTES_PER_PIXEL, COMPARE_BYTES_PER_PIXEL, CONSTANT_BYTES = 10, 120, 1 << 28
 BATCH_PIXELS = 1 << 24  # decoded pixels held at once for one network batch (a larger photo goes alone)
 MIN_METRIC_SIDE = 11  # SSIM's 11x11 Gaussian window
+
+# Colorizes an animated image whole: (colorizer, source, output, format, hints, gray output or None) -> frames.
+Animate = Callable[[Colorizer, Path, Path, str, tuple[Hint, ...], "Path | None"], int]
 
 
 @dataclass(frozen=True)
@@ -104,13 +108,23 @@ def find_inputs(root: Path, output_dir: Path) -> list[tuple[Path, Path]]:
     return [(path, path.relative_to(root)) for path in find_images(root) if not inside_output(path)]
 
 
+def animated(path: Path) -> bool:
+    """Whether a file is an animation (a damaged one too: reading it says what is wrong)."""
+    try:
+        return animation_frames(path) > 1
+    except ImageReadError:
+        return True
+
+
 def plan_jobs(inputs: list[tuple[Path, Path]], output_dir: Path) -> tuple[list[Job], list[tuple[Path, str]]]:
     """Output paths for every input; refusals (output would replace an input or another output)."""
     extensions = readable_formats()
     sources = {real_path(path) for path, _ in inputs}
     jobs, refused, taken = [], [], {}
     for path, relative in inputs:
-        fmt = output_format(extensions.get(path.suffix.lower()))
+        fmt = extensions.get(path.suffix.lower())
+        # An animated GIF stays a GIF (PNG and WebP animate as they are); a still GIF becomes a PNG.
+        fmt = fmt if fmt == "GIF" and animated(path) else output_format(fmt)
         output = output_dir / relative.with_suffix(output_suffix(relative, fmt))
         compare = output_dir / relative.parent / f"{relative.stem}.compare.png"
         output_real, compare_real = real_path(output), real_path(compare)
@@ -159,11 +173,12 @@ def save(image: Image.Image, path: Path, fmt: str) -> None:
 
 class ColorizeEngine:
     """Colorizes jobs in batches, reporting each failure through `on_fail(path, reason)` and
-    counting outcomes (done, skipped, failed)."""
+    counting outcomes (done, skipped, failed). Animated images go to `animate` (the command and the
+    page pass colorgan.video.animation's, which sits above this layer); without it they are refused."""
 
     def __init__(self, colorizer: Colorizer, options: ColorizeOptions,
-                 on_fail: Callable[[Path, str], None]) -> None:
-        self.colorizer, self.options, self.on_fail = colorizer, options, on_fail
+                 on_fail: Callable[[Path, str], None], animate: Animate | None = None) -> None:
+        self.colorizer, self.options, self.on_fail, self.animate = colorizer, options, on_fail, animate
         if options.hints:
             colorizer.require_hint_model()
         self.done, self.skipped, self.failed = 0, 0, 0
@@ -216,11 +231,13 @@ class ColorizeEngine:
         )
 
     def read(self, job: Job) -> Photo | None:
-        frames = animation_frames(job.source)
+        try:
+            frames = animation_frames(job.source)
+        except ImageReadError as err:
+            self.fail(job.source, str(err))
+            return None
         if frames > 1:
-            self.fail(job.source, f"an animated image ({frames} frames): colorgan colorizes still photos and videos, "
-                      "and would keep only its first frame; make it a video first (ffmpeg -i NAME.gif NAME.mp4) "
-                      "and colorize that")
+            self.colorize_animation(job, frames)
             return None
         try:
             photo = read_photo(job.source, max_pixels=self.options.max_pixels, check_size=self.check_memory)
@@ -233,6 +250,31 @@ class ColorizeEngine:
             return None
         check_inside(self.options.hints, width, height, job.source)
         return photo
+
+    def colorize_animation(self, job: Job, frames: int) -> None:
+        """An animated image, colorized whole by `animate` into its own format; not measured by --compare."""
+        if self.animate is None:
+            self.fail(job.source, f"an animated image ({frames} frames): this caller colorizes still photos only; "
+                      "python -m colorgan.colorize colorizes animations frame by frame")
+            return
+        try:
+            width, height = header_size(job.source)
+            if self.options.max_pixels is not None and width * height > self.options.max_pixels:
+                raise ImageReadError(f"{width}x{height} frames are over --max-pixels {self.options.max_pixels:,}")
+            self.check_memory(width, height * frames)
+            check_inside(self.options.hints, width, height, job.source)
+            if job.write_output:
+                self.animate(self.colorizer, job.source, job.output, job.format, self.options.hints, job.gray)
+        except ImageReadError as err:
+            self.fail(job.source, str(err))
+            return
+        except OSError as err:
+            self.fail(job.source, f"cannot write {job.output}: {err}")
+            return
+        if self.options.compare:
+            self.not_measured.append(f"{job.source} (an animated image: measure films as videos, python -m colorgan.colorize clip.mp4 --compare)")
+        job.done = True
+        self.done += 1
 
     def process(self, jobs: list[Job]) -> None:
         """Read the jobs' photos and colorize them in batches of at most BATCH_PIXELS decoded pixels
