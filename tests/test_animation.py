@@ -124,3 +124,22 @@ def test_the_page_colorizes_an_animation_and_shows_its_gray_input_moving(coloriz
     with Image.open(results[0].colour) as colour, Image.open(results[0].gray) as gray:
         assert colour.format == "GIF" and colour.n_frames == 4
         assert gray.format == "PNG" and gray.n_frames == 4
+
+
+def test_a_strip_of_frames_from_clips_of_one_shot_with_their_drift(tmp_path, capsys):
+    from helpers.video import write_clip
+
+    from colorgan.video.strip import main as strip
+
+    gray = write_clip(tmp_path / "gray.mp4", [np.repeat(f.mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8)
+                                              for f in photo_frames(8, 64, 48)], audio=None)
+    colour = write_clip(tmp_path / "colour.mp4", 8, audio=None)
+    assert strip([str(gray), str(colour), "--frames", "0", "7", "--height", "24", "-o", str(tmp_path / "s.png")]) == 0
+    out = capsys.readouterr().out
+    with Image.open(tmp_path / "s.png") as figure:
+        assert figure.size == (2 + 2 * (32 + 2), 2 + 2 * (24 + 2))  # two clips by two frames, 2 px apart
+    lines = [line for line in out.splitlines() if "drift" in line]
+    assert len(lines) == 2 and "gray.mp4: 8 frames, drift 0.00" in lines[0]
+    assert float(lines[1].split("mean chroma at frames 0: ")[1].split(",")[0]) > 5  # the tinted clip has colour
+    assert strip([str(gray), "--frames", "9", "-o", str(tmp_path / "t.png")]) == 2
+    assert "has 8 frames: no frame 9" in capsys.readouterr().err

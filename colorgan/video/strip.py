@@ -1,0 +1,85 @@
+"""Frames of clips of one shot, side by side, with their colour's numbers:
+
+    python -m colorgan.video.strip gray.mp4 out/gray.mp4 out_held/gray.mp4 --frames 0 16 33 49 -o strip.png
+
+Each clip is a row (in the order given), each chosen frame a column, scaled to --height. Printed for
+each clip: its drift over the whole clip (colorgan.video.flicker.Drift) and each chosen frame's mean
+chroma (Lab, over pixels with L >= 10), so a figure of colour across a shot comes with its figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import av
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from colorgan.color_space import rgb_to_lab
+from colorgan.errors import UserError, user_command
+from colorgan.image_io import make_grid
+from colorgan.system.atomic_io import atomic_path
+from colorgan.video.flicker import Drift
+from colorgan.video.stabilize import DARK_L
+
+MEASURE_HEIGHT = 240  # frames are measured at this height (drift and chroma are means: size hardly matters)
+
+
+def read_frames(path: Path, height: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Every frame of a clip, RGB (3, h, w) in [0, 1], at `height` for the figure and at MEASURE_HEIGHT."""
+    shown, measured = [], []
+    try:
+        with av.open(str(path)) as container:
+            for frame in container.decode(video=0):
+                rgb = torch.from_numpy(frame.to_ndarray(format="rgb24")).permute(2, 0, 1)[None].float() / 255.0
+                for side, out in ((height, shown), (MEASURE_HEIGHT, measured)):
+                    width = max(1, round(rgb.shape[-1] * side / rgb.shape[-2]))
+                    out.append(F.interpolate(rgb, size=(side, width), mode="area")[0])
+    except (av.FFmpegError, OSError) as err:
+        raise UserError(f"{path}: not a video FFmpeg can read ({err})") from err
+    if not shown:
+        raise UserError(f"{path}: no video frames")
+    return shown, measured
+
+
+def mean_chroma(rgb: torch.Tensor) -> float:
+    lab = rgb_to_lab(rgb[None].float())[0]
+    lit = lab[0] >= DARK_L
+    return float(lab[1:, lit].norm(dim=0).mean()) if lit.any() else float("nan")
+
+
+@user_command
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m colorgan.video.strip", description=__doc__.split("\n\n")[0])
+    parser.add_argument("clips", type=Path, nargs="+", help="clips of the same shot (the gray input, colorized copies)")
+    parser.add_argument("--frames", type=int, nargs="+", required=True, help="frame numbers (0 first) to show")
+    parser.add_argument("--height", type=int, default=180, help="height of each frame in the figure (default: 180)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="the figure (PNG; JPEG when named .jpg)")
+    args = parser.parse_args(argv)
+    rows = []
+    for clip in args.clips:
+        shown, measured = read_frames(clip, args.height)
+        missing = [i for i in args.frames if not 0 <= i < len(shown)]
+        if missing:
+            raise UserError(f"{clip} has {len(shown)} frames: no frame {missing[0]}")
+        if rows and shown[0].shape != rows[0][0].shape:
+            raise UserError(f"{clip}: its frames are {tuple(shown[0].shape[1:])}, the first clip's {tuple(rows[0][0].shape[1:])}: give clips of one shot")
+        drift = Drift()
+        for frame in measured:
+            drift.update(frame[None])
+        chroma = ", ".join(f"{i}: {mean_chroma(measured[i]):.1f}" for i in args.frames)
+        print(f"{clip}: {len(shown)} frames, drift {drift.compute():.2f}; mean chroma at frames {chroma}")
+        rows.append(torch.stack([shown[i] for i in args.frames]))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    jpeg = args.output.suffix.lower() in (".jpg", ".jpeg")
+    with atomic_path(args.output) as tmp:
+        Image.fromarray(make_grid(rows)).save(tmp, format="JPEG" if jpeg else "PNG", **({"quality": 88} if jpeg else {}))
+    print(f"rows {', '.join(clip.name for clip in args.clips)}; columns frames {' '.join(map(str, args.frames))} -> {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
