@@ -48,3 +48,11 @@ def test_the_command_measures_hints_against_their_number(tiny_hint_checkpoint, t
     assert table["random 20"]["mae"] < table["random 0"]["mae"]
     assert table["random 0"]["baseline_psnr"] == table["random 20"]["baseline_psnr"]
     assert "| random 20 | 3 |" in (out / "hints.md").read_text() and "| user 2 | 3 |" in captured.out
+    # the curve of the table, beside a second set's
+    from colorgan.hints.figure import main as figure
+
+    assert figure([f"{out / 'hints.json'}:patchworks", f"{out / 'hints.json'}", "-o", str(tmp_path / "curve.png")]) == 0
+    with Image.open(tmp_path / "curve.png") as image:
+        assert image.size == (1100, 440)
+    assert figure([str(photos / "p0.png"), "-o", str(tmp_path / "bad.png")]) == 2
+    assert "not a hints.json" in capsys.readouterr().err and not (tmp_path / "bad.png").exists()
