@@ -56,3 +56,22 @@ def test_the_command_measures_hints_against_their_number(tiny_hint_checkpoint, t
         assert image.size == (1100, 440)
     assert figure([str(photos / "p0.png"), "-o", str(tmp_path / "bad.png")]) == 2
     assert "not a hints.json" in capsys.readouterr().err and not (tmp_path / "bad.png").exists()
+
+
+def test_the_pictures_show_one_hint_more_each_ringed_in_its_colour(tiny_hint_checkpoint, tmp_path, one_thread, capsys):
+    from colorgan.hints.pictures import main as pictures
+
+    photo = tmp_path / "p.png"
+    Image.fromarray(patchwork(3000)).save(photo)
+    side = Image.open(photo).size[0]
+    out = tmp_path / "fig.png"
+    assert pictures([str(tiny_hint_checkpoint), str(photo), "--hint", "5,5,red", "--hint", f"{side - 6},{side - 6},blue",
+                     "-o", str(out), "--device", "cpu"]) == 0
+    with Image.open(out) as figure:  # original, gray, no hint, one, two
+        assert figure.size == (2 + 5 * (side + 2), side + 4)
+        pixels = figure.convert("RGB")
+        ring = round(max(3, round(0.025 * side)))
+        red = pixels.getpixel((2 + 3 * (side + 2) + 5 + ring, 2 + 5))  # the first hint's ring on the one-hint picture
+        assert red[0] > 150 and red[2] < 100
+    assert "5 pictures" in capsys.readouterr().out
+    assert pictures([str(tiny_hint_checkpoint), str(photo), "--hint", "5,5,notacolour", "-o", str(out)]) == 2

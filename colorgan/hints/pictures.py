@@ -1,0 +1,82 @@
+"""A photo before and after its hints, one hint more per picture, each hint ringed in its colour:
+
+    python -m colorgan.hints.pictures CHECKPOINT photo.jpg --hint 120,80,red --hint 30,200,navy -o hints.jpg
+
+Pictures left to right: the original (when it has colour), the gray input, the model with no hint,
+then with the first hint, the first two, and so on. So a figure shows where a hint's colour goes and
+where it stops. The hints are typed as for colorize (`--hint X,Y,COLOUR`, in the photo's pixels).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+from PIL import Image, ImageDraw
+
+from colorgan.errors import UserError, user_command
+from colorgan.image_io import ImageReadError, make_grid, read_photo
+from colorgan.inference import LAB, Hint, open_colorizer, parse_hint
+from colorgan.system.atomic_io import atomic_path
+
+RING = 0.025  # a hint's ring radius, as a share of the picture's longer side
+
+
+def pictures(colorizer, photo, hints: list[Hint]) -> list[torch.Tensor]:
+    """[original (if in colour), gray, no hint, first hint, first two, ...]: RGB (3, H, W) in [0, 1]."""
+    rgb = photo.rgb
+    shown = [] if photo.is_gray else [rgb]
+    shown.append(LAB.gray_of(rgb[None])[0])
+    working = colorizer.working_input(photo)
+    for n in range(len(hints) + 1):
+        hint_map = colorizer.working_hints(hints[:n], photo.size, working.shape[-2:])
+        ab = colorizer.predict_working([working], [hint_map])[0]
+        shown.append(colorizer.apply_ab(rgb, ab))
+    return shown
+
+
+def ring_hints(figure: Image.Image, hints: list[Hint], first: int, size: tuple[int, int], pad: int = 2) -> None:
+    """Ring each hint in its colour on the pictures that use it (picture `first` uses none)."""
+    width, height = size
+    radius = max(3, round(RING * max(size)))
+    draw = ImageDraw.Draw(figure)
+    for column in range(first + 1, first + 1 + len(hints)):
+        left = pad + column * (width + pad)
+        for hint in hints[: column - first]:
+            x, y = left + hint.x, pad + hint.y
+            draw.ellipse((x - radius - 1, y - radius - 1, x + radius + 1, y + radius + 1), outline="white", width=1)
+            draw.ellipse((x - radius, y - radius, x + radius, y + radius), outline=hint.rgb, width=2)
+
+
+@user_command
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m colorgan.hints.pictures", description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoint", type=Path, help="a hint model's checkpoint (+experiment=photo_hints)")
+    parser.add_argument("photo", type=Path)
+    parser.add_argument("--hint", action="append", default=[], metavar="X,Y,COLOUR", required=True,
+                        help="a hint, as colorize's; repeat for more (each adds a picture)")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("-o", "--output", type=Path, required=True, help="the figure (JPEG when named .jpg, else PNG)")
+    args = parser.parse_args(argv)
+    hints = [parse_hint(text) for text in args.hint]
+    colorizer = open_colorizer(args.checkpoint, device=args.device)
+    colorizer.require_hint_model()
+    try:
+        photo = read_photo(args.photo)
+    except ImageReadError as err:
+        raise UserError(f"{args.photo}: {err}") from err
+    shown = pictures(colorizer, photo, hints)
+    figure = Image.fromarray(make_grid([torch.stack(shown)]))
+    ring_hints(figure, hints, first=len(shown) - len(hints) - 1, size=photo.size)
+    jpeg = args.output.suffix.lower() in (".jpg", ".jpeg")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(args.output) as tmp:
+        figure.save(tmp, format="JPEG" if jpeg else "PNG", **({"quality": 90} if jpeg else {}))
+    print(f"wrote {args.output}: {len(shown)} pictures, the last with {len(hints)} hint(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
