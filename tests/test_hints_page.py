@@ -4,6 +4,7 @@ click on the colour photo bring the pixels near the click towards that colour; u
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -82,3 +83,17 @@ def test_a_click_with_a_colour_brings_the_pixels_near_it_towards_that_colour(bro
     wait_for_message(page, "colorized with 0 hint")
     assert np.array_equal(np.asarray(download(page, tmp_path, "undone.png")), np.asarray(automatic))
     context.close()
+
+
+def test_the_page_benchmark_times_each_hints_answer(browser, tiny_hint_checkpoint, tmp_path):
+    """Run as a user runs it (its own Playwright: the `browser` fixture's holds this thread)."""
+    import subprocess
+    import sys
+
+    photo = tmp_path / "patchwork.png"
+    Image.fromarray(patchwork(1003)).save(photo)
+    done = subprocess.run([sys.executable, "-m", "colorgan.bench.hint_page", str(tiny_hint_checkpoint), str(photo),
+                           "--side", "64", "--clicks", "2"], capture_output=True, text=True, timeout=240,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "hint 1: " in done.stdout and "hint 2: " in done.stdout and "64x64 photo: median answer " in done.stdout
