@@ -97,6 +97,40 @@ def test_rgb_is_refused_clearly():
         ClassifyColorizer(color_space="rgb")
 
 
+def test_decoded_l1_adds_the_decoded_colours_distance_and_reaches_the_logits():
+    """A head biased towards one vivid bin tints a gray photo: the decoded L1 term is that tint's
+    size, added to the cross-entropy, and its gradient reaches the head's bias."""
+    torch.manual_seed(0)
+    plain = ClassifyColorizer(generator={"channels": [8, 16]})
+    tinted = ClassifyColorizer(generator={"channels": [8, 16]}, decoded_l1=2.0)
+    tinted.load_state_dict(plain.state_dict())
+    vivid = int(plain.generator.bins.norm(dim=1).argmax())
+    for model in (plain, tinted):
+        with torch.no_grad():
+            model.generator.logits_head.bias[vivid] = 20.0
+    inputs, targets = torch.rand(2, 1, 16, 16) * 2 - 1, torch.zeros(2, 2, 16, 16)  # gray originals
+    base = plain.training_loss(inputs, targets)
+    loss = tinted.training_loss(inputs, targets)
+    tint = tinted.generator(inputs).abs().mean()
+    assert float(tint) > 0.3  # the bias paints a strong colour
+    assert float(tinted.loss_parts["decoded_l1"]) == pytest.approx(float(tint), rel=1e-4)
+    assert float(loss) == pytest.approx(float(base) + 2.0 * float(tint), rel=1e-4)
+    loss.backward()
+    assert float(tinted.generator.logits_head.bias.grad[vivid]) > 0  # lowering the vivid bin's logit lowers the loss
+    with pytest.raises(ValueError, match="decoded_l1"):
+        ClassifyColorizer(decoded_l1=-1.0)
+
+
+def test_classify_trains_with_the_semantic_loss_on_its_decoded_colour(tiny_cifar, tmp_path):
+    overrides = ["+experiment=classify", *TINY, "test=false", "model.decoded_l1=1.0",
+                 "model.semantic={classifier: efficientnet_lite0, feature: 0.05, kl: 0.05, size: 64}"]
+    cfg = compose_train(overrides, tmp_path / "run", tiny_cifar)
+    train(cfg)
+    checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert checkpoint["hyper_parameters"]["semantic"]["classifier"] == "efficientnet_lite0"
+    assert not any("semantic" in k for k in checkpoint["state_dict"])  # the frozen classifier stays out
+
+
 def test_prior_is_counted_once_from_the_training_images(tiny_cifar, tmp_path):
     cfg = compose_train(["+experiment=classify", *TINY, "test=false"], tmp_path / "run", tiny_cifar)
     train(cfg)

@@ -19,6 +19,7 @@ from colorgan.color_space import ColorSpace
 from colorgan.models.base import SingleLossColorizer
 from colorgan.nets.ab_bins import REBALANCE, nearest_bin, rebalancing_weights, smoothed_prior, soft_encode_sparse
 from colorgan.nets.color_classifier import TEMPERATURE, ColorClassifierUNet
+from colorgan.nets.semantic_loss import SemanticLoss
 from colorgan.runs.checkpoint_io import generator_weights
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,11 @@ class ClassifyColorizer(SingleLossColorizer):
         generator_init: a U-Net colorizer checkpoint (or the shipped photo.pt) whose generator, less its
             output layer, starts the body; the classifier head starts from scratch.
         lr_schedule: None (a constant learning rate) or "cosine" (from lr down to 1% of it over the fit).
+        decoded_l1: weight of an L1 loss on the decoded colour (the annealed mean, differentiable) against
+            the original's ab, beside the cross-entropy: a tint laid over a whole photo costs there, where
+            the bins' cross-entropy barely sees it (0: off).
+        semantic: colorgan.nets.semantic_loss.SemanticLoss settings, on the decoded colour's RGB photo
+            against the original; None: off.
         channels_last, compile, init, select_classifier: see ColorizerModule.
     """
 
@@ -61,6 +67,8 @@ class ClassifyColorizer(SingleLossColorizer):
         generator_init: str | None = None,
         select_classifier: str | None = None,
         lr_schedule: str | None = None,
+        decoded_l1: float = 0.0,
+        semantic: dict[str, Any] | None = None,
     ) -> None:
         if color_space != "lab":
             raise ValueError(
@@ -69,6 +77,8 @@ class ClassifyColorizer(SingleLossColorizer):
             )
         if not 0.0 <= rebalance <= 1.0:
             raise ValueError(f"rebalance (lambda) must be in [0, 1], got {rebalance}.")
+        if decoded_l1 < 0:
+            raise ValueError(f"decoded_l1 is a loss weight and must be >= 0, got {decoded_l1}.")
         self._temperature = temperature
         super().__init__(color_space, generator, channels_last, compile, init, select_classifier)
         self.save_hyperparameters()
@@ -78,6 +88,7 @@ class ClassifyColorizer(SingleLossColorizer):
         self.register_buffer("prior", torch.full((q,), 1.0 / q))
         self.register_buffer("class_weights", torch.ones(q))
         self.register_buffer("prior_count", torch.zeros((), dtype=torch.long))  # images counted; 0: not yet
+        self.semantic_loss = SemanticLoss(**semantic) if semantic else None
 
     def build_generator(self, color_space: ColorSpace, settings: dict[str, Any]) -> ColorClassifierUNet:
         return ColorClassifierUNet(color_space.in_channels, self._temperature, **settings)
@@ -138,4 +149,21 @@ class ClassifyColorizer(SingleLossColorizer):
             return (self.class_weights[index[..., 0]] * cross_entropy).mean()
 
     def training_loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return self.classification_loss(self.generator.logits(self.in_memory_format(inputs)), targets)
+        logits = self.generator.logits(self.in_memory_format(inputs))
+        loss = self.classification_loss(logits, targets)
+        hp = self.hparams
+        if not hp.decoded_l1 and self.semantic_loss is None:
+            return loss
+        # The decoded colour, as validation and colorize will see it, with gradients through the annealed mean.
+        pred = self.generator.decode(logits, tuple(targets.shape[-2:]))
+        self.loss_parts = {"classes": loss.detach()}
+        if hp.decoded_l1:
+            decoded = F.l1_loss(pred, targets)
+            self.loss_parts["decoded_l1"] = decoded.detach()
+            loss = loss + hp.decoded_l1 * decoded
+        if self.semantic_loss is not None:
+            space = self.color_space
+            parts = self.semantic_loss(space.merge(inputs, pred), space.merge(inputs, targets))
+            self.loss_parts.update(feature=parts["feature"].detach(), kl=parts["kl"].detach())
+            loss = loss + parts["total"]
+        return loss
