@@ -29,7 +29,6 @@ from colorgan.errors import UserError, exit_on_user_error
 from colorgan.hints.page import add_hint_section
 from colorgan.image_io import DEFAULT_MAX_PIXELS
 from colorgan.inference import ColorizeEngine, ColorizeOptions, Colorizer, open_colorizer
-from colorgan.pretrained import PretrainedError
 from colorgan.quiet import silence_library_noise
 from colorgan.video.animation import colorize_animation
 from colorgan.video.page import add_video_section
@@ -116,10 +115,8 @@ def import_gradio():
 
 
 def build_page(colorizer: Colorizer, work_dir: Path, max_pixels: int | None = DEFAULT_MAX_PIXELS,
-               min_side: int = 8, hint_colorizer: Colorizer | None = None):
-    """The Gradio page around `colorizer`; each request writes into its own folder of `work_dir`.
-    The hint section colorizes with `hint_colorizer`, or `colorizer` when it is a hint model."""
-    hint_colorizer = hint_colorizer or (colorizer if colorizer.takes_hints else None)
+               min_side: int = 8):
+    """The Gradio page around `colorizer`; each request writes into its own folder of `work_dir`."""
     gr = import_gradio()
 
     def colorize(uploads, size, chroma, previous):
@@ -168,8 +165,8 @@ def build_page(colorizer: Colorizer, work_dir: Path, max_pixels: int | None = DE
         request = gr.State({"dir": None, "pairs": []}, time_to_live=KEEP_RESULTS_S, delete_callback=remove_request)
         button.click(colorize, [uploads, size, chroma, request], [slider, downloads, messages, shown, request])
         shown.change(show, [shown, request], slider)
-        if hint_colorizer is not None:  # a hint model (docs/hints.md): click, pick a colour, see the photo follow
-            add_hint_section(gr, hint_colorizer, lambda previous: request_dir(work_dir, previous), remove_request,
+        if colorizer.takes_hints:  # a hint model (docs/hints.md): click, pick a colour, see the photo follow
+            add_hint_section(gr, colorizer, lambda previous: request_dir(work_dir, previous), remove_request,
                              KEEP_RESULTS_S, max_pixels, min_side)
         add_video_section(gr, colorizer, lambda previous: request_dir(work_dir, previous), remove_request,
                           KEEP_RESULTS_S)
@@ -206,27 +203,15 @@ def load_colorizer(checkpoint: Path | None, device: str | None) -> Colorizer:
     return open_colorizer(checkpoint, device=device)
 
 
-def load_hint_colorizer(checkpoint: Path | None, device: str | None) -> Colorizer | None:
-    """Without a checkpoint, the shipped hint model for the page's hint section; None when this
-    installation carries none (a checkpoint's own hint inputs are used as they are)."""
-    if checkpoint is not None:
-        return None
-    try:
-        return open_colorizer(None, device=device, hints=True)
-    except PretrainedError:
-        return None
-
-
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     silence_library_noise()
     gr = import_gradio()  # before the model loads: a missing extra is said at once
     colorizer = load_colorizer(args.checkpoint, args.device)
-    hint_colorizer = load_hint_colorizer(args.checkpoint, args.device)
     work_dir = Path(tempfile.mkdtemp(prefix="colorgan-app-"))
     stop_on_sigterm()
     try:
-        page = build_page(colorizer, work_dir, args.max_pixels, args.min_side, hint_colorizer)
+        page = build_page(colorizer, work_dir, args.max_pixels, args.min_side)
         print(f"colorgan.app: {colorizer.color_space.name} model on {colorizer.device}; outputs in {work_dir}",
               flush=True)
         try:

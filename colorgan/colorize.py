@@ -129,11 +129,10 @@ def split_paths(args: argparse.Namespace) -> None:
 
 
 def load_colorizer(args: argparse.Namespace) -> Colorizer:
-    """The checkpoint's colorizer, or without one the shipped photo colorizer (the shipped hint model
-    when hints are given); a UserError says what is wrong with either, or with the device."""
-    hints = bool(getattr(args, "hint", None) or getattr(args, "hints", None))
+    """The checkpoint's colorizer, or the shipped photo colorizer when there is no checkpoint (a
+    UserError says what is wrong with either, or with the device)."""
     return open_colorizer(args.checkpoint, size=args.size, device=args.device, gamut=args.gamut,
-                          temperature=args.temperature, chroma=args.chroma, hints=hints)
+                          temperature=args.temperature, chroma=args.chroma)
 
 
 def hints_of(args: argparse.Namespace) -> tuple[Hint, ...]:

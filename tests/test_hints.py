@@ -171,26 +171,3 @@ def test_the_command_colours_a_photo_after_its_hints(tiny_hint_checkpoint, tmp_p
                                                                                     Hint(48, 48, (40, 56, 200))])
     assert np.array_equal(np.asarray(hinted), np.asarray(expected))
     assert not np.array_equal(np.asarray(hinted), np.asarray(automatic))
-
-
-def test_without_a_checkpoint_hints_go_to_the_shipped_hint_model(tiny_hint_checkpoint, tmp_path, monkeypatch, capsys):
-    """colorize --hint with no checkpoint loads pretrained/hints/ (here a packed tiny hint model in
-    $COLORGAN_PRETRAINED_DIR); the page's hint section gets the same; without one, one line."""
-    from colorgan.app import load_hint_colorizer
-    from colorgan.pretrained.pack import pack
-
-    shipped = tmp_path / "pretrained"
-    monkeypatch.setenv("COLORGAN_PRETRAINED_DIR", str(shipped))
-    photo = tmp_path / "photo.png"
-    Image.fromarray(patchwork(1004)).save(photo)
-    assert main([str(photo), "-o", str(tmp_path / "none"), "--hint", "16,16,red"]) == 2
-    assert f"{shipped / 'hints' / 'photo.pt'}" in capsys.readouterr().err
-    assert load_hint_colorizer(None, "cpu") is None
-    pack(tiny_hint_checkpoint, shipped / "hints")
-    assert main([str(photo), "-o", str(tmp_path / "out"), "--hint", "16,16,red", "--device", "cpu"]) == 0
-    capsys.readouterr()
-    expected = Colorizer.pretrained(device="cpu", hints=True)(photo, [Hint(16, 16, (255, 0, 0))])
-    assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / "photo.png")), np.asarray(expected))
-    page_model = load_hint_colorizer(None, "cpu")
-    assert page_model is not None and page_model.takes_hints
-    assert load_hint_colorizer(tiny_hint_checkpoint, "cpu") is None  # a checkpoint's own inputs serve

@@ -207,15 +207,12 @@ class Colorizer:
         directory: str | Path | None = None,
         temperature: float | None = None,
         chroma: float = 1.0,
-        hints: bool = False,
     ) -> Colorizer:
         """The photo colorizer shipped with colorgan (colorgan/pretrained/photo.pt, or `directory`, or
-        $COLORGAN_PRETRAINED_DIR), loaded like any checkpoint once its sha256 is verified; `hints`:
-        the shipped hint model instead (hints/photo.pt there)."""
-        from colorgan.pretrained import hint_model_dir, verified_weights
+        $COLORGAN_PRETRAINED_DIR), loaded like any checkpoint once its sha256 is verified."""
+        from colorgan.pretrained import verified_weights
 
-        folder = hint_model_dir(directory) if hints else directory
-        return cls.from_checkpoint(verified_weights(folder), size, device, gamut, temperature, chroma)
+        return cls.from_checkpoint(verified_weights(directory), size, device, gamut, temperature, chroma)
 
     @property
     def color_space(self) -> ColorSpace:
@@ -367,15 +364,14 @@ class Colorizer:
 
 def open_colorizer(
     checkpoint: str | Path | None, size: int | None = None, device: str | torch.device | None = None,
-    gamut: str = "fit", temperature: float | None = None, chroma: float = 1.0, hints: bool = False,
+    gamut: str = "fit", temperature: float | None = None, chroma: float = 1.0,
 ) -> Colorizer:
-    """The checkpoint's Colorizer, or the shipped photo colorizer when `checkpoint` is None (the shipped
-    hint model with `hints`): what the colorize command and the page load. A UserError when the
-    checkpoint or the shipped weights are missing, damaged or not a colorizer, or when the device
-    cannot be used."""
+    """The checkpoint's Colorizer, or the shipped photo colorizer when `checkpoint` is None: what the
+    colorize command and the page load. A UserError when the checkpoint or the shipped weights are
+    missing, damaged or not a colorizer, or when the device cannot be used."""
     try:
         if checkpoint is None:
-            return Colorizer.pretrained(size, device, gamut, temperature=temperature, chroma=chroma, hints=hints)
+            return Colorizer.pretrained(size, device, gamut, temperature=temperature, chroma=chroma)
         return Colorizer.from_checkpoint(checkpoint, size, device, gamut, temperature, chroma)
     except UserError:
         raise

@@ -3,9 +3,7 @@
 
 This folder holds `photo.pt` (a packed checkpoint: fp16 generator weights, hyper-parameters,
 training size; `python -m colorgan.pretrained pack CKPT` writes it), `photo.sha256` (its
-checksum, `sha256sum -c` format) and `MODEL_CARD.md`; `hints/` the same three files of the hint
-model (docs/hints.md), which colorize and the page use when a user gives colour hints. See
-colorgan.pretrained.bundle.
+checksum, `sha256sum -c` format) and `MODEL_CARD.md`. See colorgan.pretrained.bundle.
 """
 
 from colorgan.pretrained.bundle import (
@@ -13,9 +11,8 @@ from colorgan.pretrained.bundle import (
     ENV_DIR,
     WEIGHTS_NAME,
     PretrainedError,
-    hint_model_dir,
     pretrained_dir,
     verified_weights,
 )
 
-__all__ = ["CHECKSUM_NAME", "ENV_DIR", "WEIGHTS_NAME", "PretrainedError", "hint_model_dir", "pretrained_dir", "verified_weights"]
+__all__ = ["CHECKSUM_NAME", "ENV_DIR", "WEIGHTS_NAME", "PretrainedError", "pretrained_dir", "verified_weights"]

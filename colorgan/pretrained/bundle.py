@@ -18,7 +18,6 @@ from colorgan.errors import UserError
 WEIGHTS_NAME = "photo.pt"
 CHECKSUM_NAME = "photo.sha256"
 CARD_NAME = "MODEL_CARD.md"
-HINTS_SUBDIR = "hints"  # the shipped hint model (docs/hints.md): the same three files, used when hints are given
 ENV_DIR = "COLORGAN_PRETRAINED_DIR"  # another folder of the same three files (tests, custom builds)
 PACKAGE_DIR = Path(__file__).resolve().parent
 CHUNK = 1 << 20
@@ -34,11 +33,6 @@ def pretrained_dir(directory: str | Path | None = None) -> Path:
         return Path(directory).expanduser()
     env = os.environ.get(ENV_DIR)
     return Path(env).expanduser() if env else PACKAGE_DIR
-
-
-def hint_model_dir(directory: str | Path | None = None) -> Path:
-    """The shipped hint model's folder: `hints/` of the pretrained folder (pretrained_dir's rules)."""
-    return pretrained_dir(directory) / HINTS_SUBDIR
 
 
 def file_sha256(path: Path) -> str:
