@@ -18,7 +18,7 @@ from colorgan.inference import ColorizeEngine, ColorizeOptions, Colorizer, Hint,
 from colorgan.models.simulated_user import SimulatedUser
 from colorgan.nets.generators import build_generator
 from colorgan.nets.layers import init_weights
-from colorgan.pretrained import verified_weights
+from colorgan.pretrained import base_model_dir, verified_weights
 from colorgan.runs.checkpoint_io import load_generator, load_generator_weights
 
 RED, GREEN, BLUE = (200, 40, 40), (40, 160, 40), (40, 60, 200)
@@ -30,12 +30,12 @@ def ab_at(image: Image.Image, x: int, y: int) -> torch.Tensor:
 
 
 # -- the network ---------------------------------------------------------------------------------
-def test_a_hint_model_warm_started_from_the_shipped_model_is_that_model_until_its_branches_learn(one_thread):
-    shipped = load_generator(verified_weights())
+def test_a_hint_model_warm_started_from_the_base_model_is_that_model_until_its_branches_learn(one_thread):
+    shipped = load_generator(verified_weights(base_model_dir()))  # photo_hints' warm start: ${base_model:}
     settings = {**shipped.hyper_parameters["generator"], "kind": "hint_unet"}
     net = build_generator(1, 2, settings)
     init_weights(net, "normal")  # as every colorizer module does: the zero branches keep their zeros
-    load_generator_weights(net, verified_weights(), ColorSpace("lab"), settings)
+    load_generator_weights(net, verified_weights(base_model_dir()), ColorSpace("lab"), settings)
     net.eval()
     gray = torch.rand(2, 1, 64, 96) * 2 - 1
     hints = torch.zeros(2, 3, 64, 96)
@@ -171,3 +171,25 @@ def test_the_command_colours_a_photo_after_its_hints(tiny_hint_checkpoint, tmp_p
                                                                                     Hint(48, 48, (40, 56, 200))])
     assert np.array_equal(np.asarray(hinted), np.asarray(expected))
     assert not np.array_equal(np.asarray(hinted), np.asarray(automatic))
+
+
+def test_the_shipped_model_takes_hints_and_the_experiments_start_from_the_base_model(tmp_path, capsys):
+    """photo.pt is the hint model (no hint: the automatic colorizer); base/ is the automatic
+    photo_lite_unet it was fine-tuned from, the photo experiments' ${base_model:}."""
+    from omegaconf import OmegaConf
+
+    from colorgan.pretrained.bundle import register_config_resolver
+
+    shipped = Colorizer.pretrained(device="cpu")
+    assert shipped.takes_hints
+    base = load_generator(verified_weights(base_model_dir()))
+    assert base.hyper_parameters["generator"].get("kind") != "hint_unet"
+    register_config_resolver()
+    config = OmegaConf.create({"base": "${base_model:}", "shipped": "${shipped_model:}"})
+    assert config.base == str(verified_weights(base_model_dir())) and config.shipped == str(verified_weights())
+    photo = tmp_path / "photo.png"
+    Image.fromarray(patchwork(1005)).save(photo)
+    assert main([str(photo), "-o", str(tmp_path / "out"), "--hint", "16,16,red", "--device", "cpu"]) == 0
+    capsys.readouterr()
+    expected = shipped(photo, [Hint(16, 16, (255, 0, 0))])
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / "photo.png")), np.asarray(expected))

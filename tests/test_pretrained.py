@@ -176,3 +176,26 @@ def test_readme_colorize_command_uses_the_shipped_model(tmp_path):
     assert out.size == Image.open(REPO / "docs" / "images" / "chelsea_bw.jpg").size
     rgb = torch.from_numpy(np.array(out)).float()  # a writable copy: torch warns on a read-only array
     assert (rgb.max(dim=-1).values - rgb.min(dim=-1).values).mean() > 5  # colour added, not gray
+
+
+def test_readme_hint_command_colours_the_cat_where_it_is_clicked(tmp_path):
+    """README: `python -m colorgan.colorize docs/images/chelsea_bw.jpg --hint 220,150,orange -o colorized/`:
+    the shipped model takes the hint, and the colour at the click moves towards orange."""
+    from helpers.cli import run_module
+    from helpers.configs import REPO
+
+    from colorgan.color_space import LAB
+    from colorgan.inference import parse_hint
+
+    photo = REPO / "docs" / "images" / "chelsea_bw.jpg"
+    for name, hint in (("hinted", ["--hint", "220,150,orange"]), ("automatic", [])):
+        result = run_module("colorgan.colorize", str(photo), *hint, "-o", str(tmp_path / name),
+                            env={"COLORGAN_PRETRAINED_DIR": ""})
+        assert result.returncode == 0, result.stderr[-2000:]
+
+    def ab_near_click(name: str) -> torch.Tensor:
+        rgb = torch.from_numpy(np.array(Image.open(tmp_path / name / "chelsea_bw.jpg").convert("RGB"))).permute(2, 0, 1)
+        return LAB.split(rgb[None].float() / 255)[1][0, :, 145:156, 215:226].mean(dim=(1, 2))
+
+    target = parse_hint("220,150,orange").ab()
+    assert (ab_near_click("hinted") - target).norm() < (ab_near_click("automatic") - target).norm() - 0.05

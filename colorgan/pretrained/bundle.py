@@ -18,6 +18,7 @@ from colorgan.errors import UserError
 WEIGHTS_NAME = "photo.pt"
 CHECKSUM_NAME = "photo.sha256"
 CARD_NAME = "MODEL_CARD.md"
+BASE_SUBDIR = "base"  # the automatic model the shipped one was fine-tuned from: the same three files
 ENV_DIR = "COLORGAN_PRETRAINED_DIR"  # another folder of the same three files (tests, custom builds)
 PACKAGE_DIR = Path(__file__).resolve().parent
 CHUNK = 1 << 20
@@ -86,10 +87,18 @@ def verified_weights(directory: str | Path | None = None) -> Path:
     return weights
 
 
+def base_model_dir(directory: str | Path | None = None) -> Path:
+    """The base model's folder, `base/` of the pretrained folder (pretrained_dir's rules): the automatic
+    photo_lite_unet the shipped model was fine-tuned from, kept as the photo experiments' warm start."""
+    return pretrained_dir(directory) / BASE_SUBDIR
+
+
 def register_config_resolver() -> None:
-    """`${shipped_model:}` in a config: the checked path of the shipped photo.pt (a warm start that
-    needs no run folder: model.generator_init=${shipped_model:})."""
+    """Warm starts that need no run folder, checked paths: `${shipped_model:}` the shipped photo.pt,
+    `${base_model:}` base/photo.pt (model.generator_init=${base_model:} in the photo experiments)."""
     from omegaconf import OmegaConf
 
     if not OmegaConf.has_resolver("shipped_model"):
         OmegaConf.register_new_resolver("shipped_model", lambda: str(verified_weights()))
+    if not OmegaConf.has_resolver("base_model"):
+        OmegaConf.register_new_resolver("base_model", lambda: str(verified_weights(base_model_dir())))

@@ -75,7 +75,7 @@ def experiment_spaces(experiments: list[str]) -> list[tuple[str, str]]:
     warm-started from the shipped photo model, a Lab model."""
     def lab_only(name: str) -> bool:
         text = (CONF_DIR / "experiment" / f"{name}.yaml").read_text()
-        return "override /model: classify" in text or "${shipped_model:}" in text or "hint_unet" in text
+        return "override /model: classify" in text or "${base_model:}" in text or "hint_unet" in text
 
     return [(e, space) for e in experiments for space in ("lab", "rgb") if space == "lab" or not lab_only(e)]
 
