@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     photo = work / "photo.png"
     with Image.open(args.photo) as image:
         image = image.convert("RGB")
-        image.thumbnail((args.side, args.side))
+        scale = args.side / max(image.size)  # the longer side made --side (larger or smaller)
+        image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BICUBIC)
         image.save(photo)
         width, height = image.size
     port, log = free_port(), work / "app.log"
