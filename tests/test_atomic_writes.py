@@ -28,6 +28,8 @@ WRITES_IN_PLACE = {
         "streams the download into a temporary folder, which is moved into place whole once verified",
     ("bench/bare.py", 'Path("/proc/self/clear_refs").write_text("5")'):
         "a kernel control file (resets the peak RSS), not a file colorgan keeps",
+    ("bench/hint_page.py", 'open(log, "w")'):
+        "the page server's output while the benchmark runs, in a temporary folder removed at its end",
 }
 
 

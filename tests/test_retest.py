@@ -70,13 +70,14 @@ def test_a_photo_run_is_retested_on_every_photo_of_another_folder(tiny_cifar, ti
     assert "unlike" in (out / "config.yaml").read_text() and "image_size: 32" in (out / "config.yaml").read_text()
 
 
-def test_the_shipped_model_is_judged_on_a_run_of_its_generator_with_the_semantic_test(tmp_path):
-    """The packed photo.pt (no Lightning state) is retested on a photo_lite_unet run: its generator is
-    the shipped one, and the per-image file carries the semantic test's columns."""
+def test_a_packed_model_is_judged_on_a_run_of_its_generator_with_the_semantic_test(tmp_path):
+    """A packed photo.pt (no Lightning state: the shipped base/photo.pt, a photo_lite_unet) is retested
+    on a photo_lite_unet run: its generator is the packed one, and the per-image file carries the
+    semantic test's columns."""
     from helpers.configs import tiny_overrides
     from test_folder import FOLDER_TINY, write_tree
 
-    from colorgan.pretrained import verified_weights
+    from colorgan.pretrained import base_model_dir, verified_weights
     from colorgan.runs.checkpoint_io import generator_weights
 
     write_tree(tmp_path / "train_photos")
@@ -87,9 +88,10 @@ def test_the_shipped_model_is_judged_on_a_run_of_its_generator_with_the_semantic
     train(compose_train(["+experiment=photo_lite_unet", f"data.root={tmp_path / 'train_photos'}", *tiny,
                          "test=false"], run))
     out = tmp_path / "runs" / "shipped"
-    metrics = retest(run, verified_weights(), out, "shipped", data_root=unlike)
+    packed = verified_weights(base_model_dir())
+    metrics = retest(run, packed, out, "shipped", data_root=unlike)
     columns = read_per_image(out / TEST_PER_IMAGE)
     assert len(columns["agree"]) == len(columns["baseline_agree"]) == len(made["colour"])
     assert set(columns["agree"]) <= {0.0, 100.0} and "test/agree" in metrics
-    shipped, trained = generator_weights(verified_weights()), generator_weights(run / "checkpoints" / "last.ckpt")
+    shipped, trained = generator_weights(packed), generator_weights(run / "checkpoints" / "last.ckpt")
     assert any(not torch.equal(shipped[k].float(), trained[k].float()) for k in shipped)  # a different model was tested
