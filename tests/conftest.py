@@ -14,6 +14,8 @@ from helpers.configs import TINY, compose_train, tiny_overrides
 from helpers.data import write_cifar
 from omegaconf import DictConfig
 
+from colorgan.bench.hint_page import find_chromium
+
 # Folder scans and decoded caches of every test (and of the commands they start) stay out of the
 # user's ~/.cache/colorgan; tests that check a cache's place pass their own paths.cache_dir.
 TEST_CACHE = os.environ["COLORGAN_CACHE_DIR"] = tempfile.mkdtemp(prefix="colorgan-test-cache-")
@@ -73,10 +75,9 @@ def one_thread():
 
 
 # -- a real browser: Debian's headless Chromium, driven by Playwright's Python package --------------
-# Playwright's own browser builds are never downloaded: `executable_path` points at the system one.
-# Debian's package puts the browser in /usr/lib/chromium; /usr/bin/chromium is a wrapper script.
-CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", shutil.which("chromium"), shutil.which("chromium-browser"))
-                 if p and Path(p).is_file()), None)
+# Playwright's own browser builds are never downloaded: `executable_path` points at the system one
+# (Debian's /usr/lib/chromium/chromium first: /usr/bin/chromium is a wrapper script).
+CHROMIUM = find_chromium()
 
 
 @pytest.fixture(scope="session")

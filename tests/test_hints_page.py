@@ -14,6 +14,7 @@ from helpers.cli import running_app
 from helpers.hints import patchwork
 from PIL import Image
 
+from colorgan.bench.hint_page import wait_for_hint_message
 from colorgan.color_space import LAB
 from colorgan.inference import Hint
 
@@ -27,13 +28,6 @@ PICKED = "#2838c8"  # a blue, far from what the tiny model paints on its own
 def server(tiny_hint_checkpoint, tmp_path_factory):
     with running_app(tiny_hint_checkpoint, tmp_path_factory.mktemp("hint_app") / "app.log") as (url, _):
         yield url
-
-
-def wait_for_message(page, pattern: str) -> str:
-    messages = page.locator("#hint-messages textarea")
-    page.wait_for_function("([el, pattern]) => new RegExp(pattern).test(el.value)",
-                           arg=[messages.element_handle(), pattern], timeout=120_000)
-    return messages.input_value()
 
 
 def download(page, folder: Path, name: str) -> Image.Image:
@@ -56,7 +50,7 @@ def test_a_click_with_a_colour_brings_the_pixels_near_it_towards_that_colour(bro
     page = context.new_page()
     page.goto(server)
     page.locator("#hint-photo input[type=file]").set_input_files(str(photo))
-    wait_for_message(page, "colorized with 0 hint")
+    wait_for_hint_message(page, "colorized with 0 hint")
     automatic = download(page, tmp_path, "automatic.png")
 
     page.locator("#hint-colour button").click()  # the picker's dialog: its hex field
@@ -68,7 +62,7 @@ def test_a_click_with_a_colour_brings_the_pixels_near_it_towards_that_colour(bro
     width, height = automatic.size
     x, y = 16, 16  # the photo's pixels: the middle of its top-left patch
     shown.click(position={"x": (x + 0.5) * box["width"] / width, "y": (y + 0.5) * box["height"] / height})
-    wait_for_message(page, "colorized with 1 hint")
+    wait_for_hint_message(page, "colorized with 1 hint")
     listed = page.locator("#hint-list textarea").input_value()
     assert listed.startswith("1. x=") and PICKED in listed, listed
     hinted = download(page, tmp_path, "hinted.png")
@@ -80,7 +74,7 @@ def test_a_click_with_a_colour_brings_the_pixels_near_it_towards_that_colour(bro
     assert far < (ab_near(hinted, x, y) - ab_near(automatic, x, y)).norm()  # the change is near the click
 
     page.locator("#hint-undo").click()
-    wait_for_message(page, "colorized with 0 hint")
+    wait_for_hint_message(page, "colorized with 0 hint")
     assert np.array_equal(np.asarray(download(page, tmp_path, "undone.png")), np.asarray(automatic))
     context.close()
 

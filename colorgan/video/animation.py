@@ -18,8 +18,9 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageSequence
 
-from colorgan.image_io import ImageReadError, open_regular, photo_from_pil, to_pil
+from colorgan.image_io import ImageReadError, open_regular, photo_from_pil
 from colorgan.inference import Colorizer, Hint
+from colorgan.inference.engine import gray_image
 from colorgan.inference.gamut import LAB
 from colorgan.system.atomic_io import atomic_path
 from colorgan.video.stabilize import DEFAULT_STRENGTH, Stabilizer
@@ -95,11 +96,7 @@ def colorize_frames(colorizer: Colorizer, animation: Animation, hints: Sequence[
 
 def gray_frames(animation: Animation) -> list[Image.Image]:
     """The animation's gray input, frame by frame (alpha kept): the page's "before"."""
-    out = []
-    for frame in animation.frames:
-        photo = photo_from_pil(frame)
-        out.append(to_pil(LAB.gray_of(photo.rgb[None])[0], photo.alpha))
-    return out
+    return [gray_image(photo_from_pil(frame)) for frame in animation.frames]
 
 
 def colorize_animation(colorizer: Colorizer, source: Path, output: Path, fmt: str, hints: Sequence[Hint] = (),

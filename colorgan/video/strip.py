@@ -13,7 +13,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import av
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -24,24 +23,23 @@ from colorgan.image_io import make_grid
 from colorgan.system.atomic_io import atomic_path
 from colorgan.video.flicker import Drift
 from colorgan.video.stabilize import DARK_L
+from colorgan.video.streams import open_video, read_batches
 
 MEASURE_HEIGHT = 240  # frames are measured at this height (drift and chroma are means: size hardly matters)
+BATCH = 16  # frames decoded at a time
 
 
 def read_frames(path: Path, height: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """Every frame of a clip, RGB (3, h, w) in [0, 1], at `height` for the figure and at MEASURE_HEIGHT."""
+    """Every frame of a clip, upright, RGB (3, h, w) in [0, 1], at `height` for the figure and at
+    MEASURE_HEIGHT (colorize's reader: a clip it cannot read is one line)."""
     shown, measured = [], []
-    try:
-        with av.open(str(path)) as container:
-            for frame in container.decode(video=0):
-                rgb = torch.from_numpy(frame.to_ndarray(format="rgb24")).permute(2, 0, 1)[None].float() / 255.0
-                for side, out in ((height, shown), (MEASURE_HEIGHT, measured)):
-                    width = max(1, round(rgb.shape[-1] * side / rgb.shape[-2]))
-                    out.append(F.interpolate(rgb, size=(side, width), mode="area")[0])
-    except (av.FFmpegError, OSError) as err:
-        raise UserError(f"{path}: not a video FFmpeg can read ({err})") from err
-    if not shown:
-        raise UserError(f"{path}: no video frames")
+    container, _ = open_video(path)
+    with container:
+        for batch in read_batches(container, path, BATCH):
+            rgb = torch.from_numpy(batch.rgb).permute(0, 3, 1, 2).float() / 255.0
+            for side, out in ((height, shown), (MEASURE_HEIGHT, measured)):
+                width = max(1, round(rgb.shape[-1] * side / rgb.shape[-2]))
+                out.extend(F.interpolate(rgb, size=(side, width), mode="area"))
     return shown, measured
 
 

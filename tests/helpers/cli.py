@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from colorgan.bench.hint_page import PageDidNotStart, free_port, running_page  # noqa: F401 (free_port: the tests' import)
 from helpers.configs import REPO, TINY
 
 
@@ -69,32 +68,15 @@ def failure_text(result) -> str:
     return f"exit {result.returncode}\n--- stdout\n{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-5000:]}"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def running_app(checkpoint: str | Path, log: Path) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`python -m colorgan.app CHECKPOINT` on a free local port, its output in `log` (a file, not a
-    pipe: a full pipe would stall the server); yields (URL, process) once it serves, then stops it."""
+    """`python -m colorgan.app CHECKPOINT --device cpu` on a free local port, one torch thread, its output
+    in `log`; yields (URL, process) once it serves, then stops it (the page benchmark's own helper)."""
     import pytest
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    with open(log, "w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "colorgan.app", str(checkpoint), "--port", str(port),
-                                    "--device", "cpu"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while url not in log.read_text():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the app did not start:\n{log.read_text()}")
-        time.sleep(0.2)
     try:
-        yield url, process
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+        with running_page(checkpoint, log, "--device", "cpu", env={"OMP_NUM_THREADS": "1"}, cwd=REPO,
+                          start_s=120) as started:
+            yield started
+    except PageDidNotStart as error:
+        pytest.fail(str(error))
