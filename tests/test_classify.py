@@ -121,9 +121,30 @@ def test_decoded_l1_adds_the_decoded_colours_distance_and_reaches_the_logits():
         ClassifyColorizer(decoded_l1=-1.0)
 
 
+def test_colourfulness_charges_a_pale_prediction_and_not_a_vivid_one():
+    """The deficit is zero once the prediction is as colourful as the original, positive and
+    pushing the head towards colour when it is paler (a gray head on vivid originals)."""
+    torch.manual_seed(0)
+    model = ClassifyColorizer(generator={"channels": [8, 16]}, colourfulness=3.0)
+    inputs = torch.rand(2, 1, 16, 16) * 2 - 1
+    vivid = torch.zeros(2, 2, 16, 16)
+    vivid[:, 0, :, :8], vivid[:, 1, :, 8:] = 0.5, -0.5  # half red-ish, half blue-ish
+    loss = model.training_loss(inputs, vivid)
+    deficit = float(model.loss_parts["colourfulness"])
+    assert deficit > 0.1  # an untrained head is near gray: well under the originals' colour
+    loss.backward()
+    assert model.generator.logits_head.bias.grad.abs().sum() > 0
+    pale = model.training_loss(inputs, torch.zeros(2, 2, 16, 16))  # gray originals: nothing to make up
+    assert float(model.loss_parts["colourfulness"]) == 0.0
+    assert torch.isfinite(pale)
+    with pytest.raises(ValueError, match="colourfulness"):
+        ClassifyColorizer(colourfulness=-1.0)
+
+
 def test_classify_trains_with_the_semantic_loss_on_its_decoded_colour(tiny_cifar, tmp_path):
     overrides = ["+experiment=classify", *TINY, "test=false", "model.decoded_l1=1.0",
-                 "model.semantic={classifier: efficientnet_lite0, feature: 0.05, kl: 0.05, size: 64}"]
+                 "model.semantic={classifier: efficientnet_lite0, feature: 0.05, kl: 0.05, size: 64}",
+                 "model.colourfulness=1.0"]
     cfg = compose_train(overrides, tmp_path / "run", tiny_cifar)
     train(cfg)
     checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)

@@ -19,6 +19,7 @@ from colorgan.color_space import ColorSpace
 from colorgan.models.base import SingleLossColorizer
 from colorgan.nets.ab_bins import REBALANCE, nearest_bin, rebalancing_weights, smoothed_prior, soft_encode_sparse
 from colorgan.nets.color_classifier import TEMPERATURE, ColorClassifierUNet
+from colorgan.nets.colourfulness_loss import colourfulness_deficit
 from colorgan.nets.semantic_loss import SemanticLoss
 from colorgan.runs.checkpoint_io import generator_weights
 
@@ -48,6 +49,9 @@ class ClassifyColorizer(SingleLossColorizer):
             the bins' cross-entropy barely sees it (0: off).
         semantic: colorgan.nets.semantic_loss.SemanticLoss settings, on the decoded colour's RGB photo
             against the original; None: off.
+        colourfulness: weight of a loss on how much paler the decoded colour's photo is than the
+            original (colorgan.nets.colourfulness_loss; DDColor's colourfulness loss, capped at the
+            original's own): L1 and the semantic loss pull towards gray where unsure, this pulls back (0: off).
         channels_last, compile, init, select_classifier: see ColorizerModule.
     """
 
@@ -69,6 +73,7 @@ class ClassifyColorizer(SingleLossColorizer):
         lr_schedule: str | None = None,
         decoded_l1: float = 0.0,
         semantic: dict[str, Any] | None = None,
+        colourfulness: float = 0.0,
     ) -> None:
         if color_space != "lab":
             raise ValueError(
@@ -79,6 +84,8 @@ class ClassifyColorizer(SingleLossColorizer):
             raise ValueError(f"rebalance (lambda) must be in [0, 1], got {rebalance}.")
         if decoded_l1 < 0:
             raise ValueError(f"decoded_l1 is a loss weight and must be >= 0, got {decoded_l1}.")
+        if colourfulness < 0:
+            raise ValueError(f"colourfulness is a loss weight and must be >= 0, got {colourfulness}.")
         self._temperature = temperature
         super().__init__(color_space, generator, channels_last, compile, init, select_classifier)
         self.save_hyperparameters()
@@ -152,7 +159,7 @@ class ClassifyColorizer(SingleLossColorizer):
         logits = self.generator.logits(self.in_memory_format(inputs))
         loss = self.classification_loss(logits, targets)
         hp = self.hparams
-        if not hp.decoded_l1 and self.semantic_loss is None:
+        if not hp.decoded_l1 and self.semantic_loss is None and not hp.colourfulness:
             return loss
         # The decoded colour, as validation and colorize will see it, with gradients through the annealed mean.
         pred = self.generator.decode(logits, tuple(targets.shape[-2:]))
@@ -161,9 +168,16 @@ class ClassifyColorizer(SingleLossColorizer):
             decoded = F.l1_loss(pred, targets)
             self.loss_parts["decoded_l1"] = decoded.detach()
             loss = loss + hp.decoded_l1 * decoded
+        if self.semantic_loss is None and not hp.colourfulness:
+            return loss
+        space = self.color_space
+        pred_rgb, true_rgb = space.merge(inputs, pred), space.merge(inputs, targets)
         if self.semantic_loss is not None:
-            space = self.color_space
-            parts = self.semantic_loss(space.merge(inputs, pred), space.merge(inputs, targets))
+            parts = self.semantic_loss(pred_rgb, true_rgb)
             self.loss_parts.update(feature=parts["feature"].detach(), kl=parts["kl"].detach())
             loss = loss + parts["total"]
+        if hp.colourfulness:
+            deficit = colourfulness_deficit(pred_rgb, true_rgb)
+            self.loss_parts["colourfulness"] = deficit.detach()
+            loss = loss + hp.colourfulness * deficit
         return loss
