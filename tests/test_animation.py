@@ -143,3 +143,17 @@ def test_a_strip_of_frames_from_clips_of_one_shot_with_their_drift(tmp_path, cap
     assert float(lines[1].split("mean chroma at frames 0: ")[1].split(",")[0]) > 5  # the tinted clip has colour
     assert strip([str(gray), "--frames", "9", "-o", str(tmp_path / "t.png")]) == 2
     assert "has 8 frames: no frame 9" in capsys.readouterr().err
+
+
+def test_a_gray_animation_that_cannot_be_written_is_named_as_itself(colorizer, tmp_path):
+    """The page writes an animation's gray input beside its colour one: a failure there names the
+    gray file, not the colour output (nor a temporary file)."""
+    from colorgan.video.animation import colorize_animation
+
+    frames = [Image.fromarray(f) for f in photo_frames(3, 32, 24)]
+    frames[0].save(tmp_path / "clip.gif", save_all=True, append_images=frames[1:], duration=100)
+    (tmp_path / "gray.png").mkdir()  # a folder where the gray file should go
+    with pytest.raises(OSError) as caught:
+        colorize_animation(colorizer, tmp_path / "clip.gif", tmp_path / "colour.gif", "GIF", gray=tmp_path / "gray.png")
+    assert caught.value.filename == str(tmp_path / "gray.png")
+    assert (tmp_path / "colour.gif").exists()

@@ -268,8 +268,8 @@ class ColorizeEngine:
         except ImageReadError as err:
             self.fail(job.source, str(err))
             return
-        except OSError as err:
-            self.fail(job.source, f"cannot write {job.output}: {err}")
+        except OSError as err:  # the animator names the file it could not write (the output or the gray one)
+            self.fail(job.source, f"cannot write {err.filename or job.output}: {err.strerror or err}")
             return
         if self.options.compare:
             self.not_measured.append(f"{job.source} (an animated image: measure films as videos, python -m colorgan.colorize clip.mp4 --compare)")
