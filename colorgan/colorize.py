@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
         "should be COLOUR (#rrggbb or a CSS name such as red); repeat for more; one photo at a time")
     parser.add_argument("--hints", type=Path, default=None, metavar="FILE.json",
                         help='colour hints from a JSON file: [{"x": X, "y": Y, "colour": COLOUR}, ...]')
+    parser.add_argument("--hint-edges", action=argparse.BooleanOptionalAction, default=True,
+                        help="stop the hints' colour at the photo's lightness edges (default); --no-hint-edges: as far as "
+                        "the model spreads it (docs/hints.md)")
     add_video_arguments(parser)
     return parser
 
@@ -155,7 +158,7 @@ def check_hints_inside(hints: tuple[Hint, ...], path: Path) -> None:
 def options_of(args: argparse.Namespace) -> ColorizeOptions:
     """The engine's options from the command's flags."""
     return ColorizeOptions(compare=args.compare, overwrite=args.overwrite, max_pixels=args.max_pixels,
-                           min_side=args.min_side, hints=hints_of(args))
+                           min_side=args.min_side, hints=hints_of(args), hint_edges=args.hint_edges)
 
 
 @user_command

@@ -17,6 +17,7 @@ import torch
 
 from colorgan.image_io import ImageReadError, Photo, read_photo
 from colorgan.inference import LAB, Colorizer
+from colorgan.inference.hint_edges import predict_hinted
 from colorgan.inference.hints import HINT_PATCH
 from colorgan.metrics import per_image_against_gray
 from colorgan.models.simulated_user import SimulatedUser
@@ -70,8 +71,9 @@ def user_hints(predicted_ab: torch.Tensor, true_ab: torch.Tensor, count: int) ->
 
 
 def measure_photo(colorizer: Colorizer, photo: Photo, seed: int, random_counts: Sequence[int],
-                  user_counts: Sequence[int]) -> dict[str, dict[str, float]]:
-    """{"random N" / "user N": {mae, psnr, baseline_psnr, ...}} of one colour photo; random hints seeded by `seed`."""
+                  user_counts: Sequence[int], hint_edges: bool = True) -> dict[str, dict[str, float]]:
+    """{"random N" / "user N": {mae, psnr, baseline_psnr, ...}} of one colour photo; random hints seeded by `seed`;
+    `hint_edges`: the hints' colour stopped at the photo's edges (colorgan.inference.hint_edges)."""
     rgb, working = photo.rgb, colorizer.working_input(photo)
     true_ab = LAB.split(working[None])[1][0]
     user = SimulatedUser(patch_sizes=[HINT_PATCH])
@@ -80,7 +82,8 @@ def measure_photo(colorizer: Colorizer, photo: Photo, seed: int, random_counts: 
 
     def score(name: str, hints: torch.Tensor | None) -> torch.Tensor:
         ab = colorizer.predict_working([working], [hints])[0]
-        pred = colorizer.apply_ab(rgb, ab)[None]
+        shown = predict_hinted(colorizer, [photo], [working], [hints], hint_edges)[0] if hint_edges and hints is not None else ab
+        pred = colorizer.apply_ab(rgb, shown)[None]
         rows[name] = {k: float(v[0]) for k, v in per_image_against_gray(pred, gray, target).items()}
         return ab
 
@@ -96,7 +99,8 @@ def measure_photo(colorizer: Colorizer, photo: Photo, seed: int, random_counts: 
 
 
 def measure_folder(colorizer: Colorizer, photos: Sequence[Path], random_counts: Sequence[int] = RANDOM_COUNTS,
-                   user_counts: Sequence[int] = USER_COUNTS) -> tuple[dict[str, dict[str, float]], list[str]]:
+                   user_counts: Sequence[int] = USER_COUNTS,
+                   hint_edges: bool = True) -> tuple[dict[str, dict[str, float]], list[str]]:
     """({setting: {photos, mae, psnr, baseline_mae, baseline_psnr, beats_gray}}, skipped photos):
     means over the colour photos of `photos`; beats_gray is the share (%) whose PSNR beats gray's."""
     colorizer.require_hint_model()
@@ -111,7 +115,7 @@ def measure_folder(colorizer: Colorizer, photos: Sequence[Path], random_counts: 
         if photo.is_gray:
             skipped.append(f"{path}: a grayscale file, no colour to compare with")
             continue
-        for name, row in measure_photo(colorizer, photo, i, random_counts, user_counts).items():
+        for name, row in measure_photo(colorizer, photo, i, random_counts, user_counts, hint_edges).items():
             per_setting.setdefault(name, []).append(row)
     table = {}
     for name, rows in per_setting.items():

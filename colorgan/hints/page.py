@@ -27,12 +27,13 @@ def picked_rgb(value: str) -> tuple[int, int, int]:
 
 
 def colorize_with_hints(colorizer: Colorizer, upload: str | Path, hints: list[Hint], output_dir: Path,
-                        max_pixels: int | None = DEFAULT_MAX_PIXELS, min_side: int = 8) -> tuple[Path | None, str]:
+                        max_pixels: int | None = DEFAULT_MAX_PIXELS, min_side: int = 8,
+                        hint_edges: bool = True) -> tuple[Path | None, str]:
     """One upload colorized after its hints into `output_dir`: (the output, a line saying what was
-    done), or (None, an `error: NAME: ...` line, colorize's wording)."""
+    done), or (None, an `error: NAME: ...` line, colorize's wording). `hint_edges` as colorize's."""
     upload = Path(upload)
     failures: list[str] = []
-    options = ColorizeOptions(max_pixels=max_pixels, min_side=min_side, hints=tuple(hints))
+    options = ColorizeOptions(max_pixels=max_pixels, min_side=min_side, hints=tuple(hints), hint_edges=hint_edges)
     try:
         engine = ColorizeEngine(colorizer, options, lambda path, why: failures.append(why))
         jobs = engine.plan([(upload, Path(f"{upload.stem}_colorized{upload.suffix}"))], output_dir)
@@ -59,6 +60,8 @@ def add_hint_section(gr, colorizer: Colorizer, new_folder, remove_folder, keep_s
         with gr.Column(scale=1):
             photo = gr.Image(type="filepath", sources=["upload"], label="Photo", elem_id="hint-photo")
             colour = gr.ColorPicker(value=DEFAULT_COLOUR, label="Hint colour", elem_id="hint-colour")
+            edges = gr.Checkbox(value=True, label="Stop each hint's colour at edges (off: as far as the model spreads it)",
+                                elem_id="hint-edges")
             with gr.Row():
                 undo = gr.Button("Undo the last hint", elem_id="hint-undo")
                 clear = gr.Button("Clear the hints", elem_id="hint-clear")
@@ -71,24 +74,26 @@ def add_hint_section(gr, colorizer: Colorizer, new_folder, remove_folder, keep_s
             download = gr.File(label="Colorized photo, full resolution", interactive=False, elem_id="hint-download")
     state = gr.State({"dir": None, "hints": []}, time_to_live=keep_s, delete_callback=remove_folder)
 
-    def answer(upload, hints: list[Hint], previous):
+    def answer(upload, hints: list[Hint], previous, at_edges: bool):
         if not upload:
             remove_folder(previous)
             return None, None, "", "error: no photo uploaded; choose an image file", {"dir": None, "hints": []}
         output_dir = new_folder(previous)
-        output, line = colorize_with_hints(colorizer, upload, hints, output_dir, max_pixels, min_side)
+        output, line = colorize_with_hints(colorizer, upload, hints, output_dir, max_pixels, min_side, bool(at_edges))
         shown = str(output) if output else None
         return shown, shown, describe(hints), line, {"dir": str(output_dir), "hints": hints}
 
-    def place(upload, picked, shown, evt: gr.SelectData):
+    def place(upload, picked, shown, at_edges, evt: gr.SelectData):
         try:
             hint = Hint(float(evt.index[0]), float(evt.index[1]), picked_rgb(picked))
         except UserError as error:
             return gr.update(), gr.update(), gr.update(), f"error: {error}", shown
-        return answer(upload, [*shown["hints"], hint], shown)
+        return answer(upload, [*shown["hints"], hint], shown, at_edges)
 
     outputs = [result, download, listed, message, state]
-    photo.change(lambda upload, shown: answer(upload, [], shown), [photo, state], outputs)
-    result.select(place, [photo, colour, state], outputs)
-    undo.click(lambda upload, shown: answer(upload, shown["hints"][:-1], shown), [photo, state], outputs)
-    clear.click(lambda upload, shown: answer(upload, [], shown), [photo, state], outputs)
+    photo.change(lambda upload, shown, at_edges: answer(upload, [], shown, at_edges), [photo, state, edges], outputs)
+    result.select(place, [photo, colour, state, edges], outputs)
+    undo.click(lambda upload, shown, at_edges: answer(upload, shown["hints"][:-1], shown, at_edges), [photo, state, edges], outputs)
+    clear.click(lambda upload, shown, at_edges: answer(upload, [], shown, at_edges), [photo, state, edges], outputs)
+    edges.change(lambda upload, shown, at_edges: answer(upload, shown["hints"], shown, at_edges) if upload else
+                 (gr.update(), gr.update(), gr.update(), gr.update(), shown), [photo, state, edges], outputs)

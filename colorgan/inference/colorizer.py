@@ -18,6 +18,7 @@ from colorgan.color_space import ColorSpace
 from colorgan.errors import UserError
 from colorgan.image_io import Photo, photo_from_pil, read_photo, to_pil
 from colorgan.inference.gamut import GAMUT_MODES, LAB, merge_in_gamut, merge_in_gamut_dense
+from colorgan.inference.hint_edges import predict_hinted
 from colorgan.inference.hints import Hint, HintError, check_inside, render_hints
 from colorgan.nets.color_net import ColorNet
 from colorgan.nets.generators import takes_hints
@@ -223,12 +224,14 @@ class Colorizer:
         """Whether the model reads colour hints (a hint model, colorgan.nets.hint_unet)."""
         return takes_hints(self.net.generator)
 
-    def __call__(self, image: Image.Image | str | Path, hints: Sequence[Hint] = ()) -> Image.Image:
+    def __call__(self, image: Image.Image | str | Path, hints: Sequence[Hint] = (), hint_edges: bool = True) -> Image.Image:
         """A Pillow image or an image file -> the colorized Pillow image, same size, alpha kept;
-        `hints` in the photo's pixels (a hint model only)."""
+        `hints` in the photo's pixels (a hint model only), their colour stopped at the photo's
+        lightness edges (colorgan.inference.hint_edges); hint_edges=False: as far as the model spreads it."""
         photo = read_photo(image) if isinstance(image, (str, Path)) else photo_from_pil(image)
         working = self.working_input(photo)
-        ab = self.predict_working([working], [self.working_hints(hints, photo.size, working.shape[-2:])])[0]
+        hint_map = self.working_hints(hints, photo.size, working.shape[-2:])
+        ab = predict_hinted(self, [photo], [working], [hint_map], hint_edges)[0]
         return self.colorize_photo(photo, ab, in_place=True)
 
     def require_hint_model(self) -> None:

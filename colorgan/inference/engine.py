@@ -35,6 +35,7 @@ from colorgan.image_io import (
 )
 from colorgan.inference.colorizer import Colorizer, paint_bands
 from colorgan.inference.gamut import LAB
+from colorgan.inference.hint_edges import predict_hinted
 from colorgan.inference.hints import Hint, check_inside
 from colorgan.system.memory import available_memory, gigabytes
 
@@ -65,6 +66,8 @@ class ColorizeOptions:
         hints: colour hints (colorgan.inference.hints.Hint, in the photo's pixels) for a hint model,
             given to every photo: meant for one photo at a time. A hint outside a photo, or hints for
             a model without hint inputs, raise a HintError (nothing of that photo is written).
+        hint_edges: stop the hints' colour at the photo's lightness edges (colorgan.inference.hint_edges);
+            False: as far as the hint model spreads it.
     """
 
     compare: bool = False
@@ -73,6 +76,7 @@ class ColorizeOptions:
     max_pixels: int | None = DEFAULT_MAX_PIXELS
     min_side: int = 8
     hints: tuple[Hint, ...] = ()
+    hint_edges: bool = True
 
 
 @dataclass
@@ -297,7 +301,8 @@ class ColorizeEngine:
             working = [self.colorizer.working_input(photo) for _, photo in loaded]
             hints = [self.colorizer.working_hints(self.options.hints, photo.size, rgb.shape[-2:])
                      for (_, photo), rgb in zip(loaded, working, strict=True)]
-            predicted_ab = self.colorizer.predict_working(working, hints)
+            predicted_ab = predict_hinted(self.colorizer, [photo for _, photo in loaded], working, hints,
+                                          self.options.hint_edges)
         except (RuntimeError, ValueError) as err:  # e.g. out of memory: retry one at a time to name the culprit
             if len(loaded) == 1:
                 self.fail(loaded[0][0].source, f"colorization failed: {type(err).__name__}: {err}")
