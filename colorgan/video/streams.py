@@ -206,7 +206,8 @@ def _anticlockwise(rgb):
 
 def display_matrix(frame) -> np.ndarray | None:
     """The frame's display matrix (9 int32, 16.16 fixed point), or None."""
-    for side in frame.side_data:
+    for key in frame.side_data:  # PyAV 18.1.0 iterates the side data, 18.1.1 their types (a Mapping's keys)
+        side = key if hasattr(key, "type") else frame.side_data[key]
         if side.type.name == "DISPLAYMATRIX":
             return np.frombuffer(bytes(side), np.int32)[:9]
     return None
