@@ -182,12 +182,13 @@ def false_color(preds: torch.Tensor, target: torch.Tensor, distance: float = FAL
     return 100.0 * mask.flatten(1).float().mean(dim=1)
 
 
-def colorfulness(rgb: torch.Tensor) -> torch.Tensor:
-    """Per-image colorfulness M = sigma_rgyb + 0.3 mu_rgyb of (B, 3, H, W) RGB in [0, 1] -> (B,)."""
+def colorfulness(rgb: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
+    """Per-image colorfulness M = sigma_rgyb + 0.3 mu_rgyb of (B, 3, H, W) RGB in [0, 1] -> (B,).
+    `eps` under each square root gives it gradients everywhere (a loss's; a gray photo's sigma is 0)."""
     r, g, b = (rgb.float() * 255.0).flatten(2).unbind(dim=1)  # each (B, H*W)
     rg, yb = r - g, 0.5 * (r + g) - b
-    sigma = (rg.var(dim=1, unbiased=False) + yb.var(dim=1, unbiased=False)).sqrt()
-    mu = (rg.mean(dim=1).pow(2) + yb.mean(dim=1).pow(2)).sqrt()
+    sigma = (rg.var(dim=1, unbiased=False) + yb.var(dim=1, unbiased=False) + eps).sqrt()
+    mu = (rg.mean(dim=1).pow(2) + yb.mean(dim=1).pow(2) + eps).sqrt()
     return sigma + 0.3 * mu
 
 

@@ -106,8 +106,10 @@ def colorize_animation(colorizer: Colorizer, source: Path, output: Path, fmt: st
     if fmt not in SAVE_ALL:
         raise ValueError(f"an animation is written as GIF, PNG or WEBP, not {fmt}")
     animation = read_animation(source)
-    for frames, path, form in ((colorize_frames(colorizer, animation, hints), output, fmt),
-                               *(((gray_frames(animation), gray, "PNG"),) if gray is not None else ())):
+    outputs = [(colorize_frames(colorizer, animation, hints), output, fmt)]
+    if gray is not None:
+        outputs.append((gray_frames(animation), gray, "PNG"))
+    for frames, path, form in outputs:
         try:
             save_animation(frames, animation, path, form)
         except OSError as err:  # named by the file it was for, not by its temporary file
