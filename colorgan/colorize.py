@@ -102,9 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
         "should be COLOUR (#rrggbb or a CSS name such as red); repeat for more; one photo at a time")
     parser.add_argument("--hints", type=Path, default=None, metavar="FILE.json",
                         help='colour hints from a JSON file: [{"x": X, "y": Y, "colour": COLOUR}, ...]')
-    parser.add_argument("--hint-edges", action=argparse.BooleanOptionalAction, default=True,
-                        help="stop the hints' colour at the photo's lightness edges (default); --no-hint-edges: as far as "
-                        "the model spreads it (docs/hints.md)")
+    parser.add_argument("--hint-edges", action=argparse.BooleanOptionalAction, default=False,
+                        help="stop the hints' colour at the photo's lightness edges; default: as far as the model spreads "
+                        "it, which is closer to the truth on average (docs/hints.md)")
     add_video_arguments(parser)
     return parser
 

@@ -89,21 +89,21 @@ def test_the_shipped_model_stops_a_hint_at_an_edge_on_the_command_and_in_python(
     shipped = Colorizer.pretrained(device="cpu")
     hints = [Hint(20, 48, (0, 200, 0))]
     automatic = np.asarray(shipped(photo), dtype=float)
-    spread = np.asarray(shipped(photo, hints, hint_edges=False), dtype=float)
-    stopped = np.asarray(shipped(photo, hints), dtype=float)  # the default
+    spread = np.asarray(shipped(photo, hints), dtype=float)  # the default
+    stopped = np.asarray(shipped(photo, hints, hint_edges=True), dtype=float)
 
     def moved(image: np.ndarray, columns: slice) -> float:
         return float(np.abs(image[:, columns] - automatic[:, columns]).mean())
 
     assert moved(stopped, slice(0, 40)) > 0.5 * moved(spread, slice(0, 40)) > 2  # the hint still colours its half
     assert moved(stopped, slice(90, 128)) < 0.2 * moved(spread, slice(90, 128))  # and far less beyond the edge
-    assert main([str(photo), "-o", str(tmp_path / "out"), "--hint", "20,48,#00c800", "--device", "cpu"]) == 0
+    assert main([str(photo), "-o", str(tmp_path / "out"), "--hint", "20,48,#00c800", "--hint-edges", "--device", "cpu"]) == 0
     capsys.readouterr()
     assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / "halves.png"), dtype=float), stopped)
-    assert main([str(photo), "-o", str(tmp_path / "spread"), "--hint", "20,48,#00c800", "--no-hint-edges", "--device", "cpu"]) == 0
+    assert main([str(photo), "-o", str(tmp_path / "spread"), "--hint", "20,48,#00c800", "--device", "cpu"]) == 0
     capsys.readouterr()
     assert np.array_equal(np.asarray(Image.open(tmp_path / "spread" / "halves.png"), dtype=float), spread)
-    engine = ColorizeEngine(shipped, ColorizeOptions(hints=tuple(hints)), print)
+    engine = ColorizeEngine(shipped, ColorizeOptions(hints=tuple(hints), hint_edges=True), print)
     engine.process(engine.plan([(photo, Path("e.png"))], tmp_path / "engine"))
     assert np.array_equal(np.asarray(Image.open(tmp_path / "engine" / "e.png"), dtype=float), stopped)
 
@@ -113,7 +113,7 @@ def test_the_shipped_model_stops_a_hint_at_an_edge_on_the_command_and_in_python(
     assert green_red(stopped) < green_red(automatic) - 0.05
 
 
-@pytest.mark.parametrize("flag", ["--no-hint-edges", "--both"])
+@pytest.mark.parametrize("flag", ["--hint-edges", "--both"])
 def test_the_pictures_take_the_edges_too(flag, tiny_hint_checkpoint, tmp_path, one_thread, capsys):
     from colorgan.hints.pictures import main as pictures
 

@@ -10,7 +10,9 @@ from helpers.hints import patchwork
 from PIL import Image
 
 from colorgan.hints.__main__ import main
-from colorgan.hints.measure import REGION_CELL, user_hints
+from colorgan.hints.measure import REGION_CELL, measure_photo, user_hints
+from colorgan.image_io import read_photo
+from colorgan.inference import Colorizer
 
 
 def test_the_user_test_puts_hints_in_the_largest_wrong_regions_with_the_originals_colour():
@@ -27,6 +29,20 @@ def test_the_user_test_puts_hints_in_the_largest_wrong_regions_with_the_original
     assert (rows >= 48).any() and two[1][two[2] > 0].min() < -0.3  # and then in the smaller one
     assert user_hints(true_ab, true_ab, 5).abs().sum() == 0  # nothing wrong, no hint
     assert REGION_CELL <= 8
+
+
+def test_the_user_test_places_its_hints_from_the_automatic_output(tiny_hint_checkpoint, tmp_path, one_thread):
+    # the user's hints go where the output with no hints is wrong, whatever random counts ran before
+    path = tmp_path / "p.png"
+    Image.fromarray(patchwork(2100)).save(path)
+    colorizer, photo = Colorizer.from_checkpoint(tiny_hint_checkpoint, device="cpu"), read_photo(path)
+    for edges in (True, False):
+        alone = measure_photo(colorizer, photo, 0, (), (1, 3), hint_edges=edges)
+        after = measure_photo(colorizer, photo, 0, (0, 50), (1, 3), hint_edges=edges)
+        assert list(alone) == ["random 0", "user 1", "user 3"]
+        assert after["random 50"] != after["random 0"]
+        for name in ("random 0", "user 1", "user 3"):
+            assert after[name] == alone[name]
 
 
 def test_the_command_measures_hints_against_their_number(tiny_hint_checkpoint, tmp_path, one_thread, capsys):

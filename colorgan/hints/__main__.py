@@ -1,6 +1,6 @@
 """Measure a hint model against the number of hints it is given (docs/hints.md):
 
-    python -m colorgan.hints CHECKPOINT PHOTOS [-o OUT] [--size N] [--limit N] [--counts 0,1,2,5,10,20,50] [--user 5] [--no-hint-edges]
+    python -m colorgan.hints CHECKPOINT PHOTOS [-o OUT] [--size N] [--limit N] [--counts 0,1,2,5,10,20,50] [--user 5] [--hint-edges]
 
 For each colour photo of PHOTOS (a folder, searched recursively): PSNR, MAE and the share of photos
 beating the gray input's PSNR with 0, 1, 2, 5, ... random hints from the original (seeded, so two
@@ -42,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="the first N photos only")
     parser.add_argument("--counts", type=counts, default=list(RANDOM_COUNTS), help="random hint counts (default 0,1,2,5,10,20,50)")
     parser.add_argument("--user", type=int, default=5, help="the user test's most hints (default 5; 0 leaves it out)")
-    parser.add_argument("--hint-edges", action=argparse.BooleanOptionalAction, default=True,
-                        help="stop the hints' colour at the photo's edges, as colorize does (default)")
+    parser.add_argument("--hint-edges", action=argparse.BooleanOptionalAction, default=False,
+                        help="stop the hints' colour at the photo's edges, as colorize --hint-edges does")
     args = parser.parse_args(argv)
     silence_library_noise()
     if not args.photos.is_dir():

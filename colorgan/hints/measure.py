@@ -17,7 +17,7 @@ import torch
 
 from colorgan.image_io import ImageReadError, Photo, read_photo
 from colorgan.inference import LAB, Colorizer
-from colorgan.inference.hint_edges import predict_hinted
+from colorgan.inference.hint_edges import confine_hints, guide_lightness
 from colorgan.inference.hints import HINT_PATCH
 from colorgan.metrics import per_image_against_gray
 from colorgan.models.simulated_user import SimulatedUser
@@ -71,28 +71,32 @@ def user_hints(predicted_ab: torch.Tensor, true_ab: torch.Tensor, count: int) ->
 
 
 def measure_photo(colorizer: Colorizer, photo: Photo, seed: int, random_counts: Sequence[int],
-                  user_counts: Sequence[int], hint_edges: bool = True) -> dict[str, dict[str, float]]:
+                  user_counts: Sequence[int], hint_edges: bool = False) -> dict[str, dict[str, float]]:
     """{"random N" / "user N": {mae, psnr, baseline_psnr, ...}} of one colour photo; random hints seeded by `seed`;
-    `hint_edges`: the hints' colour stopped at the photo's edges (colorgan.inference.hint_edges)."""
+    `hint_edges`: the hints' colour stopped at the photo's edges (colorgan.inference.hint_edges).
+
+    The user test's hints go where the automatic output (no hints) is wrong. The network runs once
+    without hints and once per setting with them; the edge step reuses the first pass."""
     rgb, working = photo.rgb, colorizer.working_input(photo)
     true_ab = LAB.split(working[None])[1][0]
     user = SimulatedUser(patch_sizes=[HINT_PATCH])
     target, gray = rgb[None], LAB.gray_of(rgb[None])
+    automatic = colorizer.predict_working([working])[0]
+    guide = guide_lightness(colorizer, photo).to(automatic.device) if hint_edges else None
     rows = {}
 
-    def score(name: str, hints: torch.Tensor | None) -> torch.Tensor:
-        ab = colorizer.predict_working([working], [hints])[0]
-        shown = predict_hinted(colorizer, [photo], [working], [hints], hint_edges)[0] if hint_edges and hints is not None else ab
-        pred = colorizer.apply_ab(rgb, shown)[None]
+    def score(name: str, hints: torch.Tensor | None) -> None:
+        ab = automatic if hints is None else colorizer.predict_working([working], [hints])[0]
+        if guide is not None and hints is not None:
+            ab = confine_hints(ab, automatic, hints, guide)
+        pred = colorizer.apply_ab(rgb, ab)[None]
         rows[name] = {k: float(v[0]) for k, v in per_image_against_gray(pred, gray, target).items()}
-        return ab
 
     for count in random_counts:
         generator = torch.Generator().manual_seed(seed * 1000 + count)
-        hints = user(true_ab[None], counts=torch.tensor([count]), generator=generator)[0] if count else None
-        automatic = score(f"random {count}", hints)
-    if 0 not in random_counts:
-        automatic = score("random 0", None)
+        score(f"random {count}", user(true_ab[None], counts=torch.tensor([count]), generator=generator)[0] if count else None)
+    if "random 0" not in rows:
+        score("random 0", None)
     for count in user_counts:
         score(f"user {count}", user_hints(automatic.cpu(), true_ab, count))
     return rows
@@ -100,7 +104,7 @@ def measure_photo(colorizer: Colorizer, photo: Photo, seed: int, random_counts: 
 
 def measure_folder(colorizer: Colorizer, photos: Sequence[Path], random_counts: Sequence[int] = RANDOM_COUNTS,
                    user_counts: Sequence[int] = USER_COUNTS,
-                   hint_edges: bool = True) -> tuple[dict[str, dict[str, float]], list[str]]:
+                   hint_edges: bool = False) -> tuple[dict[str, dict[str, float]], list[str]]:
     """({setting: {photos, mae, psnr, baseline_mae, baseline_psnr, beats_gray}}, skipped photos):
     means over the colour photos of `photos`; beats_gray is the share (%) whose PSNR beats gray's."""
     colorizer.require_hint_model()

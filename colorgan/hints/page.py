@@ -28,7 +28,7 @@ def picked_rgb(value: str) -> tuple[int, int, int]:
 
 def colorize_with_hints(colorizer: Colorizer, upload: str | Path, hints: list[Hint], output_dir: Path,
                         max_pixels: int | None = DEFAULT_MAX_PIXELS, min_side: int = 8,
-                        hint_edges: bool = True) -> tuple[Path | None, str]:
+                        hint_edges: bool = False) -> tuple[Path | None, str]:
     """One upload colorized after its hints into `output_dir`: (the output, a line saying what was
     done), or (None, an `error: NAME: ...` line, colorize's wording). `hint_edges` as colorize's."""
     upload = Path(upload)
@@ -60,7 +60,7 @@ def add_hint_section(gr, colorizer: Colorizer, new_folder, remove_folder, keep_s
         with gr.Column(scale=1):
             photo = gr.Image(type="filepath", sources=["upload"], label="Photo", elem_id="hint-photo")
             colour = gr.ColorPicker(value=DEFAULT_COLOUR, label="Hint colour", elem_id="hint-colour")
-            edges = gr.Checkbox(value=True, label="Stop each hint's colour at edges (off: as far as the model spreads it)",
+            edges = gr.Checkbox(value=False, label="Stop each hint's colour at edges (off: as far as the model spreads it)",
                                 elem_id="hint-edges")
             with gr.Row():
                 undo = gr.Button("Undo the last hint", elem_id="hint-undo")

@@ -26,7 +26,7 @@ from colorgan.system.atomic_io import atomic_path
 RING = 0.025  # a hint's ring radius, as a share of the picture's longer side
 
 
-def pictures(colorizer, photo, hints: list[Hint], hint_edges: bool = True) -> list[torch.Tensor]:
+def pictures(colorizer, photo, hints: list[Hint], hint_edges: bool = False) -> list[torch.Tensor]:
     """[original (if in colour), gray, no hint, first hint, first two, ...]: RGB (3, H, W) in [0, 1]."""
     rgb = photo.rgb
     shown = [] if photo.is_gray else [rgb]
@@ -61,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hint", action="append", default=[], metavar="X,Y,COLOUR", required=True,
                         help="a hint, as colorize's; repeat for more (each adds a picture)")
     parser.add_argument("--device", default=None)
-    parser.add_argument("--hint-edges", action=argparse.BooleanOptionalAction, default=True,
-                        help="stop the hints' colour at the photo's edges, as colorize does (default)")
+    parser.add_argument("--hint-edges", action=argparse.BooleanOptionalAction, default=False,
+                        help="stop the hints' colour at the photo's edges, as colorize --hint-edges does")
     parser.add_argument("--both", action="store_true",
                         help="two rows: the hint model's own spread, then with the hints stopped at edges")
     parser.add_argument("-o", "--output", type=Path, required=True, help="the figure (JPEG when named .jpg, else PNG)")

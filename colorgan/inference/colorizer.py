@@ -224,10 +224,10 @@ class Colorizer:
         """Whether the model reads colour hints (a hint model, colorgan.nets.hint_unet)."""
         return takes_hints(self.net.generator)
 
-    def __call__(self, image: Image.Image | str | Path, hints: Sequence[Hint] = (), hint_edges: bool = True) -> Image.Image:
+    def __call__(self, image: Image.Image | str | Path, hints: Sequence[Hint] = (), hint_edges: bool = False) -> Image.Image:
         """A Pillow image or an image file -> the colorized Pillow image, same size, alpha kept;
-        `hints` in the photo's pixels (a hint model only), their colour stopped at the photo's
-        lightness edges (colorgan.inference.hint_edges); hint_edges=False: as far as the model spreads it."""
+        `hints` in the photo's pixels (a hint model only), their colour as far as the model spreads
+        it; hint_edges=True: stopped at the photo's lightness edges (colorgan.inference.hint_edges)."""
         photo = read_photo(image) if isinstance(image, (str, Path)) else photo_from_pil(image)
         working = self.working_input(photo)
         hint_map = self.working_hints(hints, photo.size, working.shape[-2:])

@@ -67,7 +67,7 @@ class ColorizeOptions:
             given to every photo: meant for one photo at a time. A hint outside a photo, or hints for
             a model without hint inputs, raise a HintError (nothing of that photo is written).
         hint_edges: stop the hints' colour at the photo's lightness edges (colorgan.inference.hint_edges);
-            False: as far as the hint model spreads it.
+            False (default): as far as the hint model spreads it.
     """
 
     compare: bool = False
@@ -76,7 +76,7 @@ class ColorizeOptions:
     max_pixels: int | None = DEFAULT_MAX_PIXELS
     min_side: int = 8
     hints: tuple[Hint, ...] = ()
-    hint_edges: bool = True
+    hint_edges: bool = False
 
 
 @dataclass
