@@ -11,6 +11,7 @@ from hydra.utils import instantiate
 from colorgan.color_space import AB_SCALE, ColorSpace
 from colorgan.inference import Colorizer
 from colorgan.models.classify_colorizer import ClassifyColorizer
+from colorgan.models.unet_colorizer import UNetColorizer
 from colorgan.nets.ab_bins import (
     annealed_mean,
     gamut_bins,
@@ -19,6 +20,7 @@ from colorgan.nets.ab_bins import (
     smoothed_prior,
     soft_encode_sparse,
 )
+from colorgan.nets.colourfulness_loss import colourfulness_deficit
 from colorgan.train import train
 
 
@@ -139,6 +141,29 @@ def test_colourfulness_charges_a_pale_prediction_and_not_a_vivid_one():
     assert torch.isfinite(pale)
     with pytest.raises(ValueError, match="colourfulness"):
         ClassifyColorizer(colourfulness=-1.0)
+
+
+def test_the_unet_takes_the_same_charge_for_paleness_and_it_pushes_its_colour_out():
+    """UNetColorizer's colourfulness term (the hint model's too): L1 plus weight x the deficit, and
+    one gradient step on a pale prediction makes the next one more colourful."""
+    torch.manual_seed(0)
+    model = UNetColorizer(generator={"channels": [8, 16]}, colourfulness=2.0)
+    inputs = torch.rand(2, 1, 16, 16) * 2 - 1
+    vivid = torch.zeros(2, 2, 16, 16)
+    vivid[:, 0, :, :8], vivid[:, 1, :, 8:] = 0.5, -0.5
+    loss = model.training_loss(inputs, vivid)
+    deficit, colour = float(model.loss_parts["colourfulness"]), float(model.loss_parts["colour"])
+    assert deficit > 0.1 and float(loss) == pytest.approx(colour + 2.0 * deficit, rel=1e-5)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    optimizer.zero_grad()
+    (2.0 * colourfulness_deficit(model.color_space.merge(inputs, model(inputs)), model.color_space.merge(inputs, vivid))).backward()
+    optimizer.step()
+    model.training_loss(inputs, vivid)
+    assert float(model.loss_parts["colourfulness"]) < deficit
+    model.training_loss(inputs, torch.zeros(2, 2, 16, 16))
+    assert float(model.loss_parts["colourfulness"]) == 0.0  # gray originals: nothing to make up
+    with pytest.raises(ValueError, match="colourfulness"):
+        UNetColorizer(colourfulness=-1.0)
 
 
 def test_classify_trains_with_the_semantic_loss_on_its_decoded_colour(tiny_cifar, tmp_path):

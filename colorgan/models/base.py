@@ -16,6 +16,7 @@ from colorgan.color_space import ColorSpace
 from colorgan.data.batches import ColorBatch
 from colorgan.framework_internals import reset_step_results, should_update_logs
 from colorgan.metrics import AgainstGray, per_image_against_gray, semantic_means
+from colorgan.nets.colourfulness_loss import colourfulness_deficit
 from colorgan.nets.generators import build_generator, encoder_unet
 from colorgan.nets.layers import init_weights
 from colorgan.runs.checkpoint_io import MODEL_CLASS_KEY, load_generator_weights
@@ -292,9 +293,32 @@ class SingleLossColorizer(ColorizerModule):
     `training_loss`, which the bench's bare loop calls too."""
 
     loss_parts: dict[str, torch.Tensor] | None = None  # training_loss's terms, when it has several
+    semantic_loss: torch.nn.Module | None = None  # colorgan.nets.semantic_loss.SemanticLoss, when set
 
     def training_loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def with_photo_terms(self, loss: torch.Tensor, inputs: torch.Tensor, pred: torch.Tensor,
+                         targets: torch.Tensor) -> torch.Tensor:
+        """`loss` plus the terms that judge the predicted photo as a whole, in RGB: the semantic loss
+        (`semantic_loss`) and the charge for paleness (`hparams.colourfulness` x
+        colourfulness_deficit); each term's value kept in loss_parts."""
+        weight = self.hparams.get("colourfulness", 0.0)
+        if self.semantic_loss is None and not weight:
+            return loss
+        space = self.color_space
+        pred_rgb, true_rgb = space.merge(inputs, pred), space.merge(inputs, targets)
+        parts = self.loss_parts if self.loss_parts is not None else {}
+        if self.semantic_loss is not None:
+            semantic = self.semantic_loss(pred_rgb, true_rgb)
+            parts.update(feature=semantic["feature"].detach(), kl=semantic["kl"].detach())
+            loss = loss + semantic["total"]
+        if weight:
+            deficit = colourfulness_deficit(pred_rgb, true_rgb)
+            parts["colourfulness"] = deficit.detach()
+            loss = loss + weight * deficit
+        self.loss_parts = parts
+        return loss
 
     def training_step(self, batch: ColorBatch, batch_idx: int) -> torch.Tensor:
         self.loss_parts = None

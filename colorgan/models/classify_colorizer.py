@@ -19,7 +19,6 @@ from colorgan.color_space import ColorSpace
 from colorgan.models.base import SingleLossColorizer
 from colorgan.nets.ab_bins import REBALANCE, nearest_bin, rebalancing_weights, smoothed_prior, soft_encode_sparse
 from colorgan.nets.color_classifier import TEMPERATURE, ColorClassifierUNet
-from colorgan.nets.colourfulness_loss import colourfulness_deficit
 from colorgan.nets.semantic_loss import SemanticLoss
 from colorgan.runs.checkpoint_io import generator_weights
 
@@ -168,16 +167,4 @@ class ClassifyColorizer(SingleLossColorizer):
             decoded = F.l1_loss(pred, targets)
             self.loss_parts["decoded_l1"] = decoded.detach()
             loss = loss + hp.decoded_l1 * decoded
-        if self.semantic_loss is None and not hp.colourfulness:
-            return loss
-        space = self.color_space
-        pred_rgb, true_rgb = space.merge(inputs, pred), space.merge(inputs, targets)
-        if self.semantic_loss is not None:
-            parts = self.semantic_loss(pred_rgb, true_rgb)
-            self.loss_parts.update(feature=parts["feature"].detach(), kl=parts["kl"].detach())
-            loss = loss + parts["total"]
-        if hp.colourfulness:
-            deficit = colourfulness_deficit(pred_rgb, true_rgb)
-            self.loss_parts["colourfulness"] = deficit.detach()
-            loss = loss + hp.colourfulness * deficit
-        return loss
+        return self.with_photo_terms(loss, inputs, pred, targets)

@@ -33,6 +33,9 @@ class UNetColorizer(SingleLossColorizer):
         hints: a hint model's simulated users (colorgan.models.simulated_user.SimulatedUser settings):
             each training photo gets hints from its original; None: no hints (validation and test
             always colorize without hints, as the automatic models do).
+        colourfulness: weight of a charge for a predicted photo paler than its original
+            (colorgan.nets.colourfulness_loss, capped at the original's own): L1 and the semantic
+            loss pull towards gray where unsure, this pulls back (0: off).
         channels_last, compile, init, select_classifier: see ColorizerModule.
     """
 
@@ -52,9 +55,12 @@ class UNetColorizer(SingleLossColorizer):
         select_classifier: str | None = None,
         lr_schedule: str | None = None,
         hints: dict[str, Any] | None = None,
+        colourfulness: float = 0.0,
     ) -> None:
         if loss not in LOSSES:
             raise ValueError(f"Unknown loss {loss!r}; valid names: {', '.join(LOSSES)}.")
+        if colourfulness < 0:
+            raise ValueError(f"colourfulness is a loss weight and must be >= 0, got {colourfulness}.")
         super().__init__(color_space, generator, channels_last, compile, init, select_classifier)
         self.save_hyperparameters()
         self.use_memory_format()
@@ -68,10 +74,7 @@ class UNetColorizer(SingleLossColorizer):
     def training_loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         hints = self.simulated_user(targets) if self.simulated_user is not None else None
         pred = self(inputs, hints)
-        colour = self.loss_fn(pred, targets)
-        if self.semantic_loss is None:
-            return colour
-        space = self.color_space
-        parts = self.semantic_loss(space.merge(inputs, pred), space.merge(inputs, targets))
-        self.loss_parts = {"colour": colour, "feature": parts["feature"], "kl": parts["kl"]}
-        return colour + parts["total"]
+        loss = self.loss_fn(pred, targets)
+        if self.semantic_loss is not None or self.hparams.colourfulness:
+            self.loss_parts = {"colour": loss.detach()}
+        return self.with_photo_terms(loss, inputs, pred, targets)
