@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -e ".[test,export,search,app,tensorboard,pretrained,judge]"
+	$(PY) -m pip install -q -e ".[test,export,search,app,tensorboard,pretrained,judge,flow]"
 	touch $@
 
 ## Train one model on CIFAR-10: make train EXPERIMENT=gan_lrelu ARGS="trainer.max_epochs=3"

@@ -15,6 +15,7 @@ from rich.text import Text
 from colorgan.errors import UserError
 from colorgan.system.atomic_io import write_text
 from colorgan.video.flicker import DARK_L, MEASURE_SIDE, STILL_L
+from colorgan.video.motion import FLOW_EXTRA
 from colorgan.video.parts import PART_SECONDS, folder_of
 from colorgan.video.stabilize import DEFAULT_HOLD, DEFAULT_STRENGTH
 from colorgan.video.streams import MAX_FRAME_PIXELS
@@ -38,6 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stabilize", type=float, default=DEFAULT_STRENGTH, metavar="STRENGTH",
         help=f"frame-to-frame colour smoothing where lightness stands still, in [0, 1) (default: {DEFAULT_STRENGTH}; "
         "0: off). See docs/video.md for the flicker it removes and its cost",
+    )
+    group.add_argument(
+        "--follow-motion", action="store_true",
+        help="the stabilizer carries the frame before's colour along the motion (OpenCV's optical flow), "
+        f"so moving things keep their colour too (needs pip install '{FLOW_EXTRA}'). See docs/video.md",
     )
     group.add_argument(
         "--hold-colour", type=float, default=DEFAULT_HOLD, metavar="WEIGHT",
@@ -78,6 +84,11 @@ def print_metrics(metrics: dict, out: Console) -> None:
              f"{model['flicker']:.3f}, colour original {original['flicker']:.3f}, gray input 0")
     say(out, f"drift (RMS distance of a frame's mean (a,b) from its shot's): prediction {model['drift']:.3f}, "
              f"colour original {original['drift']:.3f}, gray input 0")
+    if "warp_error" in model:
+        say(out, f"warp error (mean |d(a,b)| from the frame before carried along the motion): prediction "
+                 f"{model['warp_error']:.3f}, colour original {original['warp_error']:.3f}, gray input 0")
+    else:
+        say(out, f"warp error: not measured (it needs OpenCV's optical flow: pip install '{FLOW_EXTRA}')")
 
 
 def colorize_video_file(args: argparse.Namespace, load_colorizer, out: Console, err: Console) -> int:
@@ -89,6 +100,15 @@ def colorize_video_file(args: argparse.Namespace, load_colorizer, out: Console, 
 
     if not 0.0 <= args.stabilize < 1.0:
         raise UserError(f"--stabilize must be in [0, 1) (0: off), got {args.stabilize}")
+    if args.follow_motion and args.stabilize == 0:
+        raise UserError("--follow-motion carries the stabilizer's colour along the motion: it needs --stabilize > 0")
+    if args.follow_motion:
+        from colorgan.video.motion import opencv
+
+        try:
+            opencv()
+        except ImportError as error:
+            raise UserError(str(error)) from None
     if not 0.0 <= args.hold_colour < 1.0:
         raise UserError(f"--hold-colour must be in [0, 1) (0: off), got {args.hold_colour}")
     if not args.part_seconds > 0:
@@ -102,7 +122,7 @@ def colorize_video_file(args: argparse.Namespace, load_colorizer, out: Console, 
     container, _ = open_video(args.input, args.max_frame_pixels)  # a bad input is said before the model loads
     container.close()
     prepare_output(output)  # and an output that cannot be written
-    stabilizer = Stabilizer(args.stabilize) if args.stabilize > 0 else None
+    stabilizer = Stabilizer(args.stabilize, follow_motion=args.follow_motion) if args.stabilize > 0 else None
     memory = ColourMemory(args.hold_colour) if args.hold_colour > 0 else None
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), FramesPerSecond(),
                TimeRemainingColumn())
@@ -116,7 +136,8 @@ def colorize_video_file(args: argparse.Namespace, load_colorizer, out: Console, 
                 sound = f"{info.audio_streams} audio stream(s), the first {info.audio}" if info.audio else "no audio"
                 say(err, f"colorizing {args.input} ({info.width}x{info.height}, {float(info.rate):.3g} frames/s, "
                          f"{info.duration:.1f} s, {sound}) on {colorizer.device} at working size "
-                         f"{colorizer.size}px, stabilizer {args.stabilize if stabilizer else 'off'}, "
+                         f"{colorizer.size}px, stabilizer {args.stabilize if stabilizer else 'off'}"
+                         f"{' following motion' if args.follow_motion else ''}, "
                          f"colour memory {args.hold_colour if memory else 'off'}")
                 if resumed:
                     say(err, f"resuming a stopped run: its first {resumed} frames are colorized already "

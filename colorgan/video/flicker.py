@@ -1,5 +1,6 @@
 """Flicker: how much colour changes from frame to frame where the picture stands still; drift: how
-far a shot's mean colour wanders over its frames (Drift).
+far a shot's mean colour wanders over its frames (Drift); warp error: how much it changes along the
+motion, where things move too (WarpError, needs OpenCV).
 
     flicker = mean over consecutive frames and over their still pixels of |d(a, b)|
     still: |dL| < STILL_L and L >= DARK_L in both frames (near black, colour is not seen)
@@ -13,6 +14,7 @@ and grain from counting as motion.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import torch
 import torch.nn.functional as F
@@ -95,3 +97,45 @@ class Drift:
         """Drift in Lab units; NaN when no shot had two lit frames."""
         self.end_shot()
         return math.sqrt(self.squares / self.frames) if self.frames else math.nan
+
+
+class WarpError:
+    """Streaming warp error (Lai et al. 2018's, on colour): the mean |d(a, b)| between each frame and
+    the frame before carried along the motion (colorgan.video.motion), over the pixels the motion
+    leaves visible and lit in both; pairs across a cut (mean |dL| over CUT_L) are skipped. Flicker
+    counts only pixels that stand still; this counts moving ones too, which a colour that fails to
+    follow a moving thing shows. The motion is the flow of one reference's lightness (the original),
+    shared by every copy measured, so all are measured on the same pixels. Lab units."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        from colorgan.video.motion import opencv
+
+        opencv()  # one line naming the extra, before any frame
+        self.totals = dict.fromkeys(names, 0.0)
+        self.previous: dict[str, torch.Tensor] | None = None  # Lab (3, h, w) of each copy's last frame
+        self.previous_l: torch.Tensor | None = None  # the reference's L (h, w)
+        self.pixels = 0
+
+    def update(self, reference: torch.Tensor, copies: dict[str, torch.Tensor]) -> None:
+        """RGB (B, 3, h, w) in [0, 1] of the reference and of each copy (named as at construction):
+        the frames that follow those seen before, in order."""
+        from colorgan.video.motion import backward_flow, visible, warp
+
+        reference_l = rgb_to_lab(reference.float())[:, 0]
+        labs = {name: rgb_to_lab(rgb.float()) for name, rgb in copies.items()}
+        for i, now_l in enumerate(reference_l):
+            before_l = self.previous_l
+            if before_l is not None and before_l.shape == now_l.shape and (now_l - before_l).abs().mean() <= CUT_L:
+                back = backward_flow(now_l, before_l)
+                seen = visible(back, backward_flow(before_l, now_l))
+                seen &= (now_l >= DARK_L) & (warp(before_l[None], back)[0] >= DARK_L)
+                for name, lab in labs.items():
+                    carried = warp(self.previous[name][1:], back)
+                    self.totals[name] += float((lab[i, 1:] - carried).norm(dim=0)[seen].sum())
+                self.pixels += int(seen.sum())
+            self.previous_l = now_l
+            self.previous = {name: lab[i] for name, lab in labs.items()}
+
+    def compute(self) -> dict[str, float]:
+        """{name: mean |d(a, b)| over the visible lit pixels}; NaN each when none (one frame only)."""
+        return {name: total / self.pixels if self.pixels else math.nan for name, total in self.totals.items()}

@@ -27,7 +27,7 @@ from kornia.color import rgb_to_linear_rgb
 
 from colorgan.inference import LAB, Colorizer, merge_in_gamut, row_bands, upsample_rows, working_shape
 from colorgan.system.atomic_io import atomic_path, check_writable, remove_dead_temporaries
-from colorgan.video.flicker import GRAY_CHROMA, Drift, Flicker, measured
+from colorgan.video.flicker import GRAY_CHROMA, Drift, Flicker, WarpError, measured
 from colorgan.video.mp4 import join, writing
 from colorgan.video.parts import PART_SECONDS, Parts, weights_digest
 from colorgan.video.stabilize import ColourMemory, Stabilizer
@@ -53,8 +53,9 @@ class VideoResult:
 @dataclass
 class Comparison:
     """--compare on a video: colorgan's photo metrics, frame by frame, of the prediction and (beside
-    it) of the gray input, against the colour original; the flicker and drift of the prediction and
-    of the original (the gray input has neither); all at flicker.MEASURE_SIDE px. A video whose
+    it) of the gray input, against the colour original; the flicker, drift and (with OpenCV) warp
+    error of the prediction and of the original (the gray input has none); all at
+    flicker.MEASURE_SIDE px. A video whose
     original has no colour (mean chroma under GRAY_CHROMA in every frame) is not measured."""
 
     model_flicker: Flicker = field(default_factory=Flicker)
@@ -68,6 +69,10 @@ class Comparison:
         from colorgan.metrics import AgainstGray  # torchmetrics: only when comparing
 
         self.against_gray = AgainstGray()
+        try:
+            self.warp_error: WarpError | None = WarpError(("model", "original"))
+        except ImportError:  # OpenCV is an extra: the other measures go on without it
+            self.warp_error = None
 
     def update(self, prediction: torch.Tensor, original: torch.Tensor) -> None:
         """Full-resolution RGB (1, 3, H, W) in [0, 1] of one frame, in order."""
@@ -76,6 +81,8 @@ class Comparison:
         self.original_flicker.update(original)
         self.model_drift.update(prediction)
         self.original_drift.update(original)
+        if self.warp_error is not None:
+            self.warp_error.update(original, {"model": prediction, "original": original})
         self.chroma = max(self.chroma, float(LAB.split(original)[1].mul(110.0).norm(dim=1).mean()))
         self.against_gray.update(prediction, LAB.gray_of(original), original)
         self.frames += 1
@@ -87,12 +94,11 @@ class Comparison:
         model, baseline = self.against_gray.compute()
         model.update(flicker=self.model_flicker.compute(), drift=self.model_drift.compute())
         baseline.update(flicker=0.0, drift=0.0)
-        return {
-            "frames": self.frames,
-            "model": model,
-            "baseline": baseline,
-            "original": {"flicker": self.original_flicker.compute(), "drift": self.original_drift.compute()},
-        }
+        original = {"flicker": self.original_flicker.compute(), "drift": self.original_drift.compute()}
+        if self.warp_error is not None:
+            warped = self.warp_error.compute()
+            model["warp_error"], baseline["warp_error"], original["warp_error"] = warped["model"], 0.0, warped["original"]
+        return {"frames": self.frames, "model": model, "baseline": baseline, "original": original}
 
 
 def working_inputs(frames: torch.Tensor, size: int) -> torch.Tensor:
@@ -205,7 +211,8 @@ def settings_of(source: Path, colorizer: Colorizer, frame_colorizer: FrameColori
         "input": os.path.realpath(source), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns,
         "weights": weights_digest(colorizer.net), "size": colorizer.size, "gamut": colorizer.gamut,
         "temperature": getattr(colorizer, "temperature", None), "part_seconds": part_seconds,
-        "stabilizer": None if stabilizer is None else [stabilizer.strength, stabilizer.motion, stabilizer.cut],
+        "stabilizer": None if stabilizer is None else [stabilizer.strength, stabilizer.motion, stabilizer.cut,
+                                                       stabilizer.follow_motion],
         "memory": None if frame_colorizer.memory is None else [frame_colorizer.memory.weight, frame_colorizer.memory.cut],
     }
 

@@ -9,6 +9,11 @@ off, so the exposure flicker of old film does not count as motion, while a movin
 takes its new colour at once. A frame whose mean |dL| is over `cut` starts a new shot: its colour
 is its own. The blend runs on the small (B, 2, h, w) prediction before it is upsampled, so it costs
 next to nothing; frames stream through one batch at a time, the previous frame carried over.
+
+With `follow_motion`, the frame before (its lightness and its stabilized ab) is first carried along
+the motion (OpenCV's optical flow, colorgan.video.motion), so a thing that moves keeps its colour
+as it goes, where without it a moving edge takes the new frame's colour; pixels the motion newly
+uncovers (the flows disagree, or their source is outside the frame) take the new colour.
 """
 
 from __future__ import annotations
@@ -29,12 +34,18 @@ class Stabilizer:
         strength: in [0, 1); 0 leaves the predictions as they are.
         motion: L units of (exposure-corrected) change at which a pixel keeps nothing of the past.
         cut: mean |dL| at which a frame is taken as a new shot.
+        follow_motion: carry the frame before along the optical flow first (needs OpenCV).
     """
 
-    def __init__(self, strength: float = DEFAULT_STRENGTH, motion: float = MOTION_L, cut: float = CUT_L) -> None:
+    def __init__(self, strength: float = DEFAULT_STRENGTH, motion: float = MOTION_L, cut: float = CUT_L,
+                 follow_motion: bool = False) -> None:
         if not 0.0 <= strength < 1.0:
             raise ValueError(f"The stabilizer's strength must be in [0, 1), got {strength}.")
-        self.strength, self.motion, self.cut = strength, motion, cut
+        if follow_motion:
+            from colorgan.video.motion import opencv
+
+            opencv()  # one line naming the extra, before any frame
+        self.strength, self.motion, self.cut, self.follow_motion = strength, motion, cut, follow_motion
         self.lightness: torch.Tensor | None = None  # (1, h, w) of the previous frame, L in [0, 100]
         self.ab: torch.Tensor | None = None  # (2, h, w) its stabilized ab
 
@@ -50,12 +61,23 @@ class Stabilizer:
                 if change.abs().mean() > self.cut:  # a new shot
                     stable = frame_ab
                 else:
+                    before_l, before_ab, seen = self.carried(frame_l) if self.follow_motion else (self.lightness, self.ab, 1.0)
+                    change = frame_l - before_l
                     motion = (change - change.mean()).abs()
-                    keep = self.strength * (1.0 - motion / self.motion).clamp(min=0.0)
-                    stable = keep * self.ab + (1.0 - keep) * frame_ab
+                    keep = self.strength * (1.0 - motion / self.motion).clamp(min=0.0) * seen
+                    stable = keep * before_ab + (1.0 - keep) * frame_ab
             self.lightness, self.ab = frame_l, stable
             out.append(stable)
         return torch.stack(out)
+
+    def carried(self, lightness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The frame before's lightness (1, h, w) and stabilized ab (2, h, w) moved onto this frame's
+        pixels along the optical flow, and (1, h, w) 1 where that motion is seen both ways, else 0."""
+        from colorgan.video.motion import backward_flow, visible, warp
+
+        back = backward_flow(lightness[0], self.lightness[0])
+        seen = visible(back, backward_flow(self.lightness[0], lightness[0]))
+        return warp(self.lightness, back), warp(self.ab, back), seen[None].to(lightness.dtype)
 
     def state(self) -> dict:
         """Its memory of the frame before (a resumed run goes on from it): CPU tensors or None."""
