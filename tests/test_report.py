@@ -86,6 +86,13 @@ def test_it_explains_when_a_folder_holds_no_finished_run(two_runs, tmp_path, cap
     assert "None of the 1 runs found has usable results" in err and "no test_metrics.json" in err
 
 
+def test_zero_images_in_the_figure_is_one_line_and_nothing_written(two_runs, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main([str(two_runs / "unet_lab"), "--images", "0", "--out", str(tmp_path / "out")])
+    assert stop.value.code == 2 and "--images and --scale must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_the_safe_loader_rebuilds_the_trained_generator(two_runs):
     (run,) = [r for r in find_runs([two_runs]) if r.path.name == "unet_lrelu_rgb"]
     loaded = load_generator(run.checkpoint())

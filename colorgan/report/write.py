@@ -118,6 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, default=4, help="upscaling of each image (default: 4)")
     parser.add_argument("--data-dir", help="data folder for the test images, if runs were trained elsewhere")
     args = parser.parse_args(argv)
+    if args.images < 1 or args.scale < 1:
+        parser.error(f"--images and --scale must be at least 1, got {args.images} and {args.scale}")
     out = args.out or (Path(args.folders[0]) if len(args.folders) == 1 else Path("report"))
     report_path, image_path = write_report(args.folders, out, args.sort, args.images, args.scale, args.data_dir)
     print(report_path.read_text())
