@@ -141,6 +141,10 @@ def test_a_strip_of_frames_from_clips_of_one_shot_with_their_drift(tmp_path, cap
     lines = [line for line in out.splitlines() if "drift" in line]
     assert len(lines) == 2 and "gray.mp4: 8 frames, drift 0.00" in lines[0]
     assert float(lines[1].split("mean chroma at frames 0: ")[1].split(",")[0]) > 5  # the tinted clip has colour
+    assert "flicker 0.000" in lines[0] and "warp error" in lines[1]  # the gray input: no colour to flicker
+    short = write_clip(tmp_path / "short.mp4", 6, audio=None)
+    assert strip([str(gray), str(short), "--frames", "0", "-o", str(tmp_path / "u.png")]) == 2
+    assert "has 6 frames" in capsys.readouterr().err and not (tmp_path / "u.png").exists()
     assert strip([str(gray), "--frames", "9", "-o", str(tmp_path / "t.png")]) == 2
     assert "has 8 frames: no frame 9" in capsys.readouterr().err
 

@@ -3,8 +3,10 @@
     python -m colorgan.video.strip gray.mp4 out/gray.mp4 out_held/gray.mp4 --frames 0 16 33 49 -o strip.png
 
 Each clip is a row (in the order given), each chosen frame a column, scaled to --height. Printed for
-each clip: its drift over the whole clip (colorgan.video.flicker.Drift) and each chosen frame's mean
-chroma (Lab, over pixels with L >= 10), so a figure of colour across a shot comes with its figures.
+each clip: its drift, flicker and (with OpenCV) warp error over the whole clip (colorgan.video.flicker;
+the motion is the first clip's, the gray input's, so a black-and-white film with no colour original
+is measured too) and each chosen frame's mean chroma (Lab, over pixels with L >= 10), so a figure of
+colour across a shot comes with its figures.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from colorgan.color_space import rgb_to_lab
 from colorgan.errors import UserError, user_command
 from colorgan.image_io import make_grid
 from colorgan.system.atomic_io import atomic_path
-from colorgan.video.flicker import Drift
+from colorgan.video.flicker import Drift, Flicker, WarpError
 from colorgan.video.stabilize import DARK_L
 from colorgan.video.streams import open_video, read_batches
 
@@ -49,6 +51,26 @@ def mean_chroma(rgb: torch.Tensor) -> float:
     return float(lab[1:, lit].norm(dim=0).mean()) if lit.any() else float("nan")
 
 
+def steadiness_of(clips: list[list[torch.Tensor]]) -> list[str]:
+    """Each clip's drift, flicker and warp error (the motion from the first clip's lightness; the
+    warp error left out without OpenCV), as printed."""
+    drifts, flickers = [Drift() for _ in clips], [Flicker() for _ in clips]
+    try:
+        warp: WarpError | None = WarpError(range(len(clips)))
+    except ImportError:
+        warp = None
+    for frames in zip(*clips, strict=True):
+        for drift, flicker, frame in zip(drifts, flickers, frames, strict=True):
+            drift.update(frame[None])
+            flicker.update(frame[None])
+        if warp is not None:
+            warp.update(frames[0][None], {i: frame[None] for i, frame in enumerate(frames)})
+    warped = warp.compute() if warp is not None else {}
+    return [f"drift {d.compute():.2f}, flicker {f.compute():.3f}"
+            + (f", warp error {warped[i]:.3f}" if i in warped else ", warp error not measured (no OpenCV)")
+            for i, (d, f) in enumerate(zip(drifts, flickers, strict=True))]
+
+
 @user_command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m colorgan.video.strip", description=__doc__.split("\n\n")[0])
@@ -57,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--height", type=int, default=180, help="height of each frame in the figure (default: 180)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="the figure (PNG; JPEG when named .jpg)")
     args = parser.parse_args(argv)
-    rows = []
+    rows, clips = [], []
     for clip in args.clips:
         shown, measured = read_frames(clip, args.height)
         missing = [i for i in args.frames if not 0 <= i < len(shown)]
@@ -65,12 +87,13 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"{clip} has {len(shown)} frames: no frame {missing[0]}")
         if rows and shown[0].shape != rows[0][0].shape:
             raise UserError(f"{clip}: its frames are {tuple(shown[0].shape[1:])}, the first clip's {tuple(rows[0][0].shape[1:])}: give clips of one shot")
-        drift = Drift()
-        for frame in measured:
-            drift.update(frame[None])
-        chroma = ", ".join(f"{i}: {mean_chroma(measured[i]):.1f}" for i in args.frames)
-        print(f"{clip}: {len(shown)} frames, drift {drift.compute():.2f}; mean chroma at frames {chroma}")
+        if clips and len(measured) != len(clips[0]):
+            raise UserError(f"{clip} has {len(measured)} frames, {args.clips[0]} {len(clips[0])}: give clips of one shot")
+        clips.append(measured)
         rows.append(torch.stack([shown[i] for i in args.frames]))
+    for clip, measured, steadiness in zip(args.clips, clips, steadiness_of(clips), strict=True):
+        chroma = ", ".join(f"{i}: {mean_chroma(measured[i]):.1f}" for i in args.frames)
+        print(f"{clip}: {len(measured)} frames, {steadiness}; mean chroma at frames {chroma}")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     jpeg = args.output.suffix.lower() in (".jpg", ".jpeg")
     with atomic_path(args.output) as tmp:
