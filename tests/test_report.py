@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -178,3 +180,30 @@ def test_runs_tested_on_test_sets_of_different_sizes_are_said_to_be_so(two_runs,
         (f"*grayscale input* ({full} test images)", "rgb")])
     assert f"**These runs were tested on 2 different test sets** ({half}, {full} images)" in report
     assert "different test sets" not in write_report([two_runs], tmp_path / "same")[0].read_text()
+
+
+def test_the_frontier_draws_one_point_per_model_and_refuses_mixed_test_sets(tmp_path, capsys):
+    from colorgan.report.frontier import main as frontier
+
+    def retest(name: str, colour: float, truth: float = 40.0) -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        values = {"colorfulness": colour, "colorfulness_true": truth, "agree": 50.0 + colour / 10, "false_color": colour / 10,
+                  "mae": 14.0}
+        metrics = {f"test/{k}": v for k, v in values.items()}
+        metrics.update({f"test_baseline/{k}": v for k, v in {**values, "colorfulness": 0.0, "false_color": 0.0}.items()})
+        (folder / "test_metrics.json").write_text(json.dumps(metrics))
+        return folder
+
+    pale, vivid = retest("pale", 15.0), retest("vivid", 30.0)
+    out = tmp_path / "frontier.png"
+    assert frontier([f"{pale}:pale", str(vivid), "-o", str(out)]) == 0
+    assert "2 models on one test set" in capsys.readouterr().out
+    with Image.open(out) as figure:
+        assert figure.size == (1210, 506)
+    other = retest("other", 20.0, truth=35.0)
+    assert frontier([str(pale), str(other), "-o", str(tmp_path / "mixed.png")]) == 2
+    assert "tested on other photos" in capsys.readouterr().err and not (tmp_path / "mixed.png").exists()
+    (tmp_path / "empty").mkdir()
+    assert frontier([str(tmp_path / "empty"), "-o", str(tmp_path / "none.png")]) == 2
+    assert "not a test_metrics.json" in capsys.readouterr().err
