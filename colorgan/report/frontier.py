@@ -22,6 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from colorgan.errors import UserError, user_command  # noqa: E402
+from colorgan.runs.run_dir import TEST_METRICS  # noqa: E402
 from colorgan.system.atomic_io import atomic_path  # noqa: E402
 
 COLOUR_TARGET = 0.7  # issue 36: colourfulness at least 70% of the truth's
@@ -32,7 +33,7 @@ KEYS = ("colorfulness", "colorfulness_true", "agree", "false_color", "mae")
 def read_point(spec: str) -> tuple[str, dict[str, float], dict[str, float]]:
     """'folder[:label]' -> (label, the model's test metrics, the gray input's), each by KEYS."""
     folder, _, label = spec.partition(":")
-    path = Path(folder) / "test_metrics.json"
+    path = Path(folder) / TEST_METRICS
     try:
         metrics = json.loads(path.read_text())
         model = {k: float(metrics[f"test/{k}"]) for k in KEYS}
