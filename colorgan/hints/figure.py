@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from colorgan.errors import UserError, user_command  # noqa: E402
-from colorgan.system.atomic_io import atomic_path  # noqa: E402
+from colorgan.system.atomic_io import write_figure  # noqa: E402
 
 
 def read_table(spec: str) -> tuple[str, dict[str, dict[str, float]]]:
@@ -64,10 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         axis.grid(alpha=0.3)
     left.legend(fontsize=7)
     figure.tight_layout()
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.output) as tmp:
-        figure.savefig(tmp, format="png", dpi=110)
-    plt.close(figure)
+    write_figure(figure, args.output)
     print(f"wrote {args.output}")
     return 0
 

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw, ImageFont
 from colorgan.image_io import comparison_rows, make_grid
 from colorgan.runs.checkpoint_io import load_generator
 from colorgan.runs.run_dir import METRICS_CSV, Run
-from colorgan.system.atomic_io import atomic_path
+from colorgan.system.atomic_io import write_figure
 
 LABEL_WIDTH = 200  # pixels of the label column in comparison.png
 CURVES = (("val/mae", "validation MAE (0-255) ↓", "val_baseline/mae", "grayscale input"),
@@ -90,7 +90,5 @@ def learning_curves(runs: Sequence[Run], label: Callable[[Run], str], path: Path
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    write_figure(fig, path)
     return path

@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from colorgan.errors import UserError, user_command  # noqa: E402
 from colorgan.runs.run_dir import TEST_METRICS  # noqa: E402
-from colorgan.system.atomic_io import atomic_path  # noqa: E402
+from colorgan.system.atomic_io import write_figure  # noqa: E402
 
 COLOUR_TARGET = 0.7  # issue 36: colourfulness at least 70% of the truth's
 FALSE_COLOUR_TARGET = 3.0  # and false colour at most 3%
@@ -79,10 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     left.legend(fontsize=7, loc="upper left")
     right.legend(fontsize=7, loc="upper left")
     figure.tight_layout()
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.output) as tmp:
-        figure.savefig(tmp, format="png", dpi=110)
-    plt.close(figure)
+    write_figure(figure, args.output)
     print(f"wrote {args.output}: {len(points)} models on one test set")
     return 0
 

@@ -50,6 +50,17 @@ def write_text(path: str | Path, text: str) -> None:
         tmp.write_text(text)
 
 
+def write_figure(figure, path: Path, dpi: int = 110) -> None:
+    """Write a matplotlib figure to `path` as PNG atomically (its folder made if need be), then close
+    it (pyplot keeps every open figure otherwise)."""
+    import matplotlib.pyplot as plt  # the caller drew with it: already imported
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=dpi)
+    plt.close(figure)
+
+
 def fsync_dir(folder: Path) -> None:
     """Make a rename in `folder` durable."""
     try:

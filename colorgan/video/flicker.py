@@ -119,15 +119,14 @@ class WarpError:
     def update(self, reference: torch.Tensor, copies: dict[str, torch.Tensor]) -> None:
         """RGB (B, 3, h, w) in [0, 1] of the reference and of each copy (named as at construction):
         the frames that follow those seen before, in order."""
-        from colorgan.video.motion import backward_flow, visible, warp
+        from colorgan.video.motion import trusted_flow, warp
 
         reference_l = rgb_to_lab(reference.float())[:, 0]
         labs = {name: rgb_to_lab(rgb.float()) for name, rgb in copies.items()}
         for i, now_l in enumerate(reference_l):
             before_l = self.previous_l
             if before_l is not None and before_l.shape == now_l.shape and (now_l - before_l).abs().mean() <= CUT_L:
-                back = backward_flow(now_l, before_l)
-                seen = visible(back, backward_flow(before_l, now_l))
+                back, seen = trusted_flow(now_l, before_l)
                 seen &= (now_l >= DARK_L) & (warp(before_l[None], back)[0] >= DARK_L)
                 for name, lab in labs.items():
                     carried = warp(self.previous[name][1:], back)
@@ -139,3 +138,11 @@ class WarpError:
     def compute(self) -> dict[str, float]:
         """{name: mean |d(a, b)| over the visible lit pixels}; NaN each when none (one frame only)."""
         return {name: total / self.pixels if self.pixels else math.nan for name, total in self.totals.items()}
+
+
+def warp_error_if_possible(names: Iterable[str]) -> WarpError | None:
+    """A WarpError over `names`, or None without OpenCV (an extra): the other measures go on without it."""
+    try:
+        return WarpError(names)
+    except ImportError:
+        return None

@@ -2,9 +2,8 @@
 lightness, a frame carried along it (warped), and where that carrying can be trusted (the
 forward-backward check of Sundaram et al. 2010, as Lai et al. 2018 mask their warping error).
 
-    flow = backward_flow(l_now, l_before)      # (2, h, w): where each pixel of now was before
-    carried = warp(before, flow)               # before, moved onto now
-    seen = visible(flow, backward_flow(l_before, l_now))
+    flow, seen = trusted_flow(l_now, l_before)  # where each pixel of now was before; where that holds
+    carried = warp(before, flow)                # before, moved onto now
 
 OpenCV is an optional extra (`pip install 'colorgan[flow]'`): what needs it says so in one line.
 """
@@ -41,14 +40,21 @@ def backward_flow(now: torch.Tensor, before: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(flow).permute(2, 0, 1).to(now.device)
 
 
+def sources(flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """backward_flow (2, h, w) -> (x, y) each (h, w): where in `before` each pixel of `now` came from."""
+    height, width = flow.shape[-2:]
+    rows, cols = torch.meshgrid(torch.arange(height, device=flow.device, dtype=flow.dtype),
+                                torch.arange(width, device=flow.device, dtype=flow.dtype), indexing="ij")
+    return cols + flow[0], rows + flow[1]
+
+
 def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """(C, h, w) `before` and backward_flow (2, h, w) -> (C, h, w) `before` moved onto `now`
     (bilinear; a pixel whose source lies outside takes the nearest border pixel)."""
     height, width = image.shape[-2:]
-    rows, cols = torch.meshgrid(torch.arange(height, device=flow.device, dtype=flow.dtype),
-                                torch.arange(width, device=flow.device, dtype=flow.dtype), indexing="ij")
-    x = (cols + flow[0]) * (2.0 / max(width - 1, 1)) - 1.0
-    y = (rows + flow[1]) * (2.0 / max(height - 1, 1)) - 1.0
+    x, y = sources(flow)
+    x = x * (2.0 / max(width - 1, 1)) - 1.0
+    y = y * (2.0 / max(height - 1, 1)) - 1.0
     grid = torch.stack([x, y], dim=-1)[None].to(image.dtype)
     return F.grid_sample(image[None], grid, mode="bilinear", padding_mode="border", align_corners=True)[0]
 
@@ -61,8 +67,13 @@ def visible(backward: torch.Tensor, forward: torch.Tensor) -> torch.Tensor:
     there = warp(forward, backward)  # the forward flow at each pixel's source
     loop = (backward + there).pow(2).sum(0)
     agree = loop < 0.01 * (backward.pow(2).sum(0) + there.pow(2).sum(0)) + 0.5
-    rows, cols = torch.meshgrid(torch.arange(height, device=backward.device), torch.arange(width, device=backward.device),
-                                indexing="ij")
-    x, y = cols + backward[0], rows + backward[1]
+    x, y = sources(backward)
     inside = (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
     return agree & inside
+
+
+def trusted_flow(now: torch.Tensor, before: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lightness (h, w) of two frames -> (backward_flow (2, h, w), visible (h, w) bool): the motion
+    from `now` back to `before`, and where it can be trusted (both flows, checked against each other)."""
+    back = backward_flow(now, before)
+    return back, visible(back, backward_flow(before, now))

@@ -27,7 +27,7 @@ from kornia.color import rgb_to_linear_rgb
 
 from colorgan.inference import LAB, Colorizer, merge_in_gamut, row_bands, upsample_rows, working_shape
 from colorgan.system.atomic_io import atomic_path, check_writable, remove_dead_temporaries
-from colorgan.video.flicker import GRAY_CHROMA, Drift, Flicker, WarpError, measured
+from colorgan.video.flicker import GRAY_CHROMA, Drift, Flicker, measured, warp_error_if_possible
 from colorgan.video.mp4 import join, writing
 from colorgan.video.parts import PART_SECONDS, Parts, weights_digest
 from colorgan.video.stabilize import ColourMemory, Stabilizer
@@ -69,10 +69,7 @@ class Comparison:
         from colorgan.metrics import AgainstGray  # torchmetrics: only when comparing
 
         self.against_gray = AgainstGray()
-        try:
-            self.warp_error: WarpError | None = WarpError(("model", "original"))
-        except ImportError:  # OpenCV is an extra: the other measures go on without it
-            self.warp_error = None
+        self.warp_error = warp_error_if_possible(("model", "original"))
 
     def update(self, prediction: torch.Tensor, original: torch.Tensor) -> None:
         """Full-resolution RGB (1, 3, H, W) in [0, 1] of one frame, in order."""

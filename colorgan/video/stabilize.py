@@ -73,10 +73,9 @@ class Stabilizer:
     def carried(self, lightness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The frame before's lightness (1, h, w) and stabilized ab (2, h, w) moved onto this frame's
         pixels along the optical flow, and (1, h, w) 1 where that motion is seen both ways, else 0."""
-        from colorgan.video.motion import backward_flow, visible, warp
+        from colorgan.video.motion import trusted_flow, warp
 
-        back = backward_flow(lightness[0], self.lightness[0])
-        seen = visible(back, backward_flow(self.lightness[0], lightness[0]))
+        back, seen = trusted_flow(lightness[0], self.lightness[0])
         return warp(self.lightness, back), warp(self.ab, back), seen[None].to(lightness.dtype)
 
     def state(self) -> dict:

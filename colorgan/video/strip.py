@@ -23,7 +23,7 @@ from colorgan.color_space import rgb_to_lab
 from colorgan.errors import UserError, user_command
 from colorgan.image_io import make_grid
 from colorgan.system.atomic_io import atomic_path
-from colorgan.video.flicker import Drift, Flicker, WarpError
+from colorgan.video.flicker import Drift, Flicker, warp_error_if_possible
 from colorgan.video.stabilize import DARK_L
 from colorgan.video.streams import open_video, read_batches
 
@@ -55,10 +55,7 @@ def steadiness_of(clips: list[list[torch.Tensor]]) -> list[str]:
     """Each clip's drift, flicker and warp error (the motion from the first clip's lightness; the
     warp error left out without OpenCV), as printed."""
     drifts, flickers = [Drift() for _ in clips], [Flicker() for _ in clips]
-    try:
-        warp: WarpError | None = WarpError(range(len(clips)))
-    except ImportError:
-        warp = None
+    warp = warp_error_if_possible(range(len(clips)))
     for frames in zip(*clips, strict=True):
         for drift, flicker, frame in zip(drifts, flickers, frames, strict=True):
             drift.update(frame[None])
