@@ -87,3 +87,13 @@ def test_the_top_level_holds_about_15_modules_and_none_is_over_400_lines():
     assert len(list(package.glob("*.py"))) <= 15
     long = {str(p.relative_to(package)): n for p in package.rglob("*.py") if (n := len(p.read_text().splitlines())) > 400}
     assert not long, long
+
+
+def test_every_code_block_in_the_docs_opens_and_closes_on_lines_of_its_own():
+    """A closing fence with prose after it (```` ``` Peak memory ````) renders the rest of the page
+    as code: every fence is a line that is only backticks and, when opening, a language name."""
+    for page in [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]:
+        fences = [line for line in page.read_text().splitlines() if line.lstrip().startswith("```")]
+        bad = [line for line in fences if not re.fullmatch(r"\s*```[\w+-]*\s*", line)]
+        assert not bad, f"{page.relative_to(REPO)}: fence with text after it: {bad}"
+        assert len(fences) % 2 == 0, f"{page.relative_to(REPO)}: a code block is never closed"
