@@ -141,3 +141,26 @@ def test_evaluate_reports_agreement_and_accuracy_on_wnid_folders(tmp_path):
     assert result["model"]["truth_class_acc"] == 100.0  # the labelled photo only: the other has no wnid folder
     assert "agree_difference" in result["against_baseline"]
     assert result["per_image"]["class_acc"][1] is None or result["per_image"]["class_acc"][0] is None
+
+
+def test_the_charge_for_paleness_can_follow_what_the_gray_photo_shows():
+    """`sure` is the classifier's probability, on the gray photo, of the original's top class: high
+    for Grace Hopper's uniform, low for noise; the charge scaled by it costs nothing where it is 0,
+    and a model asked to scale by it without a classifier is refused before it is built."""
+    from colorgan.models.unet_colorizer import UNetColorizer
+    from colorgan.nets.colourfulness_loss import colourfulness_deficit
+
+    torch.manual_seed(0)
+    hopper = photo_batch(96)[:1]
+    rgb = torch.cat([hopper, torch.rand(1, 3, 96, 96)])  # a photo that says what it shows; noise
+    inputs, _ = LAB.split(rgb)
+    gray = LAB.gray_rgb(inputs)
+    parts = SemanticLoss("efficientnet_lite0", size=96)(gray, rgb, gray)
+    sure = parts["sure"]
+    assert sure.shape == (2,) and bool(((sure >= 0) & (sure <= 1)).all())
+    assert float(sure[0]) > 2 * float(sure[1])
+    assert float(colourfulness_deficit(gray, rgb, torch.tensor([0.0, 0.0]))) == 0.0
+    plain = colourfulness_deficit(gray, rgb)
+    assert float(colourfulness_deficit(gray, rgb, torch.ones(2))) == pytest.approx(float(plain))
+    with pytest.raises(ValueError, match="model.semantic"):
+        UNetColorizer(colourfulness=0.3, colourfulness_sure=True)

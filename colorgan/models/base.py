@@ -298,23 +298,38 @@ class SingleLossColorizer(ColorizerModule):
     def training_loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    @staticmethod
+    def check_photo_terms(colourfulness: float, colourfulness_sure: bool, semantic: dict[str, Any] | None) -> None:
+        """The settings of `with_photo_terms`, refused before any weight is built when they cannot work."""
+        if colourfulness < 0:
+            raise ValueError(f"colourfulness is a loss weight and must be >= 0, got {colourfulness}.")
+        if colourfulness_sure and not (colourfulness and semantic):
+            raise ValueError("colourfulness_sure scales the charge for paleness (model.colourfulness > 0) by the "
+                             "semantic loss's classifier (model.semantic): set both, or leave colourfulness_sure false.")
+
     def with_photo_terms(self, loss: torch.Tensor, inputs: torch.Tensor, pred: torch.Tensor,
                          targets: torch.Tensor) -> torch.Tensor:
         """`loss` plus the terms that judge the predicted photo as a whole, in RGB: the semantic loss
         (`semantic_loss`) and the charge for paleness (`hparams.colourfulness` x
-        colourfulness_deficit); each term's value kept in loss_parts."""
+        colourfulness_deficit, each photo's charge scaled by the semantic classifier's sureness
+        from the gray photo when `hparams.colourfulness_sure`); each term's value kept in loss_parts."""
         weight = self.hparams.get("colourfulness", 0.0)
         if self.semantic_loss is None and not weight:
             return loss
         space = self.color_space
         pred_rgb, true_rgb = space.merge(inputs, pred), space.merge(inputs, targets)
         parts = self.loss_parts if self.loss_parts is not None else {}
+        sure = None
         if self.semantic_loss is not None:
-            semantic = self.semantic_loss(pred_rgb, true_rgb)
+            gray_rgb = space.gray_rgb(inputs) if weight and self.hparams.get("colourfulness_sure") else None
+            semantic = self.semantic_loss(pred_rgb, true_rgb, gray_rgb)
             parts.update(feature=semantic["feature"].detach(), kl=semantic["kl"].detach())
             loss = loss + semantic["total"]
+            sure = semantic.get("sure")
+            if sure is not None:
+                parts["sure"] = sure.mean()
         if weight:
-            deficit = colourfulness_deficit(pred_rgb, true_rgb)
+            deficit = colourfulness_deficit(pred_rgb, true_rgb, sure)
             parts["colourfulness"] = deficit.detach()
             loss = loss + weight * deficit
         self.loss_parts = parts

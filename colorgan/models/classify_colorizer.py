@@ -51,6 +51,9 @@ class ClassifyColorizer(SingleLossColorizer):
         colourfulness: weight of a loss on how much paler the decoded colour's photo is than the
             original (colorgan.nets.colourfulness_loss; DDColor's colourfulness loss, capped at the
             original's own): L1 and the semantic loss pull towards gray where unsure, this pulls back (0: off).
+        colourfulness_sure: scale each photo's charge for paleness by how sure the semantic loss's
+            classifier is, from the gray photo, of the class it gives the original (needs semantic and
+            colourfulness): colour is asked for where the photo says what the thing is.
         channels_last, compile, init, select_classifier: see ColorizerModule.
     """
 
@@ -73,6 +76,7 @@ class ClassifyColorizer(SingleLossColorizer):
         decoded_l1: float = 0.0,
         semantic: dict[str, Any] | None = None,
         colourfulness: float = 0.0,
+        colourfulness_sure: bool = False,
     ) -> None:
         if color_space != "lab":
             raise ValueError(
@@ -83,8 +87,7 @@ class ClassifyColorizer(SingleLossColorizer):
             raise ValueError(f"rebalance (lambda) must be in [0, 1], got {rebalance}.")
         if decoded_l1 < 0:
             raise ValueError(f"decoded_l1 is a loss weight and must be >= 0, got {decoded_l1}.")
-        if colourfulness < 0:
-            raise ValueError(f"colourfulness is a loss weight and must be >= 0, got {colourfulness}.")
+        self.check_photo_terms(colourfulness, colourfulness_sure, semantic)
         self._temperature = temperature
         super().__init__(color_space, generator, channels_last, compile, init, select_classifier)
         self.save_hyperparameters()

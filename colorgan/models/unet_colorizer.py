@@ -36,6 +36,9 @@ class UNetColorizer(SingleLossColorizer):
         colourfulness: weight of a charge for a predicted photo paler than its original
             (colorgan.nets.colourfulness_loss, capped at the original's own): L1 and the semantic
             loss pull towards gray where unsure, this pulls back (0: off).
+        colourfulness_sure: scale each photo's charge for paleness by how sure the semantic loss's
+            classifier is, from the gray photo, of the class it gives the original (needs semantic and
+            colourfulness): colour is asked for where the photo says what the thing is.
         channels_last, compile, init, select_classifier: see ColorizerModule.
     """
 
@@ -56,11 +59,11 @@ class UNetColorizer(SingleLossColorizer):
         lr_schedule: str | None = None,
         hints: dict[str, Any] | None = None,
         colourfulness: float = 0.0,
+        colourfulness_sure: bool = False,
     ) -> None:
         if loss not in LOSSES:
             raise ValueError(f"Unknown loss {loss!r}; valid names: {', '.join(LOSSES)}.")
-        if colourfulness < 0:
-            raise ValueError(f"colourfulness is a loss weight and must be >= 0, got {colourfulness}.")
+        self.check_photo_terms(colourfulness, colourfulness_sure, semantic)
         super().__init__(color_space, generator, channels_last, compile, init, select_classifier)
         self.save_hyperparameters()
         self.use_memory_format()

@@ -17,10 +17,15 @@ SCALE = 100.0  # Hasler and Suesstrunk's M is about 0-100 on photos; DDColor div
 EPS = 1e-6  # under colorfulness's square roots: a gray prediction still has a gradient
 
 
-def colourfulness_deficit(pred_rgb: torch.Tensor, true_rgb: torch.Tensor) -> torch.Tensor:
+def colourfulness_deficit(pred_rgb: torch.Tensor, true_rgb: torch.Tensor,
+                          weights: torch.Tensor | None = None) -> torch.Tensor:
     """How much paler the prediction is than the original, per photo, averaged: mean over the batch
     of max(0, M(original) - M(prediction)) / 100. A prediction as colourful as its original, or
-    more, costs nothing here (false colour is the colour loss's to charge)."""
+    more, costs nothing here (false colour is the colour loss's to charge). `weights` (B,), when
+    given, scale each photo's charge (e.g. by how sure a classifier is of what the photo shows)."""
     with torch.no_grad():
         target = colorfulness(true_rgb, EPS)
-    return (target - colorfulness(pred_rgb, EPS)).clamp_min(0).mean() / SCALE
+    deficit = (target - colorfulness(pred_rgb, EPS)).clamp_min(0)
+    if weights is not None:
+        deficit = deficit * weights.to(deficit.dtype)
+    return deficit.mean() / SCALE

@@ -52,12 +52,20 @@ class SemanticLoss:
         self.levels = tuple(levels)
         self.net = FrozenClassifier(classifier, size)
 
-    def __call__(self, pred_rgb: torch.Tensor, true_rgb: torch.Tensor) -> dict[str, torch.Tensor]:
-        """RGB (B, 3, H, W) in [0, 1], the prediction (with gradients) and the original."""
+    def __call__(self, pred_rgb: torch.Tensor, true_rgb: torch.Tensor,
+                 gray_rgb: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """RGB (B, 3, H, W) in [0, 1], the prediction (with gradients) and the original. With the gray
+        photo too, parts["sure"] (B,) is how sure the classifier is, from the gray photo alone, of
+        the class it sees in the original (its probability on gray of the original's top-1):
+        where the gray photo says what the thing is, its colour is more often knowable."""
         if next(self.net.parameters()).device != pred_rgb.device:
             self.net.to(pred_rgb.device)
         with torch.no_grad():
             maps_true, logits_true = self.net.features_and_logits(true_rgb)
+            sure = None
+            if gray_rgb is not None:
+                top = logits_true.argmax(dim=1, keepdim=True)
+                sure = F.softmax(self.net(gray_rgb).float(), dim=1).gather(1, top).squeeze(1)
         maps_pred, logits_pred = self.net.features_and_logits(pred_rgb)
         parts = {
             "feature": torch.stack([F.l1_loss(maps_pred[i].float(), maps_true[i].float()) for i in self.levels]).mean(),
@@ -66,4 +74,6 @@ class SemanticLoss:
                            log_target=True, reduction="batchmean"),
         }
         parts["total"] = sum(self.weights[k] * v for k, v in parts.items())
+        if sure is not None:
+            parts["sure"] = sure
         return parts
