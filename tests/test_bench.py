@@ -168,3 +168,24 @@ def test_folder_vs_memory_times_the_three_inputs(tmp_path, capsys):
         assert re.fullmatch(r"[\d.]+ \([\d.]+, [\d.]+\)", rate) and float(ratio.strip("*")) > 0
     assert rows["in-memory uint8 tensor"].endswith("| 1.000 |")
     assert "decoded cache: " in text and len(list((tmp_path / "cache").rglob("decoded/*.npy"))) == 3
+
+
+def test_the_bare_loop_times_a_photo_folder_recipe_too(tmp_path):
+    """The main bench on a photo folder (the photo recipes' input): colorgan's path and the bare loop
+    of the same network, both timed, and the folder's split sizes reported."""
+    from test_folder import write_tree
+
+    from colorgan.bench.compare import main
+
+    write_tree(tmp_path / "photos", colour=24)
+    text = main(["--experiments", "unet_lrelu", "--steps", "1", "--warmup", "1", "--repeats", "1", "--val-batches", "1",
+                 "--pipeline-batches", "1", "--threads", "1", "data=folder", f"data.root={tmp_path / 'photos'}",
+                 "data.image_size=32", "data.val_size=2", "data.test_size=2", "data.batch_size=4", "data.eval_batch_size=2",
+                 "data.num_workers=0", "model.generator.channels=[8,16,32]", "trainer.accelerator=cpu",
+                 f"paths.log_dir={tmp_path / 'logs'}", f"paths.cache_dir={tmp_path / 'cache'}"])
+    rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    for field in ("training, colorgan (img/s; per CPU-second of the median step)",
+                  "training, bare loop (img/s; per CPU-second of the median step)", "data pipeline alone (img/s)"):
+        assert re.search(r"\d", rows[field].split(" | ")[1]), rows[field]
+    sizes = re.search(r"Data: (\d+) train, (\d+) validation, (\d+) test images\.", text)
+    assert sizes and int(sizes[1]) >= 15 and int(sizes[2]) >= 1 and int(sizes[3]) == 2, text[-500:]

@@ -107,8 +107,9 @@ def optimizer_list(model: ColorizerModule) -> list[torch.optim.Optimizer]:
 
 
 def device_batches(data: ColorizationDataModule, device: torch.device, batch_size: int, count: int = 4):
-    """A few training batches split into (inputs, targets) on the device, made before timing."""
-    images = data.train_images[: batch_size * count].to(device)
+    """A few training batches split into (inputs, targets) on the device, made before timing (from
+    CIFAR-10's tensors or a photo folder's decoded photos alike)."""
+    images = data.prior_images(batch_size * count).to(device)
     return [data.color_batch(chunk, train=True)[1:] for chunk in images.split(batch_size) if len(chunk) == batch_size]
 
 
@@ -151,7 +152,7 @@ class OpCounter(TorchDispatchMode):
 def step_costs(model: ColorizerModule, data: ColorizationDataModule) -> tuple[float, int, int]:
     """FLOPs per image of one fp32 bare training step, and the operators run by that step and by
     the on-device data transform of its batch; before any compilation, on 2 images on the CPU."""
-    uint8 = data.train_images[:2].cpu()
+    uint8 = data.prior_images(2).cpu()
     with OpCounter() as data_ops:
         _, inputs, targets = data.color_batch(uint8, train=True)
     model.cpu().train()

@@ -146,6 +146,7 @@ def time_pipeline(data: ColorizationDataModule, device: torch.device, batches: i
     count, start = 0, None
     while count < batches + 1:
         for batch in data.train_dataloader():
+            batch = data.on_before_batch_transfer(batch, 0)  # a photo folder's batch -> its uint8 tensor
             color = data.color_batch(batch.to(device, non_blocking=True), train=True)
             count += 1
             if count == 1:  # the first batch warms up
@@ -212,7 +213,7 @@ def bench_experiment(name: str, cfg: DictConfig, args: argparse.Namespace) -> di
         ops=(step_ops, data_ops),
         pipeline=time_pipeline(data, device, args.pipeline_batches),
         validation=time_validation(cfg, model, data, args.val_batches),
-        sizes=(len(data.train_images), len(data.val_images), len(data.test_images)), epochs=cfg.trainer.max_epochs,
+        sizes=data.split_sizes(), epochs=cfg.trainer.max_epochs,
         options=f"channels_last={cfg.model.channels_last}, compile={cfg.model.compile}, "
                 f"on_device={cfg.data.get('on_device', False)}",
         path=f"callbacks {', '.join(k for k, v in (cfg.get('callbacks') or {}).items() if v is not None) or 'none'}; "

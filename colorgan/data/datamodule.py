@@ -105,6 +105,10 @@ class ColorizationDataModule(L.LightningDataModule):
         inputs, targets = self.color_space.split(rgb)
         return ColorBatch(rgb, inputs, targets)
 
+    def split_sizes(self) -> tuple[int, int, int]:
+        """How many train, validation and test images (after setup)."""
+        return len(self.train_images), len(self.val_images), len(self.test_images)
+
     def sample_images(self, count: int) -> torch.Tensor:
         """The first `count` test images (uint8): the fixed images of every image grid."""
         if self.test_images is None:

@@ -300,6 +300,10 @@ class FolderDataModule(ColorizationDataModule):
         if self.load_failures and rank_zero_only.rank == 0:
             log.warning("%d image(s) failed to decode while loading and were replaced.", len(self.load_failures))
 
+    def split_sizes(self) -> tuple[int, int, int]:
+        """How many train, validation and test photos (after setup)."""
+        return tuple(len(self.files[split]) for split in SPLITS)
+
     def prior_images(self, count: int) -> torch.Tensor:
         """Up to `count` training images, a seeded choice, resized and centre-cropped: (N, 3, S, S) uint8."""
         if self.files is None:
