@@ -181,7 +181,7 @@ def test_the_bare_loop_times_a_photo_folder_recipe_too(tmp_path):
     text = main(["--experiments", "unet_lrelu", "--steps", "1", "--warmup", "1", "--repeats", "1", "--val-batches", "1",
                  "--pipeline-batches", "1", "--threads", "1", "data=folder", f"data.root={tmp_path / 'photos'}",
                  "data.image_size=32", "data.val_size=2", "data.test_size=2", "data.batch_size=4", "data.eval_batch_size=2",
-                 "data.num_workers=0", "model.generator.channels=[8,16,32]", "trainer.accelerator=cpu",
+                 "data.num_workers=0", "model.generator.channels=[8,16,32]", "model.lr_schedule=cosine", "trainer.accelerator=cpu",
                  f"paths.log_dir={tmp_path / 'logs'}", f"paths.cache_dir={tmp_path / 'cache'}"])
     rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
     for field in ("training, colorgan (img/s; per CPU-second of the median step)",

@@ -16,7 +16,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from colorgan.data.datamodule import ColorizationDataModule
 from colorgan.errors import UserError
 from colorgan.framework_internals import TorchDispatchMode
-from colorgan.models.base import ColorizerModule
+from colorgan.models.base import ColorizerModule, SingleLossColorizer
 from colorgan.models.gan_colorizer import GANColorizer
 
 AUTOCAST = {"32-true": None, "32": None, "bf16-mixed": torch.bfloat16}
@@ -98,11 +98,11 @@ def bare_step(model: ColorizerModule, optimizers: list, inputs: torch.Tensor, ta
 
 
 def optimizer_list(model: ColorizerModule) -> list[torch.optim.Optimizer]:
-    """Fresh optimizers of the model, as a list (the U-Net returns one, the GAN a list of two, a model
-    with a learning-rate schedule a dict; the bare loop times steps, not the schedule)."""
+    """Fresh optimizers of the model, as a list (the GAN's two; a single-loss model's Adam without its
+    learning-rate schedule, which needs a Trainer: the bare loop times steps, not the schedule)."""
+    if isinstance(model, SingleLossColorizer):
+        return [model.adam()]
     optimizers = model.configure_optimizers()
-    if isinstance(optimizers, dict):
-        optimizers = optimizers["optimizer"]
     return optimizers if isinstance(optimizers, list) else [optimizers]
 
 

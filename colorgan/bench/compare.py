@@ -58,8 +58,11 @@ from colorgan.data import cifar10  # noqa: F401  registers ${colorgan.data_dir:}
 from colorgan.data.datamodule import ColorizationDataModule
 from colorgan.errors import exit_on_user_error
 from colorgan.models.base import ColorizerModule
+from colorgan.pretrained.bundle import register_config_resolver
 from colorgan.runs.loggers import build_loggers
 from colorgan.system.atomic_io import write_text
+
+register_config_resolver()  # ${base_model:}, ${shipped_model:}: the photo experiments' warm starts
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 

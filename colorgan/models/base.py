@@ -348,10 +348,15 @@ class SingleLossColorizer(ColorizerModule):
         if init and not self.trainer.ckpt_path:
             self.warm_start(init)
 
+    def adam(self) -> torch.optim.Adam:
+        """The model's optimizer alone, without its schedule (which needs the Trainer): the bench's bare loop's."""
+        hp = self.hparams
+        return torch.optim.Adam(self.param_groups(self.parameters(), hp.lr), betas=tuple(hp.betas),
+                                weight_decay=hp.weight_decay)
+
     def configure_optimizers(self):
         hp = self.hparams
-        optimizer = torch.optim.Adam(self.param_groups(self.parameters(), hp.lr), betas=tuple(hp.betas),
-                                     weight_decay=hp.weight_decay)
+        optimizer = self.adam()
         schedule = hp.get("lr_schedule")
         if not schedule:
             return optimizer
