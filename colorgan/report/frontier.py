@@ -27,6 +27,7 @@ from colorgan.system.atomic_io import write_figure  # noqa: E402
 
 COLOUR_TARGET = 0.7  # issue 36: colourfulness at least 70% of the truth's
 FALSE_COLOUR_TARGET = 3.0  # and false colour at most 3%
+MARKERS = ("o", "^", "D", "v")
 KEYS = ("colorfulness", "colorfulness_true", "agree", "false_color", "mae")
 
 
@@ -60,8 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.6))
     for i, (label, model, _) in enumerate(points):
         text = f"{label} (MAE {model['mae']:.2f})"
-        left.scatter(model["colorfulness"], model["agree"], color=f"C{i % 10}", label=text, zorder=3)
-        right.scatter(model["colorfulness"], model["false_color"], color=f"C{i % 10}", zorder=3)
+        style = {"color": f"C{i % 10}", "marker": MARKERS[i // 10 % len(MARKERS)], "zorder": 3}  # 10 colours, then a new shape
+        left.scatter(model["colorfulness"], model["agree"], label=text, **style)
+        right.scatter(model["colorfulness"], model["false_color"], **style)
     left.scatter(0.0, gray["agree"], color="gray", marker="s", label=f"gray input (MAE {gray['mae']:.2f})", zorder=3)
     left.axhline(gray["agree"], color="gray", linestyle=":")
     right.scatter(0.0, gray["false_color"], color="gray", marker="s", zorder=3)
