@@ -84,3 +84,21 @@ def test_compare_on_a_black_and_white_clip_is_not_measured(tmp_path, capsys):
     assert f"not measured: {clip} (a black-and-white video: no colour to compare with)" in captured.err
     assert "metrics on" not in captured.out and "PSNR" not in captured.out
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["old.mp4"]  # colorized, no metrics.json
+
+
+def test_the_colour_memory_is_on_by_default_on_the_command_and_the_page(tmp_path, capsys, colorizer):
+    """0.96 by default (docs/video.md, "The colour memory": measured on five colour clips); the page
+    writes the command's default frames, and --hold-colour 0 turns it off."""
+    from colorgan.video.page import colorize_clip
+
+    clip = write_clip(tmp_path / "old.mp4", photo_frames(16, 96, 64, pan=0, grain=6.0, exposure=0.06, seed=3), audio=None)
+    assert main([str(clip), "-o", str(tmp_path / "default")]) == 0
+    assert "colour memory 0.96" in capsys.readouterr().err
+    assert main([str(clip), "-o", str(tmp_path / "off"), "--hold-colour", "0"]) == 0
+    assert "colour memory off" in capsys.readouterr().err
+    (tmp_path / "page").mkdir()
+    page, message = colorize_clip(colorizer, clip, tmp_path / "page")
+    assert page is not None, message
+    default, off = decoded(tmp_path / "default" / "old.mp4"), decoded(tmp_path / "off" / "old.mp4")
+    assert np.array_equal(np.stack(decoded(page)), np.stack(default))
+    assert not np.array_equal(np.stack(default), np.stack(off))

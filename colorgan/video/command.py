@@ -48,8 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--hold-colour", type=float, default=DEFAULT_HOLD, metavar="WEIGHT",
         help=f"hold each shot's overall tint: a frame's mean colour pulled to a running mean of the shot's, "
-        f"this weight on the past, in [0, 1) (default: {DEFAULT_HOLD:g}, off; 0.96: about 25 frames). "
-        "See docs/video.md, 'Drift'",
+        f"this weight on the past, in [0, 1) (default: {DEFAULT_HOLD:g}, about 25 frames; 0: off). "
+        "See docs/video.md, 'The colour memory'",
     )
     group.add_argument(
         "--part-seconds", type=float, default=PART_SECONDS, metavar="SECONDS",

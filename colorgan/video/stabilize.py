@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import torch
 
-DEFAULT_HOLD = 0.0  # ColourMemory's weight of the past; 0: off (docs/video.md, "Drift", for why)
+DEFAULT_HOLD = 0.96  # ColourMemory's weight of the past (about 25 frames); 0: off (docs/video.md, "The colour memory")
 DARK_L = 10.0  # pixels darker than this show no colour: left out of a frame's mean colour
 DEFAULT_STRENGTH = 0.8  # the weight of the past where nothing moves: an exponential average of about 9 frames
 MOTION_L = 6.0  # L units (0-100) of change, exposure taken off, at which a pixel takes its new colour
