@@ -20,7 +20,7 @@ from colorgan.nets.ab_bins import (
     smoothed_prior,
     soft_encode_sparse,
 )
-from colorgan.nets.colourfulness_loss import colourfulness_deficit
+from colorgan.nets.colourfulness_loss import chroma_deficit, colourfulness_deficit
 from colorgan.train import train
 
 
@@ -164,6 +164,34 @@ def test_the_unet_takes_the_same_charge_for_paleness_and_it_pushes_its_colour_ou
     assert float(model.loss_parts["colourfulness"]) == 0.0  # gray originals: nothing to make up
     with pytest.raises(ValueError, match="colourfulness"):
         UNetColorizer(colourfulness=-1.0)
+
+
+def test_the_charge_per_pixel_asks_for_colour_only_where_the_original_has_it():
+    """model.colourfulness_where=pixel: a photo half gray and half red in its original. Painting the
+    gray half pink pays the per-photo charge but not the per-pixel one; a gradient step of the
+    per-pixel charge makes the red half more colourful (along the hue it has) and asks nothing of the gray half."""
+    torch.manual_seed(0)
+    inputs = torch.zeros(1, 1, 16, 16)
+    half_red = torch.zeros(1, 2, 16, 16)
+    half_red[:, 0, :, 8:] = 0.5  # left half gray, right half red (a > 0)
+    pink_left = torch.zeros(1, 2, 16, 16)
+    pink_left[:, 0, :, :8] = 0.6  # colour, but on the wrong half
+    space = UNetColorizer(generator={"channels": [8, 16]}).color_space
+    true_rgb, wrong_rgb = space.merge(inputs, half_red), space.merge(inputs, pink_left)
+    assert float(colourfulness_deficit(wrong_rgb, true_rgb)) == 0.0  # the photo is colourful enough
+    assert float(chroma_deficit(wrong_rgb, true_rgb)) > 0.1  # but the red half is left gray
+    assert float(chroma_deficit(true_rgb, true_rgb)) == pytest.approx(0.0, abs=1e-6)
+
+    model = UNetColorizer(generator={"channels": [8, 16]}, colourfulness=1.0, colourfulness_where="pixel")
+    model.training_loss(inputs, half_red)
+    assert float(model.loss_parts["colourfulness"]) > 0.1
+    pred = (0.02 * torch.randn(1, 2, 16, 16)).requires_grad_()  # pale, of no one hue
+    chroma_deficit(space.merge(inputs, pred), true_rgb).backward()
+    stepped = pred.detach() - 20.0 * pred.grad
+    assert stepped[:, :, :, 8:].norm(dim=1).mean() > 2 * pred.detach()[:, :, :, 8:].norm(dim=1).mean()
+    assert float(pred.grad[:, :, :, :8].abs().max()) == 0.0  # nothing asked of the gray half
+    with pytest.raises(ValueError, match="colourfulness_where"):
+        UNetColorizer(colourfulness=1.0, colourfulness_where="everywhere")
 
 
 def test_classify_trains_with_the_semantic_loss_on_its_decoded_colour(tiny_cifar, tmp_path):

@@ -16,7 +16,7 @@ from colorgan.color_space import ColorSpace
 from colorgan.data.batches import ColorBatch
 from colorgan.framework_internals import reset_step_results, should_update_logs
 from colorgan.metrics import AgainstGray, per_image_against_gray, semantic_means
-from colorgan.nets.colourfulness_loss import colourfulness_deficit
+from colorgan.nets.colourfulness_loss import PALENESS_CHARGES
 from colorgan.nets.generators import build_generator, encoder_unet
 from colorgan.nets.layers import init_weights
 from colorgan.runs.checkpoint_io import MODEL_CLASS_KEY, load_generator_weights
@@ -299,10 +299,14 @@ class SingleLossColorizer(ColorizerModule):
         raise NotImplementedError
 
     @staticmethod
-    def check_photo_terms(colourfulness: float, colourfulness_sure: bool, semantic: dict[str, Any] | None) -> None:
+    def check_photo_terms(colourfulness: float, colourfulness_sure: bool, semantic: dict[str, Any] | None,
+                          colourfulness_where: str = "photo") -> None:
         """The settings of `with_photo_terms`, refused before any weight is built when they cannot work."""
         if colourfulness < 0:
             raise ValueError(f"colourfulness is a loss weight and must be >= 0, got {colourfulness}.")
+        if colourfulness_where not in PALENESS_CHARGES:
+            raise ValueError(f"Unknown colourfulness_where {colourfulness_where!r}; valid: "
+                             f"{', '.join(PALENESS_CHARGES)} (per photo, or per pixel where the original has colour).")
         if colourfulness_sure and not (colourfulness and semantic):
             raise ValueError("colourfulness_sure scales the charge for paleness (model.colourfulness > 0) by the "
                              "semantic loss's classifier (model.semantic): set both, or leave colourfulness_sure false.")
@@ -310,9 +314,10 @@ class SingleLossColorizer(ColorizerModule):
     def with_photo_terms(self, loss: torch.Tensor, inputs: torch.Tensor, pred: torch.Tensor,
                          targets: torch.Tensor) -> torch.Tensor:
         """`loss` plus the terms that judge the predicted photo as a whole, in RGB: the semantic loss
-        (`semantic_loss`) and the charge for paleness (`hparams.colourfulness` x
-        colourfulness_deficit, each photo's charge scaled by the semantic classifier's sureness
-        from the gray photo when `hparams.colourfulness_sure`); each term's value kept in loss_parts."""
+        (`semantic_loss`) and the charge for paleness (`hparams.colourfulness` x the charge that
+        `hparams.colourfulness_where` names: per photo or per pixel; each photo's charge scaled by the
+        semantic classifier's sureness from the gray photo when `hparams.colourfulness_sure`); each
+        term's value kept in loss_parts."""
         weight = self.hparams.get("colourfulness", 0.0)
         if self.semantic_loss is None and not weight:
             return loss
@@ -329,7 +334,7 @@ class SingleLossColorizer(ColorizerModule):
             if sure is not None:
                 parts["sure"] = sure.mean()
         if weight:
-            deficit = colourfulness_deficit(pred_rgb, true_rgb, sure)
+            deficit = PALENESS_CHARGES[self.hparams.get("colourfulness_where", "photo")](pred_rgb, true_rgb, sure)
             parts["colourfulness"] = deficit.detach()
             loss = loss + weight * deficit
         self.loss_parts = parts

@@ -54,6 +54,8 @@ class ClassifyColorizer(SingleLossColorizer):
         colourfulness_sure: scale each photo's charge for paleness by how sure the semantic loss's
             classifier is, from the gray photo, of the class it gives the original (needs semantic and
             colourfulness): colour is asked for where the photo says what the thing is.
+        colourfulness_where: "photo" (the charge per photo, on Hasler and Suesstrunk's colourfulness)
+            or "pixel" (per pixel, on Lab chroma: colour asked for only where the original has it).
         channels_last, compile, init, select_classifier: see ColorizerModule.
     """
 
@@ -77,6 +79,7 @@ class ClassifyColorizer(SingleLossColorizer):
         semantic: dict[str, Any] | None = None,
         colourfulness: float = 0.0,
         colourfulness_sure: bool = False,
+        colourfulness_where: str = "photo",
     ) -> None:
         if color_space != "lab":
             raise ValueError(
@@ -87,7 +90,7 @@ class ClassifyColorizer(SingleLossColorizer):
             raise ValueError(f"rebalance (lambda) must be in [0, 1], got {rebalance}.")
         if decoded_l1 < 0:
             raise ValueError(f"decoded_l1 is a loss weight and must be >= 0, got {decoded_l1}.")
-        self.check_photo_terms(colourfulness, colourfulness_sure, semantic)
+        self.check_photo_terms(colourfulness, colourfulness_sure, semantic, colourfulness_where)
         self._temperature = temperature
         super().__init__(color_space, generator, channels_last, compile, init, select_classifier)
         self.save_hyperparameters()

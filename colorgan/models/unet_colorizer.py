@@ -39,6 +39,8 @@ class UNetColorizer(SingleLossColorizer):
         colourfulness_sure: scale each photo's charge for paleness by how sure the semantic loss's
             classifier is, from the gray photo, of the class it gives the original (needs semantic and
             colourfulness): colour is asked for where the photo says what the thing is.
+        colourfulness_where: "photo" (the charge per photo, on Hasler and Suesstrunk's colourfulness)
+            or "pixel" (per pixel, on Lab chroma: colour asked for only where the original has it).
         channels_last, compile, init, select_classifier: see ColorizerModule.
     """
 
@@ -60,10 +62,11 @@ class UNetColorizer(SingleLossColorizer):
         hints: dict[str, Any] | None = None,
         colourfulness: float = 0.0,
         colourfulness_sure: bool = False,
+        colourfulness_where: str = "photo",
     ) -> None:
         if loss not in LOSSES:
             raise ValueError(f"Unknown loss {loss!r}; valid names: {', '.join(LOSSES)}.")
-        self.check_photo_terms(colourfulness, colourfulness_sure, semantic)
+        self.check_photo_terms(colourfulness, colourfulness_sure, semantic, colourfulness_where)
         super().__init__(color_space, generator, channels_last, compile, init, select_classifier)
         self.save_hyperparameters()
         self.use_memory_format()
