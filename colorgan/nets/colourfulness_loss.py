@@ -7,8 +7,8 @@ Study 4); this term pulls the other way, per photo, and only as far as the truth
     loss = colourfulness_deficit(pred_rgb, true_rgb)   # mean of max(0, M(true) - M(pred)) / 100
     loss = chroma_deficit(pred_rgb, true_rgb)          # the same, pixel by pixel, on Lab chroma
 
-The per-photo charge can be paid anywhere in the photo (a polar bear painted pink pays for the sea
-left pale); the per-pixel one only where the original itself has colour.
+The per-photo charge can be paid anywhere in the photo; the per-pixel one only where the original
+itself has colour (docs/photos.md, Study 4, has what each does to a trained model).
 """
 
 from __future__ import annotations
