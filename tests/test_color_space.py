@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from colorgan.color_space import ColorSpace
+from colorgan.color_space import ColorSpace, ab_length
 
 
 @pytest.mark.parametrize("name", ["lab", "rgb"])
@@ -92,3 +92,12 @@ def test_constants_made_while_tracing_are_not_kept():
         color_space.rgb_to_lab(torch.rand(1, 3, 4, 4))
     lab = color_space.rgb_to_lab(torch.ones(1, 3, 4, 4))
     assert float(lab[0, 0].mean()) == pytest.approx(100.0, abs=1e-3)  # white: L = 100
+
+
+def test_ab_length_is_the_norm_over_its_dimension():
+    """ab_length replaces Tensor.norm (50-100x slower on a CPU over a dimension of two) in the
+    video measures and the hint measure: the same numbers, keepdim included."""
+    ab = torch.randn(3, 2, 5, 7) * 40
+    assert torch.allclose(ab_length(ab), ab.norm(dim=1), rtol=1e-5)
+    assert torch.allclose(ab_length(ab[0], dim=0), ab[0].norm(dim=0), rtol=1e-5)
+    assert ab_length(ab, dim=1, keepdim=True).shape == (3, 1, 5, 7)

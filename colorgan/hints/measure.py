@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from colorgan.color_space import ab_length
 from colorgan.image_io import ImageReadError, Photo, read_photo
 from colorgan.inference import LAB, Colorizer
 from colorgan.inference.hint_edges import confine_hints, guide_lightness
@@ -54,7 +55,7 @@ def user_hints(predicted_ab: torch.Tensor, true_ab: torch.Tensor, count: int) ->
     """The "user" test's hint map (3, h, w): at the centre of each of the `count` largest regions
     whose predicted ab is WRONG_AB or more from the original's (the region's cell nearest its
     centroid, so the hint lies inside it), the original's mean ab over a HINT_PATCH square."""
-    error = (predicted_ab - true_ab).norm(dim=0)[None, None]  # (1, 1, h, w)
+    error = ab_length(predicted_ab - true_ab, dim=0)[None, None]  # (1, 1, h, w)
     cells = torch.nn.functional.avg_pool2d(error, REGION_CELL, ceil_mode=True)[0, 0] >= WRONG_AB
     ab, mask = torch.zeros_like(true_ab), torch.zeros_like(true_ab[:1])
     height, width = true_ab.shape[-2:]

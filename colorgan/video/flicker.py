@@ -19,7 +19,7 @@ from collections.abc import Iterable
 import torch
 import torch.nn.functional as F
 
-from colorgan.color_space import rgb_to_lab
+from colorgan.color_space import ab_length, rgb_to_lab
 from colorgan.video.stabilize import CUT_L, DARK_L  # near black, colour is not seen: not counted
 
 STILL_L = 2.0  # L units (0-100): a pixel whose lightness moved less than this is "still"
@@ -50,7 +50,7 @@ class Flicker:
         frames = lab if self.previous is None else torch.cat([self.previous[None], lab])
         lightness = frames[:, :1]
         still = ((lightness[1:] - lightness[:-1]).abs() < STILL_L) & (lightness[1:] >= DARK_L) & (lightness[:-1] >= DARK_L)
-        change = (frames[1:, 1:] - frames[:-1, 1:]).norm(dim=1, keepdim=True)
+        change = ab_length(frames[1:, 1:] - frames[:-1, 1:], dim=1, keepdim=True)
         self.total += float(change[still].sum())
         self.pixels += int(still.sum())
         self.previous = lab[-1]
@@ -130,7 +130,7 @@ class WarpError:
                 seen &= (now_l >= DARK_L) & (warp(before_l[None], back)[0] >= DARK_L)
                 for name, lab in labs.items():
                     carried = warp(self.previous[name][1:], back)
-                    self.totals[name] += float((lab[i, 1:] - carried).norm(dim=0)[seen].sum())
+                    self.totals[name] += float(ab_length(lab[i, 1:] - carried, dim=0)[seen].sum())
                 self.pixels += int(seen.sum())
             self.previous_l = now_l
             self.previous = {name: lab[i] for name, lab in labs.items()}

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from kornia.color import rgb_to_linear_rgb
 
+from colorgan.color_space import ab_length
 from colorgan.inference import LAB, Colorizer, merge_in_gamut, row_bands, upsample_rows, working_shape
 from colorgan.system.atomic_io import atomic_path, check_writable, remove_dead_temporaries
 from colorgan.video.flicker import GRAY_CHROMA, Drift, Flicker, measured, warp_error_if_possible
@@ -80,7 +81,7 @@ class Comparison:
         self.original_drift.update(original)
         if self.warp_error is not None:
             self.warp_error.update(original, {"model": prediction, "original": original})
-        self.chroma = max(self.chroma, float(LAB.split(original)[1].mul(110.0).norm(dim=1).mean()))
+        self.chroma = max(self.chroma, float(ab_length(LAB.split(original)[1].mul(110.0)).mean()))
         self.against_gray.update(prediction, LAB.gray_of(original), original)
         self.frames += 1
 

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from colorgan.color_space import rgb_to_lab
+from colorgan.color_space import ab_length, rgb_to_lab
 from colorgan.errors import UserError, user_command
 from colorgan.image_io import make_grid
 from colorgan.system.atomic_io import atomic_path
@@ -48,7 +48,7 @@ def read_frames(path: Path, height: int) -> tuple[list[torch.Tensor], list[torch
 def mean_chroma(rgb: torch.Tensor) -> float:
     lab = rgb_to_lab(rgb[None].float())[0]
     lit = lab[0] >= DARK_L
-    return float(lab[1:, lit].norm(dim=0).mean()) if lit.any() else float("nan")
+    return float(ab_length(lab[1:, lit], dim=0).mean()) if lit.any() else float("nan")
 
 
 def steadiness_of(clips: list[list[torch.Tensor]]) -> list[str]:
