@@ -30,7 +30,7 @@ from colorgan.inference import Colorizer
 from colorgan.quiet import silence_library_noise
 from colorgan.video.mp4 import VideoWriter
 from colorgan.video.pipeline import DEFAULT_BATCH, FrameColorizer, colorize_video, working_inputs
-from colorgan.video.stabilize import DEFAULT_HOLD, ColourMemory, Stabilizer
+from colorgan.video.stabilize import Stabilizer, colour_memory
 from colorgan.video.streams import FrameClock, open_video, read_batches, video_stream
 
 
@@ -103,7 +103,7 @@ def measure(colorizer: Colorizer, clip: Path, frames: int, batch: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "out.mp4"
         result["end to end"] = frames / best_of(2, lambda: colorize_video(colorizer, clip, out, batch, Stabilizer(),
-                                                                          memory=ColourMemory(DEFAULT_HOLD)))
+                                                                          memory=colour_memory()))
 
         def decode():
             c, _ = open_video(clip)
@@ -126,7 +126,7 @@ def measure(colorizer: Colorizer, clip: Path, frames: int, batch: int) -> dict:
             diff = float(np.abs(session.run(["ab"], {"rgb": array})[0] - colorizer.net(padded).numpy()).max())
         result["onnx export s"], result["onnx max diff"] = export_s, diff
         result["shrink + network + stabilizer + merge"] = frames / best_of(
-            2, lambda: [FrameColorizer(colorizer, Stabilizer(), None, ColourMemory(DEFAULT_HOLD))(b) for b in decoded])
+            2, lambda: [FrameColorizer(colorizer, Stabilizer(), None, colour_memory())(b) for b in decoded])
         colour = FrameColorizer(colorizer, Stabilizer(), None)(decoded[0])
 
         def encode():

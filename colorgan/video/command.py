@@ -95,7 +95,7 @@ def colorize_video_file(args: argparse.Namespace, load_colorizer, out: Console, 
     """Colorize args.input (a video) into args.output/NAME.mp4; exit status 0, 2 (a UserError, raised)
     or 130 (interrupted: nothing written at the output path)."""
     from colorgan.video.pipeline import colorize_video, prepare_output
-    from colorgan.video.stabilize import ColourMemory, Stabilizer
+    from colorgan.video.stabilize import Stabilizer, colour_memory
     from colorgan.video.streams import VideoError, open_video, output_path, same_file
 
     if not 0.0 <= args.stabilize < 1.0:
@@ -123,7 +123,7 @@ def colorize_video_file(args: argparse.Namespace, load_colorizer, out: Console, 
     container.close()
     prepare_output(output)  # and an output that cannot be written
     stabilizer = Stabilizer(args.stabilize, follow_motion=args.follow_motion) if args.stabilize > 0 else None
-    memory = ColourMemory(args.hold_colour) if args.hold_colour > 0 else None
+    memory = colour_memory(args.hold_colour)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), FramesPerSecond(),
                TimeRemainingColumn())
     previous = signal.signal(signal.SIGTERM, raise_terminated)

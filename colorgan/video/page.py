@@ -9,7 +9,7 @@ from pathlib import Path
 from colorgan.errors import UserError
 from colorgan.inference import Colorizer
 from colorgan.video.pipeline import colorize_video
-from colorgan.video.stabilize import DEFAULT_HOLD, ColourMemory, Stabilizer
+from colorgan.video.stabilize import Stabilizer, colour_memory
 from colorgan.video.streams import RAISE_LIMIT, open_video
 
 MAX_CLIP_SECONDS = 20.0
@@ -28,7 +28,7 @@ def colorize_clip(colorizer: Colorizer, upload: str | Path, output_dir: Path) ->
             raise UserError(f"{upload}: {info.duration:.1f} s long; the page takes clips of {LIMIT}. "
                             "Cut it, or colorize it with python -m colorgan.colorize, which takes any length")
         output = output_dir / f"{upload.stem}_colorized.mp4"
-        result = colorize_video(colorizer, upload, output, stabilizer=Stabilizer(), memory=ColourMemory(DEFAULT_HOLD),
+        result = colorize_video(colorizer, upload, output, stabilizer=Stabilizer(), memory=colour_memory(),
                                 max_frame_pixels=MAX_CLIP_PIXELS)
     except UserError as error:
         text = str(error).replace(str(upload), upload.name).replace(RAISE_LIMIT, f" (the page takes {LIMIT})")

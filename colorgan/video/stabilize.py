@@ -128,3 +128,9 @@ class ColourMemory:
 
     def load(self, state: dict) -> None:
         self.lightness, self.held = state["lightness"], state["held"]
+
+
+def colour_memory(weight: float = DEFAULT_HOLD) -> ColourMemory | None:
+    """The colour memory at `weight`, or None when it is off (0): the command, the page and the
+    video bench build it here, so they share one default and one rule for off."""
+    return ColourMemory(weight) if weight > 0 else None
